@@ -1,0 +1,110 @@
+import { CHANNELS, type Channel } from "@otp/contracts";
+import type { Channel as AmqpChannel, Options } from "amqplib";
+
+/**
+ * The broker topology, declared here and nowhere else. Whichever process connects first declares
+ * it; declarations are idempotent, so every process does it on every (re)connect.
+ *
+ *   exchange  {prefix}.delivery (direct, durable) ── routing key = channel ──▶ {prefix}.delivery.{channel}
+ *   {prefix}.delivery.{channel}.retry.{ms}ms   delay queues: a queue-level TTL, then dead-lettered
+ *                                              back to the work queue of their channel
+ *   {prefix}.delivery.dead                     events that failed for good, for inspection and replay
+ *
+ * Every queue is a quorum queue: replicated and fsync'd before a publish is confirmed, which is the
+ * point of confirms; classic mirrored queues are deprecated. Quorum queues on RabbitMQ 3.10 expire
+ * only the head of a queue, so each backoff step has its own queue with one TTL rather than
+ * per-message TTLs that would block each other; their dead-lettering is made at-least-once
+ * (`dead-letter-strategy`, which needs `overflow: reject-publish`), else a broker crash between the
+ * TTL and the re-route could drop a retry.
+ */
+
+/** The backoff steps a retry can wait, shortest first. The dispatcher picks one per attempt. */
+export const RETRY_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 512_000] as const;
+
+/** A message redelivered this many times (crashing consumers) goes to the dead-letter queue. */
+export const POISON_DELIVERY_LIMIT = 20;
+
+export interface Topology {
+  readonly prefix: string;
+  readonly exchange: string;
+  readonly deadQueue: string;
+  workQueue(channel: Channel): string;
+  delayQueue(channel: Channel, delayMs: number): string;
+}
+
+export function topology(prefix: string): Topology {
+  return {
+    prefix,
+    exchange: `${prefix}.delivery`,
+    deadQueue: `${prefix}.delivery.dead`,
+    workQueue: (channel) => `${prefix}.delivery.${channel}`,
+    delayQueue: (channel, delayMs) => `${prefix}.delivery.${channel}.retry.${delayMs}ms`,
+  };
+}
+
+const AT_LEAST_ONCE_DEAD_LETTERING = {
+  "x-dead-letter-strategy": "at-least-once",
+  "x-overflow": "reject-publish",
+} as const;
+
+function workQueueOptions(t: Topology): Options.AssertQueue {
+  return {
+    durable: true,
+    arguments: {
+      "x-queue-type": "quorum",
+      "x-delivery-limit": POISON_DELIVERY_LIMIT,
+      "x-dead-letter-exchange": "",
+      "x-dead-letter-routing-key": t.deadQueue,
+      ...AT_LEAST_ONCE_DEAD_LETTERING,
+    },
+  };
+}
+
+function delayQueueOptions(t: Topology, channel: Channel, delayMs: number): Options.AssertQueue {
+  return {
+    durable: true,
+    arguments: {
+      "x-queue-type": "quorum",
+      "x-message-ttl": delayMs,
+      "x-dead-letter-exchange": "",
+      "x-dead-letter-routing-key": t.workQueue(channel),
+      ...AT_LEAST_ONCE_DEAD_LETTERING,
+    },
+  };
+}
+
+/** Declares the exchange, the work queues of `channels` with their bindings, and the dead-letter queue. */
+export async function assertTopology(
+  ch: AmqpChannel,
+  t: Topology,
+  channels: readonly Channel[] = CHANNELS,
+): Promise<void> {
+  await ch.assertExchange(t.exchange, "direct", { durable: true });
+  await ch.assertQueue(t.deadQueue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+  for (const channel of channels) {
+    await ch.assertQueue(t.workQueue(channel), workQueueOptions(t));
+    await ch.bindQueue(t.workQueue(channel), t.exchange, channel);
+  }
+}
+
+/** Declares one delay queue. Delay queues are declared when first needed, not all up front. */
+export async function assertDelayQueue(
+  ch: AmqpChannel,
+  t: Topology,
+  channel: Channel,
+  delayMs: number,
+): Promise<string> {
+  const name = t.delayQueue(channel, delayMs);
+  await ch.assertQueue(name, delayQueueOptions(t, channel, delayMs));
+  return name;
+}
+
+/** Removes everything {@link assertTopology} and {@link assertDelayQueue} may have declared (tests). */
+export async function deleteTopology(ch: AmqpChannel, t: Topology): Promise<void> {
+  for (const channel of CHANNELS) {
+    await ch.deleteQueue(t.workQueue(channel));
+    for (const delay of RETRY_DELAYS_MS) await ch.deleteQueue(t.delayQueue(channel, delay));
+  }
+  await ch.deleteQueue(t.deadQueue);
+  await ch.deleteExchange(t.exchange);
+}

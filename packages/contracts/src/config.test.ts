@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import { ENV_VARIABLES, parseConfig } from "./config.js";
+
+function errorsOf(env: Record<string, string>): string[] {
+  const result = parseConfig(env);
+  if (result.ok) throw new Error("configuration was accepted");
+  return result.errors;
+}
+
+describe("configuration", () => {
+  it("with nothing set, uses the seed's defaults and local PostgreSQL and RabbitMQ", () => {
+    const result = parseConfig({});
+    if (!result.ok) throw new Error(result.errors.join("; "));
+    const c = result.config;
+    expect(c.port).toBe(3000);
+    expect(c.pg).toEqual({
+      host: "localhost",
+      realHost: "localhost",
+      port: 5432,
+      database: "otp",
+      schema: "public",
+      user: "postgres",
+      password: "",
+      poolMax: 10,
+    });
+    expect(c.amqp.url).toBe("amqp://guest:guest@localhost:5672");
+    expect(c.delivery).toMatchObject({
+      mode: "queue",
+      dummy: false,
+      timeoutMs: 10_000,
+      maxAttempts: 8,
+      queueUrl: "http://queue",
+      sms: { url: "http://sms", worker: "sms" },
+      call: { url: "http://sms", worker: "sms" },
+      email: { url: "http://email", worker: "email" },
+      telegram: { url: "http://telegram:8080", worker: "telegram", appToken: "" },
+    });
+    expect(c.otp).toEqual({
+      secret: undefined,
+      codeLength: 6,
+      maxLifetime: 86_400,
+      maxCheckAttempts: 5,
+      singleUse: false,
+    });
+    expect(c.telegramWebhook).toEqual({
+      codeLength: 6,
+      lifetime: 300,
+      message: "Your code: {password}",
+      secret: undefined,
+    });
+    expect(c.auth).toBeUndefined();
+    expect(c.dispatcher.channels).toEqual(["sms", "call", "email", "telegram"]);
+  });
+
+  it("reads the seed's variables under their names", () => {
+    const result = parseConfig({
+      PG_HOST: "pgbouncer",
+      PG_REAL_HOST: "db",
+      PG_PORT: "6432",
+      PG_DATABASE: "otp_db",
+      PG_SCHEMA: "otp",
+      PG_USER: "user",
+      PG_PASSWORD: "secret",
+      OTP_QUEUE_URL: "http://queue.internal/",
+      DUMMY: "true",
+      HTTP_AUTH_USERNAME: "admin",
+      HTTP_AUTH_PASSWORD: "pw",
+      OTP_DELIVERY_TIMEOUT: "2.5",
+      DISPATCHER_CHANNELS: "sms, telegram",
+    });
+    if (!result.ok) throw new Error(result.errors.join("; "));
+    expect(result.config.pg).toMatchObject({ host: "pgbouncer", realHost: "db", port: 6432, schema: "otp" });
+    expect(result.config.delivery.queueUrl).toBe("http://queue.internal");
+    expect(result.config.delivery.dummy).toBe(true);
+    expect(result.config.delivery.timeoutMs).toBe(2500);
+    expect(result.config.auth).toEqual({ username: "admin", password: "pw" });
+    expect(result.config.dispatcher.channels).toEqual(["sms", "telegram"]);
+  });
+
+  it.each([
+    [{ PORT: "eighty" }, 'PORT: must be an integer from 1 to 65535, got "eighty"'],
+    [{ PG_PORT: "0" }, 'PG_PORT: must be an integer from 1 to 65535, got "0"'],
+    [{ DUMMY: "maybe" }, 'DUMMY: must be true or false, got "maybe"'],
+    [{ OTP_DELIVERY_MODE: "carrier-pigeon" }, 'OTP_DELIVERY_MODE: must be "queue" or "direct"'],
+    [{ OTP_SMS_URL: "sms" }, 'OTP_SMS_URL: must be an http(s) URL, got "sms"'],
+    [{ RABBITMQ_URL: "http://rabbit" }, "RABBITMQ_URL: must be an amqp:// or amqps:// URL"],
+    [{ PG_SCHEMA: "Bad-Schema" }, "PG_SCHEMA: must be a lower-case SQL identifier"],
+    [{ OTP_SECRET: "short" }, "OTP_SECRET: must be at least 16 characters"],
+    [{ OTP_CODE_LENGTH: "2" }, 'OTP_CODE_LENGTH: must be an integer from 4 to 12, got "2"'],
+    [{ OTP_DELIVERY_TIMEOUT: "-1" }, 'OTP_DELIVERY_TIMEOUT: must be a number of seconds from 0.1 to 300, got "-1"'],
+    [
+      { DISPATCHER_CHANNELS: "sms,fax" },
+      'DISPATCHER_CHANNELS: must be a comma-separated subset of sms,call,email,telegram, got "sms,fax"',
+    ],
+    [{ HTTP_AUTH_USERNAME: "admin" }, "HTTP_AUTH_PASSWORD: must be set together with HTTP_AUTH_USERNAME"],
+    [{ LOG_LEVEL: "loud" }, expect.stringMatching(/^LOG_LEVEL: /)],
+  ])("rejects %j naming the variable", (env, message) => {
+    expect(errorsOf(env)).toEqual([message]);
+  });
+
+  it("reports every bad variable at once", () => {
+    expect(errorsOf({ PORT: "x", DUMMY: "x" })).toHaveLength(2);
+  });
+
+  it("lists every variable it reads", () => {
+    expect(ENV_VARIABLES).toContain("OTP_TELEGRAM_APP_TOKEN");
+    expect(ENV_VARIABLES).toContain("PG_REAL_HOST");
+    expect(ENV_VARIABLES).not.toContain("PHP_PM_MAX_CHILDREN");
+  });
+});

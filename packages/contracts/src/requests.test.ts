@@ -1,0 +1,216 @@
+import { describe, expect, it } from "vitest";
+import type { z } from "zod";
+import {
+  CheckRequests,
+  createOtpRequests,
+  PasswordRequest,
+  SetLimitRequests,
+  TargetRequest,
+  targetOf,
+} from "./requests.js";
+import { CheckResponse, ErrorResponse, OkResponse, PasswordResponse, TargetResponse } from "./responses.js";
+import { SEED_EXAMPLES, SEED_RESPONSES } from "./seed-examples.fixtures.js";
+import { chatIdOfUpdate, TelegramUpdate } from "./telegram.js";
+import { validationMessage } from "./validation-message.js";
+
+const create = createOtpRequests({ maxLifetime: 86_400 });
+
+function accept<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+  const result = schema.safeParse(body);
+  if (!result.success) throw new Error(`rejected: ${validationMessage(result.error)}`);
+  return result.data;
+}
+
+function reject(schema: z.ZodType, body: unknown): string {
+  const result = schema.safeParse(body);
+  if (result.success) throw new Error(`accepted ${JSON.stringify(body)}`);
+  return validationMessage(result.error);
+}
+
+describe("the seed README's request examples, verbatim", () => {
+  const seed = (key: keyof typeof SEED_EXAMPLES) => JSON.parse(SEED_EXAMPLES[key]);
+
+  it("POST /sms", () => {
+    expect(accept(create.sms, seed("createSms"))).toEqual({
+      ip: "123.123.123.123",
+      phone: "77011234567",
+      password: "12345",
+      lifetime: 300,
+      message: "Your OTP is 12345",
+    });
+  });
+
+  it("POST /call", () => {
+    expect(accept(create.call, seed("createCall"))).toEqual({
+      ip: "123.123.123.123",
+      phone: "77011234567",
+      password: "12345",
+      lifetime: 300,
+    });
+  });
+
+  it("POST /email (text without html)", () => {
+    const parsed = accept(create.email, seed("createEmail"));
+    expect(parsed).toMatchObject({ email: "foobar@example.com", subject: "Hello", text: "Your OTP is 12345" });
+    expect(parsed.html).toBeUndefined();
+  });
+
+  it("POST /telegram", () => {
+    expect(accept(create.telegram, seed("createTelegram")).chat_id).toBe("1234567890");
+  });
+
+  it("GET /sms/check, /email/check, /telegram/check", () => {
+    expect(accept(CheckRequests.sms, seed("checkSms"))).toEqual({ phone: "77011234567", password: "12345" });
+    expect(accept(CheckRequests.email, seed("checkEmail"))).toEqual({ email: "foobar@example.com", password: "12345" });
+    expect(accept(CheckRequests.telegram, seed("checkTelegram"))).toEqual({ chat_id: "1234567890", password: "12345" });
+  });
+
+  it("POST /limit/sms, /limit/call, /limit/email", () => {
+    const rules = [
+      { minutes: 10, rate: 3 },
+      { minutes: 60, rate: 10 },
+    ];
+    expect(accept(SetLimitRequests.sms, seed("limitSms"))).toEqual({ ips: rules, phones: [rules[0]] });
+    expect(accept(SetLimitRequests.call, seed("limitCall"))).toEqual({ ips: rules, phones: [rules[0]] });
+    expect(accept(SetLimitRequests.email, seed("limitEmail"))).toEqual({ ips: rules, emails: [rules[0]] });
+  });
+
+  it("GET /target and GET /password", () => {
+    expect(accept(TargetRequest, seed("target"))).toEqual({ password: "1234567", channel: "telegram" });
+    expect(accept(PasswordRequest, seed("password"))).toEqual({ target: "77011234567" });
+  });
+
+  it("the seed's response examples fit the response schemas", () => {
+    const response = (key: keyof typeof SEED_RESPONSES) => JSON.parse(SEED_RESPONSES[key]);
+    expect(OkResponse.safeParse(response("ok")).success).toBe(true);
+    expect(CheckResponse.safeParse(response("ok")).success).toBe(true);
+    for (const key of ["ipLimit", "phoneLimit", "emailLimit"] as const) {
+      expect(ErrorResponse.safeParse(response(key)).success).toBe(true);
+    }
+    expect(TargetResponse.safeParse(response("target")).success).toBe(true);
+    expect(PasswordResponse.safeParse(response("password")).success).toBe(true);
+  });
+});
+
+describe("create requests", () => {
+  const sms = { phone: "77011234567", password: "12345", lifetime: 300, message: "Your OTP is 12345" };
+
+  it("report the first missing parameter in the seed's order and words", () => {
+    expect(reject(create.sms, {})).toBe('"phone" parameter must be set');
+    expect(reject(create.sms, { phone: "77011234567", password: "1", lifetime: 300 })).toBe(
+      '"message" parameter must be set',
+    );
+    expect(reject(create.sms, { ...sms, lifetime: "" })).toBe('"lifetime" parameter must be set');
+    expect(reject(create.email, { email: "a@b.co", password: "1", lifetime: 30 })).toBe(
+      '"subject" parameter must be set',
+    );
+    expect(reject(create.telegram, { password: "1", lifetime: 30, message: "m" })).toBe(
+      '"chat_id" parameter must be set',
+    );
+  });
+
+  it("accept numbers and numeric strings where the seed did", () => {
+    expect(accept(create.sms, { ...sms, phone: 77011234567, password: 12345, lifetime: "300" })).toMatchObject({
+      phone: "77011234567",
+      password: "12345",
+      lifetime: 300,
+    });
+  });
+
+  it("bound lifetime by OTP_MAX_LIFETIME", () => {
+    const short = createOtpRequests({ maxLifetime: 60 });
+    expect(reject(short.sms, { ...sms, lifetime: 61 })).toBe('"lifetime" must be between 1 and 60');
+    expect(accept(short.sms, { ...sms, lifetime: 60 }).lifetime).toBe(60);
+  });
+
+  it("allow omitting the password only where a {password} placeholder can carry a generated one", () => {
+    const { password: _omitted, ...withoutPassword } = sms;
+    expect(reject(create.sms, withoutPassword)).toMatch(/^"password" parameter must be set \(or put \{password\}/);
+    expect(accept(create.sms, { ...withoutPassword, message: "Code: {password}" }).password).toBeUndefined();
+    expect(
+      accept(create.email, { email: "a@b.co", lifetime: 30, subject: "Hi", html: "<b>{password}</b>" }).password,
+    ).toBeUndefined();
+    expect(reject(create.email, { email: "a@b.co", lifetime: 30, subject: "Hi", text: "no code" })).toMatch(
+      /^"password" parameter must be set/,
+    );
+    // A call speaks the code itself.
+    expect(accept(create.call, { phone: "77011234567", lifetime: 30 }).password).toBeUndefined();
+  });
+
+  it("treat a blank optional ip as absent and reject a malformed one", () => {
+    expect(accept(create.sms, { ...sms, ip: "" }).ip).toBeUndefined();
+    expect(reject(create.sms, { ...sms, ip: "localhost" })).toBe('"ip" must be an IPv4 or IPv6 address');
+  });
+
+  it("reject texts of the wrong type or size", () => {
+    expect(reject(create.sms, { ...sms, message: 42 })).toBe('"message" must be a string');
+    expect(reject(create.sms, { ...sms, message: "x".repeat(1601) })).toBe('"message" must be at most 1600 characters');
+  });
+
+  it("read the target of each channel", () => {
+    expect(targetOf("sms", accept(create.sms, sms))).toBe("77011234567");
+    expect(targetOf("telegram", { chat_id: "5" })).toBe("5");
+    expect(() => targetOf("email", { phone: "1" })).toThrow();
+  });
+});
+
+describe("limit requests", () => {
+  it("keep absent measures absent and empty arrays empty", () => {
+    expect(accept(SetLimitRequests.sms, {})).toEqual({ ips: undefined, phones: undefined });
+    expect(accept(SetLimitRequests.sms, { phones: [] })).toEqual({ ips: undefined, phones: [] });
+    expect(accept(SetLimitRequests.telegram, { chat_ids: [{ minutes: "5", rate: "2" }] })).toEqual({
+      ips: undefined,
+      chat_ids: [{ minutes: 5, rate: 2 }],
+    });
+  });
+
+  it("reject non-positive or non-integer rules, saying where", () => {
+    expect(reject(SetLimitRequests.sms, { phones: [{ minutes: 10, rate: 0 }] })).toBe(
+      '"rate" must be between 1 and 1000000 (at phones[0].rate)',
+    );
+    expect(reject(SetLimitRequests.email, { emails: [{ minutes: 1.5, rate: 1 }] })).toBe(
+      '"minutes" must be an integer (at emails[0].minutes)',
+    );
+    expect(reject(SetLimitRequests.sms, { ips: [{ rate: 1 }] })).toBe(
+      '"minutes" parameter must be set (at ips[0].minutes)',
+    );
+    expect(reject(SetLimitRequests.sms, { ips: { minutes: 1, rate: 1 } })).toBe(
+      '"ips" must be an array of {minutes, rate}',
+    );
+  });
+});
+
+describe("GET /target", () => {
+  it("names a missing or unknown channel", () => {
+    expect(reject(TargetRequest, { password: "1" })).toBe('"channel" parameter must be set');
+    expect(reject(TargetRequest, { password: "1", channel: "fax" })).toBe(
+      '"channel" must be one of sms, call, email, telegram',
+    );
+  });
+});
+
+describe("Telegram updates", () => {
+  const update = {
+    update_id: 10000,
+    message: {
+      message_id: 1365,
+      date: 1441645532,
+      chat: { id: 1111111, type: "private", first_name: "Test" },
+      from: { id: 1111111, is_bot: false, first_name: "Test" },
+      text: "/start",
+    },
+  };
+
+  it("yield the chat id of a message, an edited message or a channel post", () => {
+    expect(chatIdOfUpdate(accept(TelegramUpdate, update))).toBe("1111111");
+    expect(chatIdOfUpdate(accept(TelegramUpdate, { update_id: 1, edited_message: update.message }))).toBe("1111111");
+    expect(
+      chatIdOfUpdate(accept(TelegramUpdate, { update_id: 1, channel_post: { chat: { id: -100123 }, text: "x" } })),
+    ).toBe("-100123");
+  });
+
+  it("yield nothing for updates without a chat", () => {
+    expect(chatIdOfUpdate(accept(TelegramUpdate, { update_id: 1, poll: { id: "1" } }))).toBeUndefined();
+    expect(chatIdOfUpdate(accept(TelegramUpdate, { update_id: 1, message: { text: "no chat" } }))).toBeUndefined();
+  });
+});

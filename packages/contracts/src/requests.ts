@@ -1,0 +1,167 @@
+import { z } from "zod";
+import { CHANNEL_INFO, Channel, PASSWORD_PLACEHOLDER } from "./channels.js";
+import {
+  chatId,
+  email,
+  ip,
+  mustBeSet,
+  optional,
+  password,
+  phone,
+  positiveInt,
+  required,
+  target,
+  text,
+} from "./scalars.js";
+
+/** Limits on free text, generous for each medium: a long SMS, a Telegram message, an email subject. */
+export const TEXT_LIMITS = { smsMessage: 1600, telegramMessage: 4096, subject: 998, body: 60_000 } as const;
+
+export interface RequestLimits {
+  /** `OTP_MAX_LIFETIME`: the longest `lifetime` accepted, in seconds. */
+  readonly maxLifetime: number;
+}
+
+type TextFields = { password?: string | undefined } & Record<string, unknown>;
+
+/**
+ * A create request may omit `password` only if the service has somewhere to put the code it
+ * generates: some text field must contain `{password}` (SPEC §2). A call speaks the code itself.
+ */
+function passwordOrPlaceholder(fields: readonly string[]) {
+  return (value: TextFields, ctx: z.RefinementCtx) => {
+    if (value.password !== undefined) return;
+    const hasPlaceholder = fields.some((f) => {
+      const v = value[f];
+      return typeof v === "string" && v.includes(PASSWORD_PLACEHOLDER);
+    });
+    if (!hasPlaceholder) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["password"],
+        message: `${mustBeSet("password")} (or put ${PASSWORD_PLACEHOLDER} in ${fields
+          .map((f) => `"${f}"`)
+          .join(" or ")} to have a code generated)`,
+      });
+    }
+  };
+}
+
+/**
+ * Request schemas for creating OTPs. Keys are in the order the seed validated them, so that the
+ * first complaint a client sees is the one the seed would have made.
+ */
+export function createOtpRequests(limits: RequestLimits) {
+  const lifetime = positiveInt("lifetime", limits.maxLifetime).meta({
+    description: `Seconds the code stays valid (1 to ${limits.maxLifetime}).`,
+  });
+  const maybePassword = optional(password()).meta({
+    description: `The code. Omit it to have one generated; it replaces ${PASSWORD_PLACEHOLDER} in the texts.`,
+  });
+  const maybeIp = optional(ip());
+  return {
+    sms: z
+      .object({
+        ip: maybeIp,
+        phone: phone(),
+        password: maybePassword,
+        message: required(text("message", TEXT_LIMITS.smsMessage)),
+        lifetime,
+      })
+      .superRefine(passwordOrPlaceholder(["message"])),
+    call: z.object({ ip: maybeIp, phone: phone(), password: maybePassword, lifetime }),
+    email: z
+      .object({
+        ip: maybeIp,
+        email: email(),
+        password: maybePassword,
+        subject: required(text("subject", TEXT_LIMITS.subject)),
+        lifetime,
+        text: optional(text("text", TEXT_LIMITS.body)),
+        html: optional(text("html", TEXT_LIMITS.body)),
+      })
+      .superRefine(passwordOrPlaceholder(["subject", "text", "html"])),
+    telegram: z
+      .object({
+        ip: maybeIp,
+        chat_id: chatId(),
+        password: maybePassword,
+        message: required(text("message", TEXT_LIMITS.telegramMessage)),
+        lifetime,
+      })
+      .superRefine(passwordOrPlaceholder(["message"])),
+  } as const;
+}
+
+export type OtpRequests = ReturnType<typeof createOtpRequests>;
+export type CreateSmsRequest = z.output<OtpRequests["sms"]>;
+export type CreateCallRequest = z.output<OtpRequests["call"]>;
+export type CreateEmailRequest = z.output<OtpRequests["email"]>;
+export type CreateTelegramRequest = z.output<OtpRequests["telegram"]>;
+
+const requiredPassword = required(password());
+
+/** Check requests: the target and the code the user typed. */
+export const CheckRequests = {
+  sms: z.object({ phone: phone(), password: requiredPassword }),
+  call: z.object({ phone: phone(), password: requiredPassword }),
+  email: z.object({ email: email(), password: requiredPassword }),
+  telegram: z.object({ chat_id: chatId(), password: requiredPassword }),
+} as const;
+
+/** A normalised check request, whatever the channel. */
+export interface CheckInput {
+  readonly channel: Channel;
+  readonly target: string;
+  readonly password: string;
+}
+
+/** Reads the channel's target out of a parsed check or create request. */
+export function targetOf(channel: Channel, request: Record<string, unknown>): string {
+  const value = request[CHANNEL_INFO[channel].targetParam];
+  if (typeof value !== "string") throw new TypeError(`no ${CHANNEL_INFO[channel].targetParam} in request`);
+  return value;
+}
+
+/** Upper bounds for limit rules: a year, and a rate no client will reach. */
+export const RULE_BOUNDS = { maxMinutes: 525_600, maxRate: 1_000_000, maxRules: 20 } as const;
+
+export const LimitRule = z.object({
+  minutes: positiveInt("minutes", RULE_BOUNDS.maxMinutes).meta({ description: "Window length in minutes." }),
+  rate: positiveInt("rate", RULE_BOUNDS.maxRate).meta({
+    description: "Most OTPs accepted in any window of that length.",
+  }),
+});
+export type LimitRule = z.output<typeof LimitRule>;
+
+function rules(name: string) {
+  return z
+    .preprocess(
+      (value) => (value === null ? undefined : value),
+      z
+        .array(LimitRule, { error: `"${name}" must be an array of {minutes, rate}` })
+        .max(RULE_BOUNDS.maxRules, { error: `"${name}" may hold at most ${RULE_BOUNDS.maxRules} rules` })
+        .optional(),
+    )
+    .meta({ description: "Replaces these rules when present; an empty array clears them." });
+}
+
+/** `POST /limit/{channel}`: each array present replaces that measure's rules; absent ones are kept. */
+export const SetLimitRequests = {
+  sms: z.object({ ips: rules("ips"), phones: rules("phones") }),
+  call: z.object({ ips: rules("ips"), phones: rules("phones") }),
+  email: z.object({ ips: rules("ips"), emails: rules("emails") }),
+  telegram: z.object({ ips: rules("ips"), chat_ids: rules("chat_ids") }),
+} as const;
+
+/** `GET /target`: who received this code on this channel. */
+export const TargetRequest = z.object({
+  password: requiredPassword,
+  channel: required(Channel),
+});
+
+/** `GET /password`: the newest live code of this target. */
+export const PasswordRequest = z.object({ target: target() });
+
+/** `GET /otp/{id}` path parameter. */
+export const OtpIdParam = z.object({ id: z.uuid({ error: '"id" must be a UUID' }) });

@@ -1,0 +1,107 @@
+import { z } from "zod";
+import { CHANNELS } from "./channels.js";
+import { LimitRule } from "./requests.js";
+
+/**
+ * Every `status_code` the service answers with. The seed used `ip_limit`, `phone_limit` and
+ * `email_limit`; the rest are ours, in the same style.
+ */
+export const ERROR_CODES = [
+  "validation",
+  "bad_request",
+  "unauthorized",
+  "not_found",
+  "method_not_allowed",
+  "payload_too_large",
+  "ip_limit",
+  "phone_limit",
+  "email_limit",
+  "chat_id_limit",
+  "attempts_exceeded",
+  "unavailable",
+  "internal",
+] as const;
+export const ErrorCode = z.enum(ERROR_CODES);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** The HTTP status that goes with each code (the seed answered limits with 400; SPEC §3 says 429). */
+export const HTTP_STATUS_OF: Readonly<Record<ErrorCode, number>> = {
+  validation: 400,
+  bad_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  ip_limit: 429,
+  phone_limit: 429,
+  email_limit: 429,
+  chat_id_limit: 429,
+  attempts_exceeded: 200,
+  unavailable: 503,
+  internal: 500,
+};
+
+export const ErrorResponse = z
+  .object({ status: z.literal(false), status_code: ErrorCode, message: z.string() })
+  .meta({ id: "ErrorResponse", description: "The seed's failure envelope." });
+export type ErrorResponse = z.infer<typeof ErrorResponse>;
+
+export const OkResponse = z.object({ status: z.literal(true) }).meta({ id: "OkResponse" });
+
+/** Success with data: `{status: true, content: {...}}`. */
+export function contentResponse<T extends z.ZodType>(content: T) {
+  return z.object({ status: z.literal(true), content });
+}
+
+/** `POST /sms` and friends: the seed answered `{status: true}`; `content.id` is our addition. */
+export const CreatedResponse = contentResponse(
+  z.object({ id: z.uuid().meta({ description: "Id of the OTP, for `GET /otp/{id}`." }) }),
+).meta({ id: "CreatedResponse" });
+
+/** Checks always answer HTTP 200; `status` says whether the code is right. */
+export const CheckResponse = z
+  .object({
+    status: z.boolean(),
+    status_code: z.literal("attempts_exceeded").optional(),
+    message: z.string().optional(),
+  })
+  .meta({ id: "CheckResponse" });
+
+export const LimitsContent = z.object({
+  ips: z.array(LimitRule),
+  phones: z.array(LimitRule).optional(),
+  emails: z.array(LimitRule).optional(),
+  chat_ids: z.array(LimitRule).optional(),
+});
+export const LimitsResponse = contentResponse(LimitsContent).meta({ id: "LimitsResponse" });
+
+export const TargetResponse = contentResponse(z.object({ target: z.string() })).meta({ id: "TargetResponse" });
+export const PasswordResponse = contentResponse(z.object({ password: z.string() })).meta({
+  id: "PasswordResponse",
+});
+
+export const DELIVERY_STATUSES = ["pending", "delivered", "failed", "expired"] as const;
+export const DeliveryStatus = z.enum(DELIVERY_STATUSES);
+export type DeliveryStatus = z.infer<typeof DeliveryStatus>;
+
+export const OtpStatusContent = z.object({
+  id: z.uuid(),
+  channel: z.enum(CHANNELS),
+  created_at: z.iso.datetime(),
+  expire_at: z.iso.datetime(),
+  delivery: z.object({
+    status: DeliveryStatus,
+    attempts: z.number().int(),
+    last_error: z.string().nullable(),
+    delivered_at: z.iso.datetime().nullable(),
+  }),
+});
+export type OtpStatusContent = z.infer<typeof OtpStatusContent>;
+export const OtpStatusResponse = contentResponse(OtpStatusContent).meta({ id: "OtpStatusResponse" });
+
+export const HealthResponse = z
+  .object({
+    status: z.boolean(),
+    content: z.object({ database: z.boolean(), broker: z.boolean() }),
+  })
+  .meta({ id: "HealthResponse" });

@@ -1,0 +1,162 @@
+import { isIP } from "node:net";
+import { z } from "zod";
+
+/**
+ * Lenient scalars, as the seed accepted them (SPEC §1): phones, chat ids and passwords may be JSON
+ * numbers or strings, integers may be numeric strings, a phone's leading `+` is dropped, emails are
+ * trimmed and lower-cased. Every builder takes the parameter name so that a missing value is
+ * reported the way the seed reported it: `"phone" parameter must be set`.
+ */
+
+export const mustBeSet = (name: string): string => `"${name}" parameter must be set`;
+
+/** Absent, null and blank values all mean "not given", as PHP's `!$var` did in the seed. */
+function blankToUndefined(value: unknown): unknown {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === "string" && value.trim() === "") return undefined;
+  return value;
+}
+
+/** The error callback zod calls for a failed check: "must be set" when absent, else `problem`. */
+function errorFor(name: string, problem: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? mustBeSet(name) : `"${name}" ${problem}`);
+}
+
+/** Wraps a required parameter so that blank values are reported as missing. */
+export function required<T extends z.ZodType>(schema: T) {
+  return z.preprocess(blankToUndefined, schema);
+}
+
+/** Wraps an optional parameter so that blank values count as absent. */
+export function optional<T extends z.ZodType>(schema: T) {
+  return z.preprocess(blankToUndefined, schema.optional());
+}
+
+const MAX_PHONE_DIGITS = 20;
+
+/** Phone numbers: digits only; a leading `+` and common separators are dropped; numbers accepted. */
+export function phone(name = "phone") {
+  return required(
+    z.preprocess(
+      (value) => {
+        if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) {
+          return String(value);
+        }
+        if (typeof value === "string")
+          return value
+            .trim()
+            .replace(/^\+/, "")
+            .replace(/[\s().-]/g, "");
+        return value;
+      },
+      z
+        .string({ error: errorFor(name, "must be a string of digits") })
+        .regex(/^\d{3,20}$/, { error: `"${name}" must be 3 to ${MAX_PHONE_DIGITS} digits` }),
+    ),
+  ).meta({ description: "Digits, without `+` (a leading `+` is ignored). A JSON number is accepted." });
+}
+
+/**
+ * Telegram chat ids: integers (negative for groups), given as a number or a string. Kept as the
+ * decimal string; must be a safe integer because it is sent to the Telegram service as a number.
+ */
+export function chatId(name = "chat_id") {
+  return required(
+    z.preprocess(
+      (value) => {
+        if (typeof value === "number" && Number.isSafeInteger(value)) return String(value);
+        if (typeof value === "string") return value.trim();
+        return value;
+      },
+      z
+        .string({ error: errorFor(name, "must be an integer") })
+        .regex(/^-?\d{1,16}$/, { error: `"${name}" must be an integer` })
+        .refine((v) => Number.isSafeInteger(Number(v)), { error: `"${name}" is out of range` }),
+    ),
+  ).meta({ description: "Telegram chat id (integer, negative for groups); a JSON number or a string." });
+}
+
+export const MAX_PASSWORD_LENGTH = 128;
+
+/** One-time passwords: any non-blank string or number, compared exactly after trimming. */
+export function password(name = "password") {
+  return z.preprocess(
+    (value) => {
+      if (typeof value === "number" && Number.isFinite(value)) return String(value);
+      if (typeof value === "string") return value.trim();
+      return value;
+    },
+    z
+      .string({ error: errorFor(name, "must be a string") })
+      .max(MAX_PASSWORD_LENGTH, { error: `"${name}" must be at most ${MAX_PASSWORD_LENGTH} characters` }),
+  );
+}
+
+/** Email addresses: trimmed, lower-cased, validated. */
+export function email(name = "email") {
+  return required(
+    z.preprocess(
+      (value) => (typeof value === "string" ? value.trim().toLowerCase() : value),
+      z
+        .string({ error: errorFor(name, "must be a string") })
+        .max(254, { error: `"${name}" must be at most 254 characters` })
+        .pipe(z.email({ error: `"${name}" must be a valid email address` })),
+    ),
+  ).meta({ description: "Email address; trimmed and compared case-insensitively." });
+}
+
+/** The requester's IP address, IPv4 or IPv6. */
+export function ip(name = "ip") {
+  return z
+    .preprocess(
+      (value) => (typeof value === "string" ? value.trim() : value),
+      z
+        .string({ error: errorFor(name, "must be a string") })
+        .refine((v) => isIP(v) !== 0, { error: `"${name}" must be an IPv4 or IPv6 address` }),
+    )
+    .meta({ description: "IP address of the end user who asked for the code." });
+}
+
+/** Positive integers given as numbers or numeric strings, between 1 and `max`. */
+export function positiveInt(name: string, max: number) {
+  return required(
+    z.preprocess(
+      (value) => (typeof value === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value),
+      z
+        .number({ error: errorFor(name, "must be an integer") })
+        .int({ error: `"${name}" must be an integer` })
+        .min(1, { error: `"${name}" must be between 1 and ${max}` })
+        .max(max, { error: `"${name}" must be between 1 and ${max}` }),
+    ),
+  );
+}
+
+/** Free text (messages, subjects, bodies): any non-blank string up to `max` characters, kept as is. */
+export function text(name: string, max: number) {
+  return z
+    .string({ error: errorFor(name, "must be a string") })
+    .max(max, { error: `"${name}" must be at most ${max} characters` });
+}
+
+/**
+ * The `target` of `GET /password`: a phone, an email or a chat id. Normalised the way each channel
+ * normalises it on creation, so that `+7701...`, `7701...` and `Foo@Example.com` find their OTPs.
+ */
+export function target(name = "target") {
+  return required(
+    z.preprocess(
+      (value) => {
+        if (typeof value === "number" && Number.isSafeInteger(value)) return String(value);
+        if (typeof value !== "string") return value;
+        const trimmed = value.trim();
+        if (trimmed.includes("@")) return trimmed.toLowerCase();
+        if (/^-\d+$/.test(trimmed)) return trimmed; // a group chat id
+        if (/^\+?[\d\s().-]+$/.test(trimmed)) return trimmed.replace(/^\+/, "").replace(/[\s().-]/g, "");
+        return trimmed;
+      },
+      z
+        .string({ error: errorFor(name, "must be a string") })
+        .max(254, { error: `"${name}" must be at most 254 characters` }),
+    ),
+  ).meta({ description: "A phone, an email or a Telegram chat id." });
+}

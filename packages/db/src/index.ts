@@ -1,0 +1,4 @@
+export * from "./migrate.js";
+export * from "./pool.js";
+export * from "./schema.js";
+export * from "./secret.js";

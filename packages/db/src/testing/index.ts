@@ -1,0 +1,3 @@
+export * from "./template.js";
+export * from "./test-database.js";
+export * from "./vitest.js";

@@ -1,0 +1,28 @@
+import { type PgConfig, parseConfig } from "@otp/contracts";
+import { afterAll, beforeAll, inject } from "vitest";
+import { createTestDatabase, type TestDatabase } from "./test-database.js";
+
+/** The PostgreSQL settings of the test run: the same variables as the services, defaults for local. */
+export function basePgConfig(): PgConfig {
+  const result = parseConfig(process.env);
+  if (!result.ok) throw new Error(result.errors.join("\n"));
+  return result.config.pg;
+}
+
+/**
+ * Gives the calling test file a fresh migrated database, created before its tests and dropped
+ * after them. Call at the top level of the file; read the result inside tests or hooks.
+ */
+export function useTestDatabase(): () => PgConfig {
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase(basePgConfig(), inject("pgTemplate"));
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+  return () => {
+    if (!database) throw new Error("useTestDatabase(): the database exists only once beforeAll has run");
+    return database.config;
+  };
+}
