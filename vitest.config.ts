@@ -10,7 +10,7 @@ export default defineConfig({
   ssr: { resolve: { conditions } },
   test: {
     include: ["{packages,services}/*/src/**/*.test.ts", "{packages,services}/*/test/**/*.test.ts", "test/**/*.test.ts"],
-    exclude: ["**/node_modules/**", "**/dist/**", "test/faults/**"],
+    exclude: ["**/node_modules/**", "**/dist/**", "test/faults/**", "**/*.disruptive.test.ts"],
     globalSetup: ["./test/global-setup.ts"],
     pool: "forks",
     testTimeout: 30_000,

@@ -1,4 +1,9 @@
 import { randomBytes } from "node:crypto";
+
+export { restartLocalRabbitMq } from "./restart.js";
+
+export { TcpProxy } from "./tcp-proxy.js";
+
 import amqp from "amqplib";
 import { afterAll, inject } from "vitest";
 import { deleteTopology, topology } from "../topology.js";

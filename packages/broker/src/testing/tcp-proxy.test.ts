@@ -1,0 +1,47 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, expect, it } from "vitest";
+import { ManagedConnection } from "../connection.js";
+import { BrokerUnavailableError } from "../errors.js";
+import { silentLog } from "../log.js";
+import { ConfirmPublisher } from "../publisher.js";
+import { assertTopology, topology } from "../topology.js";
+import { useTestBroker } from "./index.js";
+import { TcpProxy } from "./tcp-proxy.js";
+
+const broker = useTestBroker("proxy");
+const proxy = new TcpProxy("127.0.0.1", Number(new URL(broker.url).port || 5672));
+afterAll(() => proxy.stop());
+
+it("cutting the proxy looks like a broker outage to the service behind it, restoring it heals", async () => {
+  const port = await proxy.start();
+  const url = new URL(broker.url);
+  url.hostname = "127.0.0.1";
+  url.port = String(port);
+  const connection = new ManagedConnection({
+    url: url.toString(),
+    name: "proxied",
+    log: silentLog,
+    minReconnectDelayMs: 50,
+    maxReconnectDelayMs: 200,
+  });
+  await connection.addSetup(async (c) => {
+    const ch = await c.createChannel();
+    await assertTopology(ch, topology(broker.prefix));
+    await ch.close();
+  });
+  const publisher = await ConfirmPublisher.attach(connection, { log: silentLog, confirmTimeoutMs: 2_000 });
+  connection.start();
+  await connection.waitForConnection(10_000);
+  const t = topology(broker.prefix);
+
+  await proxy.cut();
+  await expect.poll(() => connection.isConnected).toBe(false);
+  await expect(
+    publisher.publish(t.exchange, "sms", Buffer.from("{}"), { messageId: randomUUID() }),
+  ).rejects.toBeInstanceOf(BrokerUnavailableError);
+
+  await proxy.restore();
+  await connection.waitForConnection(10_000);
+  await publisher.publish(t.exchange, "sms", Buffer.from("{}"), { messageId: randomUUID() });
+  await connection.close();
+});
