@@ -13,7 +13,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       base: { service: "otp-api" },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
-        paths: ["password", "*.password", "message", "*.message", "text", "html", "subject", "headers.authorization"],
+        paths: ["password", "*.password", "sealed", "*.sealed", "headers.authorization", "*.headers.authorization"],
         censor: "[redacted]",
       },
     },

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
-import { type Config, deriveKeyring } from "@otp/contracts";
+import { type Config, deriveKeyring, type Keyring } from "@otp/contracts";
 import { createDb, createPool, loadMasterSecret } from "@otp/db";
 import type pg from "pg";
 import { Registry } from "prom-client";
@@ -9,7 +9,7 @@ import { type Broker, type BrokerOptions, connectBroker } from "./broker.js";
 import { type Clock, systemClock } from "./clock.js";
 import { tableNames } from "./db/sql.js";
 import type { Logger } from "./logger.js";
-import { createMetrics } from "./metrics.js";
+import { createMetrics, type Metrics } from "./metrics.js";
 import { DeleteBatcher } from "./outbox/delete-batcher.js";
 import { AfterCommitPublisher } from "./outbox/publisher.js";
 import { OutboxRelay, type RelayOptions } from "./outbox/relay.js";
@@ -27,6 +27,10 @@ export interface StartOptions {
 
 export interface RunningApi {
   readonly port: number;
+  /** The app itself, for in-process requests (`app.request`) in tests. */
+  readonly app: ReturnType<typeof createApp>;
+  readonly keys: Keyring;
+  readonly metrics: Metrics;
   readonly pool: pg.Pool;
   readonly broker: Broker;
   readonly relay: OutboxRelay;
@@ -110,6 +114,9 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   };
   return {
     port,
+    app,
+    keys,
+    metrics,
     pool,
     broker,
     relay,

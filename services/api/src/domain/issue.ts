@@ -16,7 +16,7 @@ import { withTransaction } from "../db/transaction.js";
 import { ApiError } from "../errors.js";
 import type { DomainDeps } from "./deps.js";
 import {
-  countStatement,
+  countQuery,
   cutoffsOf,
   leavingRank,
   limitLockKey,
@@ -162,12 +162,8 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
     now: Date,
   ): Promise<Refusal | undefined> {
     const cutoffs = cutoffsOf(rules, now);
-    const counted = await client.query(countStatement(t, rules), [
-      request.channel,
-      request.ip ?? null,
-      request.target,
-      ...cutoffs,
-    ]);
+    const query = countQuery(t, rules, request, cutoffs);
+    const counted = await client.query(query.text, query.values);
     const broken = violations(windowCounts(rules, counted.rows[0] ?? {}));
     const first = broken[0];
     if (!first) return undefined;

@@ -51,28 +51,42 @@ const countStatements = new Map<string, string>();
 /**
  * One statement that counts, for every rule, the accepted OTPs of its window and finds the oldest of
  * them: `count(*) FILTER (WHERE created_at > cutoff)` per rule over one index range scan per measure.
- * Parameters: $1 channel, $2 ip, $3 target, then one cutoff per rule in `rules` order (ip rules
- * first). The cutoffs are computed from the injected clock, not `now()`.
+ * The cutoffs come from the injected clock, not `now()`. Parameters: the channel, the ip (when there
+ * are ip rules), the target (when there are target rules), then one cutoff per rule in `rules`
+ * order (ip rules first).
  */
-export function countStatement(t: TableNames, rules: readonly MeasuredRule[]): string {
+export function countQuery(
+  t: TableNames,
+  rules: readonly MeasuredRule[],
+  request: { channel: Channel; ip?: string | undefined; target: string },
+  cutoffs: readonly Date[],
+): { text: string; values: unknown[] } {
   const nIp = rules.filter((r) => r.measure === "ip").length;
   const nTarget = rules.length - nIp;
+  const values: unknown[] = [request.channel];
+  if (nIp > 0) values.push(request.ip);
+  if (nTarget > 0) values.push(request.target);
+  values.push(...cutoffs);
   const cacheKey = `${t.schema}:${nIp}:${nTarget}`;
   let text = countStatements.get(cacheKey);
-  if (text) return text;
-  const sub = (alias: string, column: string, first: number, n: number) => {
-    const cutoffs = Array.from({ length: n }, (_, i) => `$${first + i}::timestamptz`);
-    const columns = cutoffs.flatMap((cutoff, i) => [
-      `count(*) FILTER (WHERE created_at > ${cutoff})::int AS ${alias}n${i}`,
-      `min(created_at) FILTER (WHERE created_at > ${cutoff}) AS ${alias}o${i}`,
-    ]);
-    return `(SELECT ${columns.join(", ")} FROM ${t.otp}
-   WHERE channel = $1 AND ${column} = $${column === "ip" ? 2 : 3} AND created_at > least(${cutoffs.join(", ")})) AS ${alias}`;
-  };
-  const from = [nIp > 0 ? sub("i", "ip", 4, nIp) : "", nTarget > 0 ? sub("t", "target", 4 + nIp, nTarget) : ""];
-  text = `SELECT * FROM ${from.filter(Boolean).join(",\n ")}`;
-  countStatements.set(cacheKey, text);
-  return text;
+  if (!text) {
+    let next = values.length - cutoffs.length + 1;
+    const sub = (alias: string, column: string, valueParam: number, n: number) => {
+      const bounds = Array.from({ length: n }, () => `$${next++}::timestamptz`);
+      const columns = bounds.flatMap((cutoff, i) => [
+        `count(*) FILTER (WHERE created_at > ${cutoff})::int AS ${alias}n${i}`,
+        `min(created_at) FILTER (WHERE created_at > ${cutoff}) AS ${alias}o${i}`,
+      ]);
+      return `(SELECT ${columns.join(", ")} FROM ${t.otp}
+   WHERE channel = $1 AND ${column} = $${valueParam} AND created_at > least(${bounds.join(", ")})) AS ${alias}`;
+    };
+    const from: string[] = [];
+    if (nIp > 0) from.push(sub("i", "ip", 2, nIp));
+    if (nTarget > 0) from.push(sub("t", "target", nIp > 0 ? 3 : 2, nTarget));
+    text = `SELECT * FROM ${from.join(",\n ")}`;
+    countStatements.set(cacheKey, text);
+  }
+  return { text, values };
 }
 
 export interface WindowCount {
