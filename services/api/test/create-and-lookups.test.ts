@@ -64,7 +64,12 @@ describe("POST /{channel}", () => {
 
   it("accepts the seed's lenient scalars: numbers for phone and password, a numeric string lifetime", async () => {
     const phone = freshPhone();
-    const created = await api.call("POST", "/sms", { phone: Number(phone), password: 987, lifetime: "60", message: "m" });
+    const created = await api.call("POST", "/sms", {
+      phone: Number(phone),
+      password: 987,
+      lifetime: "60",
+      message: "m",
+    });
     expect(created.status).toBe(200);
     expect((await api.call("GET", `/sms/check?phone=${phone}&password=987`)).body).toEqual({ status: true });
   });
