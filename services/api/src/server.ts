@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import { type Config, deriveKeyring, type Keyring } from "@otp/contracts";
@@ -86,7 +87,8 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     brokerReady: () => broker.publisher.isReady,
   });
 
-  const server = createAdaptorServer({ fetch: app.fetch });
+  // HTTP/1.1 only (createAdaptorServer's default); the cast gives the http.Server methods used on close.
+  const server = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? config.port, () => {
@@ -100,11 +102,13 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   let closing: Promise<void> | undefined;
   const close = async () => {
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-    if ("closeIdleConnections" in server) server.closeIdleConnections();
-    const drainTimer = setTimeout(() => {
-      if ("closeAllConnections" in server) server.closeAllConnections();
-    }, options.drainMs ?? 5_000);
+    // Connections kept alive go as soon as they are idle, including those whose request was in
+    // flight when the stop began; whatever is still busy after `drainMs` is cut.
+    const reaper = setInterval(() => server.closeIdleConnections(), 25);
+    server.closeIdleConnections();
+    const drainTimer = setTimeout(() => server.closeAllConnections(), options.drainMs ?? 5_000);
     await stopped;
+    clearInterval(reaper);
     clearTimeout(drainTimer);
     await relay.stop();
     await afterCommit.drain(2_000);

@@ -15,12 +15,12 @@ export function httpRequest(
   baseUrl: string,
   method: string,
   path: string,
-  options: { body?: string | Buffer; headers?: Record<string, string> } = {},
+  options: { body?: string | Buffer; headers?: Record<string, string>; chunked?: boolean } = {},
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const url = new URL(path, baseUrl);
     const headers: Record<string, string | number> = { ...options.headers };
-    if (options.body !== undefined) headers["Content-Length"] = Buffer.byteLength(options.body);
+    if (options.body !== undefined && !options.chunked) headers["Content-Length"] = Buffer.byteLength(options.body);
     const req = request(url, { method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
