@@ -10,8 +10,8 @@ let replica: TestApi;
 
 beforeAll(async () => {
   api = await startTestApi({ pg: db(), broker });
-  // A second replica on the same database: limits must hold across replicas.
-  replica = await startTestApi({ pg: db(), broker });
+  // A second replica on the same database (and the same time): limits must hold across replicas.
+  replica = await startTestApi({ pg: db(), broker, clock: api.clock });
 });
 afterAll(async () => {
   await api?.close();

@@ -12,6 +12,8 @@ export interface TestApiOptions {
   readonly env?: Record<string, string>;
   /** Relay timing; by default fast, so outage tests do not wait seconds. */
   readonly relay?: { intervalMs?: number; graceMs?: number; batchSize?: number };
+  /** Share another instance's clock: replicas of one deployment agree on the time. */
+  readonly clock?: TestClock;
 }
 
 export interface TestApi extends RunningApi {
@@ -48,7 +50,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
       done();
     },
   });
-  const clock = testClock();
+  const clock = options.clock ?? testClock();
   const api = await startApi(config, {
     logger: createLogger(config.logLevel, sink),
     clock: clock.now,
