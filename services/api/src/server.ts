@@ -1,7 +1,7 @@
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
-import { type Config, deriveKeyring, type Keyring } from "@otp/contracts";
+import { type Config, deriveKeyring, type Keyring, PASSWORD_PLACEHOLDER } from "@otp/contracts";
 import { createDb, createPool, loadMasterSecret } from "@otp/db";
 import type pg from "pg";
 import { Registry } from "prom-client";
@@ -60,6 +60,9 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     );
   }
   const keys = deriveKeyring(secret.value);
+  if (!config.telegramWebhook.message.includes(PASSWORD_PLACEHOLDER)) {
+    logger.warn({}, `OTP_TELEGRAM_MESSAGE has no ${PASSWORD_PLACEHOLDER}: webhook codes would reach nobody`);
+  }
 
   const broker = await connectBroker(config.amqp, logger, options.broker);
   const deletes = new DeleteBatcher(pool, tables.outbox, logger);
