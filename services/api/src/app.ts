@@ -1,0 +1,60 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { methodNotAllowed as methodNotAllowedMiddleware } from "hono/method-not-allowed";
+import { requestId } from "hono/request-id";
+import { tableNames } from "./db/sql.js";
+import type { AppDeps } from "./deps.js";
+import { createChecker } from "./domain/check.js";
+import type { DomainDeps } from "./domain/deps.js";
+import { createIssuer } from "./domain/issue.js";
+import { createLookups } from "./domain/lookups.js";
+import { authMiddleware } from "./http/auth.js";
+import type { AppEnv } from "./http/env.js";
+import { errorHandler, methodNotAllowed, notFound } from "./http/errors.js";
+import { observe } from "./http/observe.js";
+import type { RouteContext } from "./routes/context.js";
+import { limitRoutes } from "./routes/limits.js";
+import { lookupRoutes } from "./routes/lookups.js";
+import { docsRoutes, opsRoutes } from "./routes/ops.js";
+import { otpRoutes } from "./routes/otp.js";
+import { telegramRoutes } from "./routes/telegram.js";
+
+export const API_VERSION = "1.0.0";
+
+/** The HTTP API as a Hono app, built from its dependencies; no global state. */
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const domainDeps: DomainDeps = {
+    pool: deps.pool,
+    tables: tableNames(deps.config.pg.schema),
+    keys: deps.keys,
+    clock: deps.clock,
+    otp: deps.config.otp,
+  };
+  const ctx: RouteContext = {
+    deps,
+    domain: domainDeps,
+    issuer: createIssuer(domainDeps, deps.afterCommit),
+    check: createChecker(domainDeps),
+    lookups: createLookups(domainDeps),
+  };
+  deps.metrics.setBacklogSource(async () => {
+    const { rows } = await deps.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${domainDeps.tables.outbox}`);
+    return rows[0]?.n ?? 0;
+  });
+
+  const app = new OpenAPIHono<AppEnv>();
+  app.use(requestId());
+  app.use(observe(deps.logger, deps.metrics));
+  app.use(methodNotAllowedMiddleware({ app, onMethodNotAllowed: methodNotAllowed }));
+  app.use(authMiddleware(deps.config));
+
+  otpRoutes(app, ctx);
+  limitRoutes(app, ctx);
+  lookupRoutes(app, ctx);
+  telegramRoutes(app, ctx);
+  opsRoutes(app, ctx);
+  docsRoutes(app, API_VERSION);
+
+  app.onError(errorHandler(deps.logger));
+  app.notFound(notFound);
+  return app;
+}

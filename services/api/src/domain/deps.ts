@@ -1,0 +1,18 @@
+import type { Config, Keyring } from "@otp/contracts";
+import type pg from "pg";
+import type { Clock } from "../clock.js";
+import type { TableNames } from "../db/sql.js";
+
+/** What the domain functions need: storage, keys, time and the OTP settings. No HTTP, no broker. */
+export interface DomainDeps {
+  readonly pool: pg.Pool;
+  readonly tables: TableNames;
+  readonly keys: Keyring;
+  readonly clock: Clock;
+  readonly otp: Config["otp"];
+}
+
+/** A code is live while it is unexpired (checked in SQL), unused and below the failure limit. */
+export function isAlive(failedChecks: number, maxCheckAttempts: number): boolean {
+  return maxCheckAttempts === 0 || failedChecks < maxCheckAttempts;
+}

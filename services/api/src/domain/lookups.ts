@@ -1,0 +1,71 @@
+import { type Channel, type DeliveryStatus, decrypt, digestPassword, type OtpStatusContent } from "@otp/contracts";
+import type { DomainDeps } from "./deps.js";
+
+/**
+ * The lookups of SPEC §3 (`GET /target`, `GET /password`) and the delivery status of `GET /otp/{id}`.
+ * "Live" means unexpired, unused and not killed by failed checks, as for a check.
+ */
+export function createLookups(deps: DomainDeps) {
+  const { otp } = deps.tables;
+  const alive = `expire_at > $2 AND used_at IS NULL AND ($3::int = 0 OR failed_checks < $3::int)`;
+  const byDigest = `SELECT target FROM ${otp}
+WHERE channel = $1 AND password_digest = $4 AND ${alive} ORDER BY created_at DESC LIMIT 1`;
+  const byTarget = `SELECT id, password_cipher FROM ${otp}
+WHERE target = $1 AND ${alive} ORDER BY created_at DESC LIMIT 1`;
+  const byId = `SELECT id, channel, created_at, expire_at, delivery_status, delivery_attempts, delivery_last_error,
+  delivered_at FROM ${otp} WHERE id = $1`;
+  const max = deps.otp.maxCheckAttempts;
+
+  return {
+    /** The target of the newest live OTP of `channel` with this code, if any. */
+    async targetOf(channel: Channel, password: string): Promise<string | undefined> {
+      const { rows } = await deps.pool.query<{ target: string }>(byDigest, [
+        channel,
+        deps.clock(),
+        max,
+        digestPassword(deps.keys, password),
+      ]);
+      return rows[0]?.target;
+    },
+
+    /** The code of the newest live OTP of `target`, in any channel, if any. */
+    async passwordOf(target: string): Promise<string | undefined> {
+      const { rows } = await deps.pool.query<{ id: string; password_cipher: Buffer }>(byTarget, [
+        target,
+        deps.clock(),
+        max,
+      ]);
+      const row = rows[0];
+      return row ? decrypt(deps.keys, row.password_cipher, row.id) : undefined;
+    },
+
+    async statusOf(id: string): Promise<OtpStatusContent | undefined> {
+      const { rows } = await deps.pool.query<{
+        id: string;
+        channel: Channel;
+        created_at: Date;
+        expire_at: Date;
+        delivery_status: DeliveryStatus;
+        delivery_attempts: number;
+        delivery_last_error: string | null;
+        delivered_at: Date | null;
+      }>(byId, [id]);
+      const row = rows[0];
+      if (!row) return undefined;
+      return {
+        id: row.id,
+        channel: row.channel,
+        created_at: row.created_at.toISOString(),
+        expire_at: row.expire_at.toISOString(),
+        delivery: {
+          status: row.delivery_status,
+          attempts: row.delivery_attempts,
+          last_error: row.delivery_last_error,
+          delivered_at: row.delivered_at?.toISOString() ?? null,
+        },
+      };
+    },
+  };
+}
+
+export type Lookups = ReturnType<typeof createLookups>;

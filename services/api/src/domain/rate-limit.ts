@@ -1,0 +1,161 @@
+import { CHANNEL_INFO, type Channel, type ErrorCode, type LimitMeasure, type LimitRule } from "@otp/contracts";
+import type pg from "pg";
+import type { TableNames } from "../db/sql.js";
+
+/**
+ * SPEC §3 limits: at most `rate` accepted OTPs in any `minutes`-minute window ending now, per
+ * channel and per measure (the requester's ip, or the target). The caller holds a transaction-
+ * scoped advisory lock per measure key while it counts and inserts, so that concurrent requests for
+ * one key are counted one after the other and a burst cannot slip through between count and insert.
+ */
+
+export interface MeasuredRule extends LimitRule {
+  readonly measure: LimitMeasure;
+}
+
+/** Why a request was refused, for the 429 answer (or the webhook's log line). */
+export interface Refusal {
+  readonly code: Extract<ErrorCode, "ip_limit" | "phone_limit" | "email_limit" | "chat_id_limit">;
+  readonly message: string;
+  /** Seconds until the request would be accepted, as far as the violated windows tell; at least 1. */
+  readonly retryAfterSeconds: number;
+}
+
+/** The advisory lock key of one measure value. Ip keys are always locked before target keys. */
+export function limitLockKey(schema: string, channel: Channel, measure: LimitMeasure, value: string): string {
+  return `otp:${schema}:limit:${channel}:${measure}:${value}`;
+}
+
+/**
+ * Reads the channel's rules and takes the locks in one round trip. The locks are taken only for
+ * measures that have rules (and the ip lock only when the request has an ip to lock); the select
+ * list is evaluated left to right, so the ip lock always comes first and two requests cannot wait
+ * for each other in opposite orders.
+ */
+export function rulesAndLocksStatement(t: TableNames): string {
+  return `WITH r AS (SELECT measure, position, minutes, rate FROM ${t.limitRule} WHERE channel = $1)
+SELECT
+  coalesce((SELECT json_agg(json_build_array(measure, minutes, rate) ORDER BY measure, position) FROM r), '[]') AS rules,
+  CASE WHEN $2::text IS NOT NULL AND EXISTS (SELECT 1 FROM r WHERE measure = 'ip')
+    THEN pg_advisory_xact_lock(hashtextextended($2::text, 0)) END AS ip_locked,
+  CASE WHEN EXISTS (SELECT 1 FROM r WHERE measure = 'target')
+    THEN pg_advisory_xact_lock(hashtextextended($3::text, 0)) END AS target_locked`;
+}
+
+export function parseRules(json: unknown): MeasuredRule[] {
+  return (json as [LimitMeasure, number, number][]).map(([measure, minutes, rate]) => ({ measure, minutes, rate }));
+}
+
+const countStatements = new Map<string, string>();
+
+/**
+ * One statement that counts, for every rule, the accepted OTPs of its window and finds the oldest of
+ * them: `count(*) FILTER (WHERE created_at > cutoff)` per rule over one index range scan per measure.
+ * The cutoffs come from the injected clock, not `now()`. Parameters: the channel, the ip (when there
+ * are ip rules), the target (when there are target rules), then one cutoff per rule in `rules`
+ * order (ip rules first).
+ */
+export function countQuery(
+  t: TableNames,
+  rules: readonly MeasuredRule[],
+  request: { channel: Channel; ip?: string | undefined; target: string },
+  cutoffs: readonly Date[],
+): { text: string; values: unknown[] } {
+  const nIp = rules.filter((r) => r.measure === "ip").length;
+  const nTarget = rules.length - nIp;
+  const values: unknown[] = [request.channel];
+  if (nIp > 0) values.push(request.ip);
+  if (nTarget > 0) values.push(request.target);
+  values.push(...cutoffs);
+  const cacheKey = `${t.schema}:${nIp}:${nTarget}`;
+  let text = countStatements.get(cacheKey);
+  if (!text) {
+    let next = values.length - cutoffs.length + 1;
+    const sub = (alias: string, column: string, valueParam: number, n: number) => {
+      const bounds = Array.from({ length: n }, () => `$${next++}::timestamptz`);
+      const columns = bounds.flatMap((cutoff, i) => [
+        `count(*) FILTER (WHERE created_at > ${cutoff})::int AS ${alias}n${i}`,
+        `min(created_at) FILTER (WHERE created_at > ${cutoff}) AS ${alias}o${i}`,
+      ]);
+      return `(SELECT ${columns.join(", ")} FROM ${t.otp}
+   WHERE channel = $1 AND ${column} = $${valueParam} AND created_at > least(${bounds.join(", ")})) AS ${alias}`;
+    };
+    const from: string[] = [];
+    if (nIp > 0) from.push(sub("i", "ip", 2, nIp));
+    if (nTarget > 0) from.push(sub("t", "target", nIp > 0 ? 3 : 2, nTarget));
+    text = `SELECT * FROM ${from.join(",\n ")}`;
+    countStatements.set(cacheKey, text);
+  }
+  return { text, values };
+}
+
+export interface WindowCount {
+  readonly rule: MeasuredRule;
+  readonly count: number;
+  readonly oldest: Date | null;
+}
+
+/** Pairs the row of {@link countStatement} with the rules it counted. */
+export function windowCounts(rules: readonly MeasuredRule[], row: Record<string, unknown>): WindowCount[] {
+  let ip = 0;
+  let target = 0;
+  return rules.map((rule) => {
+    const key = rule.measure === "ip" ? `i%${ip++}` : `t%${target++}`;
+    return {
+      rule,
+      count: Number(row[key.replace("%", "n")] ?? 0),
+      oldest: (row[key.replace("%", "o")] as Date | null) ?? null,
+    };
+  });
+}
+
+export function cutoffsOf(rules: readonly MeasuredRule[], now: Date): Date[] {
+  return rules.map((r) => new Date(now.getTime() - r.minutes * 60_000));
+}
+
+/** The rules one more OTP would break: `count + 1 > rate`. Ip rules come first (they are sorted so). */
+export function violations(counts: readonly WindowCount[]): WindowCount[] {
+  return counts.filter((c) => c.count >= c.rule.rate);
+}
+
+/**
+ * For a violated window holding `count` OTPs under `rate`: which of them (1 = the oldest) must leave
+ * the window before one more fits. Usually the oldest; more when the rule was lowered later.
+ */
+export function leavingRank(v: WindowCount): number {
+  return v.count - v.rule.rate + 1;
+}
+
+/** Seconds until `enteredAt` leaves a window of `minutes` ending at `now`; rounded up, at least 1. */
+export function secondsUntilLeaving(enteredAt: Date, minutes: number, now: Date): number {
+  return Math.max(1, Math.ceil((enteredAt.getTime() + minutes * 60_000 - now.getTime()) / 1000));
+}
+
+export function refusalOf(channel: Channel, first: WindowCount, retryAfterSeconds: number): Refusal {
+  const { measure, rate, minutes } = first.rule;
+  const noun = measure === "ip" ? "IP" : CHANNEL_INFO[channel].targetNoun;
+  return {
+    code: measure === "ip" ? "ip_limit" : CHANNEL_INFO[channel].limitCode,
+    message: `${noun} limit has been reached: ${rate} per ${minutes} minute${minutes === 1 ? "" : "s"}`,
+    retryAfterSeconds,
+  };
+}
+
+/** When a window holds more than `rate` OTPs, the one whose leaving frees a place. Rare: rules lowered. */
+export async function nthOldestInWindow(
+  client: pg.ClientBase,
+  t: TableNames,
+  channel: Channel,
+  measure: LimitMeasure,
+  value: string,
+  cutoff: Date,
+  rank: number,
+): Promise<Date | null> {
+  const column = measure === "ip" ? "ip" : "target";
+  const { rows } = await client.query<{ created_at: Date }>(
+    `SELECT created_at FROM ${t.otp} WHERE channel = $1 AND ${column} = $2 AND created_at > $3
+     ORDER BY created_at OFFSET $4 LIMIT 1`,
+    [channel, value, cutoff, rank - 1],
+  );
+  return rows[0]?.created_at ?? null;
+}

@@ -1,0 +1,67 @@
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { isDatabaseUnavailable } from "../db/unavailable.js";
+import { ApiError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { AppEnv } from "./env.js";
+import { failure } from "./envelope.js";
+
+/** Hono's own exceptions (basic auth, ...) by status, as our codes. */
+function fromHttpException(error: HTTPException): ApiError {
+  const headers: Record<string, string> = {};
+  const challenge = error.getResponse().headers.get("WWW-Authenticate");
+  if (challenge) headers["WWW-Authenticate"] = challenge;
+  switch (error.status) {
+    case 401:
+      return new ApiError("unauthorized", "Authentication required", { headers });
+    case 404:
+      return new ApiError("not_found", "Not found");
+    case 405:
+      return new ApiError("method_not_allowed", "Method not allowed");
+    case 413:
+      return new ApiError("payload_too_large", "The request body is too large");
+    default:
+      return error.status >= 400 && error.status < 500
+        ? new ApiError("bad_request", error.message || "Bad request")
+        : new ApiError("internal", "Internal error");
+  }
+}
+
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (isDatabaseUnavailable(error)) {
+    return new ApiError("unavailable", "The database is unavailable; try again shortly", {
+      headers: { "Retry-After": "1" },
+    });
+  }
+  if (error instanceof HTTPException) return fromHttpException(error);
+  return new ApiError("internal", "Internal error");
+}
+
+/**
+ * The one error handler: every error becomes the seed envelope. Unknown errors are logged with
+ * the request id and answered 500 `internal`, never with their details.
+ */
+export function errorHandler(logger: Logger): ErrorHandler<AppEnv> {
+  return (error, c) => {
+    const apiError = toApiError(error);
+    const reqId = c.get("requestId");
+    if (apiError.code === "internal") logger.error({ err: error, reqId }, "internal error");
+    else if (apiError.code === "unavailable") logger.warn({ reqId, cause: String(error) }, "database unavailable");
+    // Whatever is left of an oversized body is not worth reading on a kept-alive connection.
+    if (apiError.code === "payload_too_large") c.header("Connection", "close");
+    return failure(c, apiError);
+  };
+}
+
+export const notFound: NotFoundHandler<AppEnv> = (c) =>
+  failure(c, new ApiError("not_found", `No such endpoint: ${c.req.method} ${c.req.path}`));
+
+export function methodNotAllowed(c: Context<AppEnv>, methods: string[]): Response {
+  return failure(
+    c,
+    new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(", ")}`, {
+      headers: { Allow: methods.join(", ") },
+    }),
+  );
+}

@@ -1,0 +1,44 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import type { AppEnv } from "./env.js";
+
+/** The route pattern that answered (`/otp/:id`), or `unmatched`: bounded label values for metrics. */
+function routeLabel(c: Context<AppEnv>): string {
+  const routes = matchedRoutes(c);
+  for (let i = routes.length - 1; i >= 0; i--) {
+    const route = routes[i];
+    if (route && route.method !== "ALL") return route.path;
+  }
+  return "unmatched";
+}
+
+/**
+ * One log line and the HTTP metrics per request. The line has the request id, the route, the
+ * status, the time and the masked target; never the query string or the body, which carry codes.
+ */
+export function observe(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const seconds = (performance.now() - started) / 1000;
+    const route = routeLabel(c);
+    const method = c.req.method;
+    const status = c.res.status;
+    metrics.httpRequests.inc({ route, method, status: String(status) });
+    metrics.httpDuration.observe({ route, method }, seconds);
+    logger.info(
+      {
+        reqId: c.get("requestId"),
+        method,
+        path: c.req.path,
+        route,
+        status,
+        ms: Math.round(seconds * 10_000) / 10,
+        target: c.get("target"),
+      },
+      "request",
+    );
+  };
+}

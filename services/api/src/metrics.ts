@@ -1,0 +1,61 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from "prom-client";
+
+/** The API's Prometheus metrics, registered on a registry the caller owns (one per app in tests). */
+export function createMetrics(registry: Registry, options: { processMetrics?: boolean } = {}) {
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  let backlogSource: (() => Promise<number>) | undefined;
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "http_requests_total",
+      help: "HTTP requests answered, by route pattern, method and status.",
+      labelNames: ["route", "method", "status"] as const,
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: "http_request_duration_seconds",
+      help: "Time from receiving a request to answering it.",
+      labelNames: ["route", "method"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    otpCreated: new Counter({
+      name: "otp_created_total",
+      help: "OTPs accepted, by channel.",
+      labelNames: ["channel"] as const,
+      registers,
+    }),
+    otpRefused: new Counter({
+      name: "otp_refused_total",
+      help: "OTPs refused by a limit, by channel and status_code.",
+      labelNames: ["channel", "reason"] as const,
+      registers,
+    }),
+    otpChecked: new Counter({
+      name: "otp_checked_total",
+      help: "Checks answered, by channel and outcome (match, mismatch, attempts_exceeded).",
+      labelNames: ["channel", "outcome"] as const,
+      registers,
+    }),
+    outboxBacklog: new Gauge({
+      name: "otp_outbox_backlog",
+      help: "Delivery events written but not yet confirmed by RabbitMQ (counted at scrape time).",
+      registers,
+      async collect() {
+        if (!backlogSource) return;
+        try {
+          this.set(await backlogSource());
+        } catch {
+          // The database is down: the scrape still answers, with the last value.
+        }
+      },
+    }),
+    /** Where the backlog gauge reads its value at scrape time. */
+    setBacklogSource(source: () => Promise<number>): void {
+      backlogSource = source;
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,118 @@
+import type { Log } from "@otp/broker";
+import type pg from "pg";
+import type { Clock } from "../clock.js";
+import type { TableNames } from "../db/sql.js";
+import { withTransaction } from "../db/transaction.js";
+import type { EventPublisher } from "./types.js";
+
+export interface RelayOptions {
+  readonly pool: pg.Pool;
+  readonly tables: TableNames;
+  readonly publisher: EventPublisher;
+  readonly exchange: string;
+  readonly clock: Clock;
+  readonly log: Log;
+  /** Pause between runs that found less than a full batch. */
+  readonly intervalMs?: number;
+  /** Rows younger than this belong to the fast path, which is probably publishing them right now. */
+  readonly graceMs?: number;
+  readonly batchSize?: number;
+}
+
+/**
+ * Publishes what the fast path left behind (broker down, confirm lost, crash between commit and
+ * publish). It claims the oldest rows by their state with FOR UPDATE SKIP LOCKED, never with an
+ * id cursor (ids are handed out at insert, not at commit, so a cursor would skip late commits);
+ * any number of API replicas can run it at once, each claiming different rows.
+ */
+export class OutboxRelay {
+  readonly #o: Required<RelayOptions>;
+  readonly #claim: string;
+  readonly #delete: string;
+  readonly #recordFailure: string;
+  #stopped = true;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #failing = false;
+
+  constructor(options: RelayOptions) {
+    this.#o = { intervalMs: 1_000, graceMs: 5_000, batchSize: 500, ...options };
+    const { outbox } = options.tables;
+    this.#claim = `SELECT id, channel, event::text AS body FROM ${outbox}
+WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED`;
+    this.#delete = `DELETE FROM ${outbox} WHERE id = ANY($1::uuid[])`;
+    this.#recordFailure = `UPDATE ${outbox} AS o SET relay_attempts = o.relay_attempts + 1, last_error = f.error
+FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  /** One pass: claims up to a batch, publishes it, deletes what was confirmed. Returns that count. */
+  async runOnce(): Promise<number> {
+    const { pool, publisher, exchange, clock, graceMs, batchSize } = this.#o;
+    if (!publisher.isReady) return 0;
+    return withTransaction(pool, async (client) => {
+      const cutoff = new Date(clock().getTime() - graceMs);
+      const { rows } = await client.query<{ id: string; channel: string; body: string }>(this.#claim, [
+        cutoff,
+        batchSize,
+      ]);
+      if (rows.length === 0) return 0;
+      const results = await Promise.allSettled(
+        rows.map((row) => publisher.publish(exchange, row.channel, Buffer.from(row.body), { messageId: row.id })),
+      );
+      const confirmed: string[] = [];
+      const failed: string[] = [];
+      const errors: string[] = [];
+      results.forEach((result, i) => {
+        const id = rows[i]?.id as string;
+        if (result.status === "fulfilled") confirmed.push(id);
+        else {
+          failed.push(id);
+          errors.push(String((result.reason as Error)?.message ?? result.reason).slice(0, 500));
+        }
+      });
+      if (confirmed.length > 0) await client.query(this.#delete, [confirmed]);
+      if (failed.length > 0) await client.query(this.#recordFailure, [failed, errors]);
+      this.#o.log.info({ published: confirmed.length, failed: failed.length }, "outbox relay published events");
+      return confirmed.length;
+    });
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      let published = 0;
+      try {
+        published = await this.runOnce();
+        if (this.#failing) this.#o.log.info({}, "outbox relay works again");
+        this.#failing = false;
+      } catch (error) {
+        if (!this.#failing) this.#o.log.warn({ err: error }, "outbox relay failed; retrying");
+        this.#failing = true;
+      }
+      // A full batch suggests a backlog: go on at once.
+      if (published < this.#o.batchSize) await this.#sleep(this.#o.intervalMs);
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      timer.unref();
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,14 @@
+import type { AppDeps } from "../deps.js";
+import type { createChecker } from "../domain/check.js";
+import type { DomainDeps } from "../domain/deps.js";
+import type { Issuer } from "../domain/issue.js";
+import type { Lookups } from "../domain/lookups.js";
+
+/** What route modules get: the dependencies and the domain services built from them once. */
+export interface RouteContext {
+  readonly deps: AppDeps;
+  readonly domain: DomainDeps;
+  readonly issuer: Issuer;
+  readonly check: ReturnType<typeof createChecker>;
+  readonly lookups: Lookups;
+}

@@ -1,0 +1,151 @@
+import { useTestBroker } from "@otp/broker/testing";
+import { useTestDatabase } from "@otp/db/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
+
+const db = useTestDatabase();
+const broker = useTestBroker("api-check");
+let api: TestApi;
+let singleUse: TestApi;
+
+beforeAll(async () => {
+  api = await startTestApi({ pg: db(), broker });
+  singleUse = await startTestApi({ pg: db(), broker, env: { OTP_SINGLE_USE: "true", OTP_MAX_CHECK_ATTEMPTS: "0" } });
+});
+afterAll(async () => {
+  await api?.close();
+  await singleUse?.close();
+});
+
+const sms = (phone: string, password: string, lifetime = 300) =>
+  api.call("POST", "/sms", { phone, password, lifetime, message: `Code ${password}` });
+const check = (target: TestApi, phone: string, password: string) =>
+  target.call("GET", `/sms/check?phone=${phone}&password=${password}`);
+
+describe("GET /{channel}/check", () => {
+  it("takes its parameters from the query string", async () => {
+    const phone = freshPhone();
+    await sms(phone, "4711");
+    expect((await check(api, phone, "4711")).body).toEqual({ status: true });
+    expect((await check(api, phone, "4712")).body).toEqual({ status: false });
+  });
+
+  it("takes them from a JSON body on the GET over a real socket; the body wins over the query", async () => {
+    const phone = freshPhone();
+    await sms(phone, "9000");
+    const answer = await api.raw(
+      "GET",
+      `/sms/check?phone=${phone}&password=wrong`,
+      JSON.stringify({ phone: Number(phone), password: 9000 }),
+      { "Content-Type": "application/json" },
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({ status: true });
+  });
+
+  it("normalises the phone like the create did (+, spaces)", async () => {
+    const phone = freshPhone();
+    await sms(`+${phone}`, "1111");
+    expect((await check(api, `%2B${phone}`, "1111")).body).toEqual({ status: true });
+    expect((await check(api, phone, "1111")).body).toEqual({ status: true });
+  });
+
+  it("emails are case-insensitive", async () => {
+    await api.call("POST", "/email", { email: "Case@Example.COM", password: "777", lifetime: 60, subject: "s" });
+    const answer = await api.call("GET", "/email/check?email=case@example.com&password=777");
+    expect(answer.body).toEqual({ status: true });
+  });
+
+  it("a code stops working when it expires (the injected clock)", async () => {
+    const phone = freshPhone();
+    await sms(phone, "2222", 60);
+    api.clock.advance(59_000);
+    expect((await check(api, phone, "2222")).body).toEqual({ status: true });
+    api.clock.advance(2_000);
+    expect((await check(api, phone, "2222")).body).toEqual({ status: false });
+  });
+
+  it("channels are separate: an SMS code does not pass /call/check", async () => {
+    const phone = freshPhone();
+    await sms(phone, "3333");
+    const answer = await api.call("GET", `/call/check?phone=${phone}&password=3333`);
+    expect(answer.body).toEqual({ status: false });
+    expect((await check(api, phone, "3333")).body).toEqual({ status: true });
+  });
+
+  it("any of several live codes passes (resends)", async () => {
+    const phone = freshPhone();
+    await sms(phone, "1001");
+    await sms(phone, "1002");
+    expect((await check(api, phone, "1001")).body).toEqual({ status: true });
+    expect((await check(api, phone, "1002")).body).toEqual({ status: true });
+  });
+
+  it("5 wrong checks kill the code: the right one then answers attempts_exceeded; a new OTP starts at 0", async () => {
+    const phone = freshPhone();
+    await sms(phone, "5555");
+    for (let i = 0; i < 5; i++) {
+      const wrong = await check(api, phone, `000${i}`);
+      expect(wrong.status).toBe(200);
+      expect(wrong.body).toEqual({ status: false });
+    }
+    const right = await check(api, phone, "5555");
+    expect(right.status).toBe(200);
+    expect(right.body).toMatchObject({ status: false, status_code: "attempts_exceeded" });
+    expect(right.body.message).toEqual(expect.any(String));
+
+    await sms(phone, "6666");
+    expect((await check(api, phone, "6666")).body).toEqual({ status: true });
+    // The dead one stays dead.
+    expect((await check(api, phone, "5555")).body).toEqual({ status: false });
+  });
+
+  it("4 wrong checks leave the code alive", async () => {
+    const phone = freshPhone();
+    await sms(phone, "4444");
+    for (let i = 0; i < 4; i++) await check(api, phone, "0");
+    expect((await check(api, phone, "4444")).body).toEqual({ status: true });
+  });
+
+  it("parallel guesses are counted one after the other: 20 at once, the right one among them, at most 5 compared", async () => {
+    const phone = freshPhone();
+    await sms(phone, "8888");
+    const guesses = Array.from({ length: 20 }, (_, i) => (i === 19 ? "8888" : `9${i}`));
+    const answers = await Promise.all(guesses.map((g) => check(api, phone, g)));
+    // The right guess comes last in the array, but order is not guaranteed: what is guaranteed is
+    // that the code died after 5 failures, so at most the first 5 wrong answers count.
+    const statuses = answers.map((a) => a.body.status_code ?? String(a.body.status));
+    expect(statuses.filter((s) => s === "false").length).toBeLessThanOrEqual(5);
+    expect(statuses.filter((s) => s === "attempts_exceeded").length).toBeGreaterThanOrEqual(14);
+  });
+
+  it("OTP_SINGLE_USE=true: a successful check consumes the code", async () => {
+    const phone = freshPhone();
+    await singleUse.call("POST", "/sms", { phone, password: "1212", lifetime: 60, message: "x {password}" });
+    expect((await check(singleUse, phone, "1212")).body).toEqual({ status: true });
+    expect((await check(singleUse, phone, "1212")).body).toEqual({ status: false });
+  });
+
+  it("OTP_MAX_CHECK_ATTEMPTS=0: no limit on wrong guesses", async () => {
+    const phone = freshPhone();
+    await singleUse.call("POST", "/sms", { phone, password: "3434", lifetime: 60, message: "x" });
+    for (let i = 0; i < 8; i++) await check(singleUse, phone, "0");
+    expect((await check(singleUse, phone, "3434")).body).toEqual({ status: true });
+  });
+
+  it("missing parameters are a 400 validation naming them", async () => {
+    const answer = await api.call("GET", "/telegram/check?password=1");
+    expect(answer.status).toBe(400);
+    expect(answer.body).toEqual({
+      status: false,
+      status_code: "validation",
+      message: '"chat_id" parameter must be set',
+    });
+  });
+
+  it("counts checks by outcome in /metrics", async () => {
+    const text = await (await api.app.request("/metrics")).text();
+    expect(text).toMatch(/otp_checked_total\{channel="sms",outcome="match"\} [1-9]/);
+    expect(text).toMatch(/otp_checked_total\{channel="sms",outcome="attempts_exceeded"\} [1-9]/);
+  });
+});
