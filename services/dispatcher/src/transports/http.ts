@@ -1,0 +1,96 @@
+import type { AttemptResult } from "./types.js";
+
+export interface HttpCall {
+  readonly url: string;
+  /** The exact body bytes (PHP-compatible JSON). */
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly idempotencyKey: string;
+  readonly timeoutMs: number;
+  /** Texts to cut out of error snippets (the code, the message): stored errors never show them. */
+  readonly secrets: readonly string[];
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly bodyStart: string;
+  readonly retryAfter: string | null;
+}
+
+const SNIPPET_CHARS = 120;
+
+/**
+ * POSTs once with a per-attempt timeout. Resolves with the answer (any status) or rejects with a
+ * network error, a timeout (`TimeoutError`) or an abort from `signal` (shutdown).
+ */
+export async function post(call: HttpCall, signal: AbortSignal): Promise<HttpAnswer> {
+  const response = await fetch(call.url, {
+    method: "POST",
+    body: call.body,
+    headers: {
+      "Content-Type": "application/json",
+      ...call.headers,
+      "Idempotency-Key": call.idempotencyKey,
+    },
+    redirect: "manual",
+    signal: AbortSignal.any([signal, AbortSignal.timeout(call.timeoutMs)]),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    bodyStart: text.slice(0, 512),
+    retryAfter: response.headers.get("retry-after"),
+  };
+}
+
+/** Network errors, timeouts, 408, 429 and 5xx are worth another try; other non-2xx are not. */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** Retry-After as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret) out = out.replaceAll(secret, "***");
+  return out;
+}
+
+/** A short, single-line error text: the status and the first bytes of the body, secrets cut out. */
+export function describeStatus(answer: HttpAnswer, secrets: readonly string[]): string {
+  const body = redact(answer.bodyStart, secrets).replace(/\s+/g, " ").trim().slice(0, SNIPPET_CHARS);
+  return body ? `HTTP ${answer.status}: ${body}` : `HTTP ${answer.status}`;
+}
+
+/** Classifies an answer by status (the direct telegram quirk is handled by the caller first). */
+export function classifyAnswer(answer: HttpAnswer, secrets: readonly string[]): AttemptResult {
+  if (answer.status >= 200 && answer.status < 300) return { ok: true, status: answer.status };
+  const transient = isTransientStatus(answer.status);
+  const retryAfterMs = answer.status === 429 || answer.status === 503 ? parseRetryAfter(answer.retryAfter) : undefined;
+  return {
+    ok: false,
+    transient,
+    status: answer.status,
+    error: describeStatus(answer, secrets),
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  };
+}
+
+/** A thrown fetch error as an attempt result: always transient (the provider may be back soon). */
+export function classifyError(error: unknown, timeoutMs: number): AttemptResult {
+  const e = error as { name?: string; cause?: { code?: string; name?: string }; message?: string };
+  if (e.name === "TimeoutError") return { ok: false, transient: true, error: `timeout after ${timeoutMs} ms` };
+  const code = e.cause?.code ?? e.cause?.name ?? e.name ?? "Error";
+  return { ok: false, transient: true, error: `network error: ${code}` };
+}
+
+/** True when `signal` (shutdown) is why the request stopped: not an attempt result at all. */
+export function isAbort(error: unknown, signal: AbortSignal): boolean {
+  return signal.aborted && (error as { name?: string }).name !== "TimeoutError";
+}
