@@ -56,9 +56,10 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** Cuts each secret out of `text`, longest first (a message contains the code it carries). */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) if (secret) out = out.replaceAll(secret, "***");
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) if (secret) out = out.replaceAll(secret, "***");
   return out;
 }
 
