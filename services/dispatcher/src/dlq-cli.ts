@@ -59,7 +59,11 @@ function table(letters: readonly DeadLetter[]): string {
 try {
   if (command === "list") {
     const letters = await listDeadLetters(connection, t, Number(values.limit));
-    process.stdout.write(values.json ? `${JSON.stringify(letters, null, 2)}\n` : `${table(letters)}\n${letters.length} dead letter(s) in ${t.deadQueue}\n`);
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify(letters, null, 2)}\n`
+        : `${table(letters)}\n${letters.length} dead letter(s) in ${t.deadQueue}\n`,
+    );
   } else {
     const pool = createPool(config.pg, { applicationName: "otp-dlq-cli", onError: () => {} });
     try {

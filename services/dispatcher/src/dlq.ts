@@ -39,8 +39,7 @@ function describe(message: GetMessage): DeadLetter & { event: DeliveryEvent | nu
   } catch {}
   // Messages the broker dead-lettered itself (the work queue's delivery limit) carry only x-death.
   const death = (headers["x-death"] as { reason?: unknown; queue?: unknown }[] | undefined)?.[0];
-  const reason =
-    headerString(headers[H.deadReason]) ?? (death ? `broker: ${headerString(death.reason)}` : "unknown");
+  const reason = headerString(headers[H.deadReason]) ?? (death ? `broker: ${headerString(death.reason)}` : "unknown");
   const attempts = Number(headers[H.attempts]);
   return {
     id: message.properties.messageId ?? event?.id ?? "(none)",
@@ -133,7 +132,8 @@ function publishConfirmed(ch: ConfirmChannel, exchange: string, channel: Channel
         messageId: message.properties.messageId,
         headers: carriedHeaders(message.properties.headers as Record<string, unknown> | undefined),
       },
-      (error: unknown) => (error ? reject(new Error(`RabbitMQ did not confirm the replay: ${String(error)}`)) : resolve()),
+      (error: unknown) =>
+        error ? reject(new Error(`RabbitMQ did not confirm the replay: ${String(error)}`)) : resolve(),
     );
   });
 }

@@ -10,7 +10,9 @@ const FORCE_EXIT_MS = 9_500;
  * (stop consuming, finish in-flight deliveries, close everything, exit 0 within 10 s). Whatever is
  * still unacked when the process ends, by a signal or a crash, is redelivered by RabbitMQ.
  */
-export async function runDispatcherProcess(extra: Partial<Omit<DispatcherOptions, "config" | "log">> = {}): Promise<void> {
+export async function runDispatcherProcess(
+  extra: Partial<Omit<DispatcherOptions, "config" | "log">> = {},
+): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger(config.logLevel);
   let dispatcher: Dispatcher | undefined;

@@ -11,7 +11,7 @@ beforeEach(() => {
 });
 
 async function deadLetter(id: string) {
-  return (await listDeadLetters(h.inspector, h.t)).find((l) => l.id === id);
+  return (await listDeadLetters(await h.amqp(), h.t)).find((l) => l.id === id);
 }
 
 describe("DUMMY=true", () => {
@@ -52,7 +52,11 @@ describe("queue mode, one dispatcher", () => {
     await h.publish(event); // an outbox republish, or a redelivery after a crash
     await h.publish(event);
     await expect
-      .poll(async () => (await dispatcher.metrics.registry.getSingleMetricAsString("deliveries_total")).includes('outcome="duplicate"} 2'))
+      .poll(async () =>
+        (await dispatcher.metrics.registry.getSingleMetricAsString("deliveries_total")).includes(
+          'outcome="duplicate"} 2',
+        ),
+      )
       .toBe(true);
     expect(h.provider.requests()).toHaveLength(1);
     expect((await h.row(event.otp_id)).attempts).toBe(1);

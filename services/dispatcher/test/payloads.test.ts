@@ -44,7 +44,9 @@ const WORKER: Record<string, string> = {
   telegram: "telegram-worker",
 };
 
-async function deliverOne(input: OtpInput): Promise<{ event: DeliveryEvent; request: ReturnType<typeof h.provider.requests>[number] }> {
+async function deliverOne(
+  input: OtpInput,
+): Promise<{ event: DeliveryEvent; request: ReturnType<typeof h.provider.requests>[number] }> {
   const event = await h.send(input);
   const [request] = await h.provider.waitForRequests(1);
   await expect.poll(() => h.status(event.otp_id)).toBe("delivered");

@@ -1,4 +1,4 @@
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ChildDispatcher } from "./support/child.js";
 import { useHarness } from "./support/harness.js";
 
@@ -11,13 +11,18 @@ async function child(env: Record<string, string> = {}): Promise<ChildDispatcher>
   return c;
 }
 
-afterAll(async () => {
+// A test that fails half-way must not leave a consumer behind for the next one.
+afterEach(async () => {
   for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.kill("SIGKILL");
   await Promise.all(children.map((c) => c.exited));
+  children.length = 0;
 });
 
-beforeEach(() => {
+beforeEach(async () => {
   h.provider.reset();
+  const ch = await (await h.amqp()).createChannel();
+  await ch.purgeQueue(h.t.workQueue("sms"));
+  await ch.close();
 });
 
 describe("a dispatcher process", () => {
@@ -34,14 +39,14 @@ describe("a dispatcher process", () => {
     const requests = h.provider.requests();
     expect(requests).toHaveLength(2);
     expect(requests.map((r) => r.headers["idempotency-key"])).toEqual([event.id, event.id]);
-    expect(second.logged("delivered")).toHaveLength(1);
+    await expect.poll(() => second.logged("delivered").length).toBe(1);
     second.kill("SIGTERM");
     expect((await second.exited).code).toBe(0);
   });
 
   it("SIGTERM: stops taking work, finishes the deliveries in flight, exits 0 within 10 s", async () => {
-    h.provider.setDelay(1_500);
-    const d = await child({ DISPATCHER_PREFETCH: "5" });
+    h.provider.setDelay(3_000); // long enough to send SIGTERM while all five are in flight, even on a busy machine
+    const d = await child({ DISPATCHER_PREFETCH: "5", OTP_DELIVERY_TIMEOUT: "10" });
     const inFlight = await Promise.all(
       Array.from({ length: 5 }, (_, i) => h.send({ channel: "sms", target: `770100${i}`, message: "{password}" })),
     );

@@ -10,7 +10,7 @@ beforeAll(async () => {
   await h.start({ OTP_DELIVERY_MODE: "direct", OTP_DELIVERY_MAX_ATTEMPTS: "20", OTP_DELIVERY_TIMEOUT: "0.5" });
   // A delay queue is declared on its first use, which takes a quorum queue ~0.2 s; declare the sms
   // ones now so that the measured gaps are the tiers' alone.
-  const ch = await h.inspector.createChannel();
+  const ch = await (await h.amqp()).createChannel();
   for (const ms of TEST_TIERS) await assertDelayQueue(ch, h.t, "sms", ms);
   await ch.close();
   // And pay the other first-use costs (pool connections, the first retry publish) before measuring.
@@ -33,7 +33,7 @@ const sms = (lifetimeMs?: number) =>
   });
 
 async function deadLetter(id: string) {
-  return (await listDeadLetters(h.inspector, h.t)).find((l) => l.id === id);
+  return (await listDeadLetters(await h.amqp(), h.t)).find((l) => l.id === id);
 }
 
 describe("transient failures", () => {
@@ -52,7 +52,7 @@ describe("transient failures", () => {
     expect(gap2).toBeGreaterThanOrEqual(390); // the 400 ms tier
     expect(gap2).toBeGreaterThan(gap1 + 100);
     const row = await h.row(event.otp_id);
-    expect(row).toMatchObject({ status: "delivered", attempts: 3, lastError: "HTTP 503: {\"status\":false}" });
+    expect(row).toMatchObject({ status: "delivered", attempts: 3, lastError: 'HTTP 503: {"status":false}' });
     expect(row.deliveredAt).toBeInstanceOf(Date);
     await new Promise((r) => setTimeout(r, 500));
     expect(h.provider.requests()).toHaveLength(3); // delivered once, nothing after
@@ -73,7 +73,12 @@ describe("transient failures", () => {
 
   it("never leaks the code or the message into the stored error", async () => {
     h.provider.failNext(1, 500, { body: "provider refused: code 777123 in message 'hello 777123'" });
-    const event = await h.send({ channel: "sms", target: "77010000009", password: "777123", message: "hello {password}" });
+    const event = await h.send({
+      channel: "sms",
+      target: "77010000009",
+      password: "777123",
+      message: "hello {password}",
+    });
     await h.provider.waitForRequests(2);
     await expect.poll(() => h.status(event.otp_id)).toBe("delivered");
     const { lastError } = await h.row(event.otp_id);
@@ -92,25 +97,35 @@ describe("permanent failures and the dead-letter queue", () => {
     const row = await h.row(event.otp_id);
     expect(row.attempts).toBe(1);
     expect(row.lastError).toMatch(/^rejected: HTTP 400: .*bad phone/);
-    await expect.poll(() => deadLetter(event.id)).toMatchObject({
-      id: event.id,
-      channel: "sms",
-      otpId: event.otp_id,
-      reason: "rejected",
-      attempts: 1,
-    });
+    await expect
+      .poll(() => deadLetter(event.id))
+      .toMatchObject({
+        id: event.id,
+        channel: "sms",
+        otpId: event.otp_id,
+        reason: "rejected",
+        attempts: 1,
+      });
     await new Promise((r) => setTimeout(r, 500));
     expect(h.provider.requests()).toHaveLength(1);
   });
 
   it("retries exhausted after OTP_DELIVERY_MAX_ATTEMPTS: failed, dead-lettered as exhausted", async () => {
-    const d = await h.start({ OTP_DELIVERY_MODE: "direct", OTP_DELIVERY_MAX_ATTEMPTS: "3", DISPATCHER_CHANNELS: "email" });
+    const d = await h.start({
+      OTP_DELIVERY_MODE: "direct",
+      OTP_DELIVERY_MAX_ATTEMPTS: "3",
+      DISPATCHER_CHANNELS: "email",
+    });
     h.provider.addRule({ status: 502 });
     const event = await h.send({ channel: "email", target: "x@y.z", subject: "s {password}" });
     await expect.poll(() => h.status(event.otp_id), { timeout: 5_000 }).toBe("failed");
     expect(h.provider.requests()).toHaveLength(3);
     expect((await h.row(event.otp_id)).lastError).toMatch(/^exhausted: HTTP 502/);
-    expect(await deadLetter(event.id)).toMatchObject({ reason: "exhausted", attempts: 3, lastError: expect.stringMatching(/^HTTP 502/) });
+    expect(await deadLetter(event.id)).toMatchObject({
+      reason: "exhausted",
+      attempts: 3,
+      lastError: expect.stringMatching(/^HTTP 502/),
+    });
     await d.stop();
   });
 });

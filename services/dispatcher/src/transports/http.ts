@@ -59,7 +59,8 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 /** Cuts each secret out of `text`, longest first (a message contains the code it carries). */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) if (secret) out = out.replaceAll(secret, "***");
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length))
+    if (secret) out = out.replaceAll(secret, "***");
   return out;
 }
 

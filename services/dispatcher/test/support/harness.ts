@@ -85,22 +85,20 @@ export function useHarness(label: string) {
     publisher = await ConfirmPublisher.attach(connection, { log: silentLog });
     connection.start();
     await connection.waitForConnection(10_000);
-    inspector = await amqp.connect(broker.url);
   });
 
   afterAll(async () => {
     await Promise.all(started.map((d) => d.stop()));
     await connection?.close();
     // useTestBroker deletes the production tiers; the test tiers' queues are ours to delete.
-    if (inspector) {
-      const ch = await inspector.createChannel();
-      for (const channel of ["sms", "call", "email", "telegram"] as const) {
-        for (const ms of TEST_TIERS) {
-          if (!(RETRY_DELAYS_MS as readonly number[]).includes(ms)) await ch.deleteQueue(t.delayQueue(channel, ms));
-        }
+    const c = await harness.amqp();
+    const ch = await c.createChannel();
+    for (const channel of ["sms", "call", "email", "telegram"] as const) {
+      for (const ms of TEST_TIERS) {
+        if (!(RETRY_DELAYS_MS as readonly number[]).includes(ms)) await ch.deleteQueue(t.delayQueue(channel, ms));
       }
-      await inspector.close();
     }
+    await c.close();
     await pool?.end();
     await provider.stop();
   });
@@ -119,8 +117,17 @@ export function useHarness(label: string) {
     get pool() {
       return need(pool, "the pool");
     },
-    get inspector() {
-      return need(inspector, "the inspector connection");
+    /** A plain connection for looking at queues; a new one after a broker restart. */
+    async amqp(): Promise<amqp.ChannelModel> {
+      if (!inspector) {
+        const c = await amqp.connect(broker.url);
+        c.on("error", () => {});
+        c.once("close", () => {
+          if (inspector === c) inspector = undefined;
+        });
+        inspector = c;
+      }
+      return inspector;
     },
 
     /** The variables a dispatcher process of this file runs with (also for child processes). */
@@ -253,7 +260,7 @@ export function useHarness(label: string) {
     },
 
     async messageCount(queue: string): Promise<number> {
-      const ch = await harness.inspector.createChannel();
+      const ch = await (await harness.amqp()).createChannel();
       try {
         return (await ch.checkQueue(queue)).messageCount;
       } finally {
@@ -267,7 +274,11 @@ export function useHarness(label: string) {
 export type Harness = ReturnType<typeof useHarness>;
 
 /** Polls `check` until it returns true (usable in hooks, where expect.poll is not). */
-export async function until(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+export async function until(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
