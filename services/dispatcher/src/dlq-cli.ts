@@ -17,6 +17,8 @@ const USAGE = `usage: dlq list [--json] [--limit N]
        dlq replay --id <event id> [--id ...] | --all`;
 
 const { values, positionals } = parseArgs({
+  // `pnpm … dlq -- list` passes the "--" along.
+  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === "--")),
   allowPositionals: true,
   options: {
     id: { type: "string", multiple: true },

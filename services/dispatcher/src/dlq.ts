@@ -57,10 +57,17 @@ function describe(message: GetMessage): DeadLetter & { event: DeliveryEvent | nu
 /** Reads every message of the dead-letter queue (up to `limit`) without removing any. */
 export async function listDeadLetters(connection: ChannelModel, t: Topology, limit = 10_000): Promise<DeadLetter[]> {
   const ch = await connection.createChannel();
+  ch.on("error", () => {}); // a missing queue closes the channel; the get below reports it
   try {
     const out: DeadLetter[] = [];
     for (let i = 0; i < limit; i++) {
-      const message = await ch.get(t.deadQueue, { noAck: false });
+      const message = await ch
+        .get(t.deadQueue, { noAck: false })
+        .catch((error: { code?: number; fields?: { replyCode?: number } }) => {
+          // Nothing declared under this prefix yet: no dead letters either.
+          if (error.code === 404 || error.fields?.replyCode === 404) return false as const;
+          throw error;
+        });
       if (message === false) break;
       const { event: _event, ...letter } = describe(message);
       out.push(letter);

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { Batcher } from "./batcher.js";
 
 export type DeliveryStatus = "pending" | "delivered" | "failed" | "expired";
 
@@ -26,41 +27,59 @@ const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 export class StatusStore {
   readonly #pool: pg.Pool;
   readonly #table: string;
+  readonly #lookups: Batcher<string, null, OtpDelivery>;
+  readonly #records: Batcher<string, RecordInput, DeliveryStatus>;
 
   constructor(pool: pg.Pool, schema: string) {
     this.#pool = pool;
     this.#table = `${quote(schema)}.otp`;
+    this.#lookups = new Batcher((items) => this.#lookupMany(items.map((i) => i.key)));
+    this.#records = new Batcher((items) => this.#recordMany(items));
   }
 
-  async lookup(otpId: string): Promise<OtpDelivery | undefined> {
-    const result = await this.#pool.query<{ delivery_status: DeliveryStatus; expire_at: Date }>(
-      `SELECT delivery_status, expire_at FROM ${this.#table} WHERE id = $1`,
-      [otpId],
-    );
-    const row = result.rows[0];
-    return row ? { status: row.delivery_status, expireAt: row.expire_at } : undefined;
+  /** The OTP's delivery status and expiry; undefined when there is no such row. */
+  lookup(otpId: string): Promise<OtpDelivery | undefined> {
+    return this.#lookups.load(otpId, null);
   }
 
   /** Records an attempt or a decision; resolves with the status the row has afterwards (undefined: no row). */
-  async record(otpId: string, input: RecordInput): Promise<DeliveryStatus | undefined> {
-    const result = await this.#pool.query<{ delivery_status: DeliveryStatus }>(
-      `UPDATE ${this.#table} SET
-         delivery_attempts = delivery_attempts + $2,
-         delivery_status = CASE
-           WHEN delivery_status = 'delivered' THEN 'delivered'
-           WHEN $3::text = 'delivered' OR delivery_status = 'pending' THEN $3::text
-           ELSE delivery_status END,
-         delivered_at = CASE
-           WHEN $3::text = 'delivered' AND delivery_status <> 'delivered' THEN now()
-           ELSE delivered_at END,
-         delivery_last_error = CASE
-           WHEN delivery_status = 'delivered' OR $4::text IS NULL THEN delivery_last_error
-           ELSE $4::text END
-       WHERE id = $1
-       RETURNING delivery_status`,
-      [otpId, input.attempted ? 1 : 0, input.status, input.error],
+  record(otpId: string, input: RecordInput): Promise<DeliveryStatus | undefined> {
+    return this.#records.load(otpId, input);
+  }
+
+  async #lookupMany(ids: readonly string[]): Promise<Map<string, OtpDelivery>> {
+    const result = await this.#pool.query<{ id: string; delivery_status: DeliveryStatus; expire_at: Date }>(
+      `SELECT id, delivery_status, expire_at FROM ${this.#table} WHERE id = ANY($1::uuid[])`,
+      [ids],
     );
-    return result.rows[0]?.delivery_status;
+    return new Map(result.rows.map((r) => [r.id, { status: r.delivery_status, expireAt: r.expire_at }]));
+  }
+
+  async #recordMany(items: readonly { key: string; input: RecordInput }[]): Promise<Map<string, DeliveryStatus>> {
+    const result = await this.#pool.query<{ id: string; delivery_status: DeliveryStatus }>(
+      `UPDATE ${this.#table} AS o SET
+         delivery_attempts = o.delivery_attempts + v.inc,
+         delivery_status = CASE
+           WHEN o.delivery_status = 'delivered' THEN 'delivered'
+           WHEN v.status = 'delivered' OR o.delivery_status = 'pending' THEN v.status
+           ELSE o.delivery_status END,
+         delivered_at = CASE
+           WHEN v.status = 'delivered' AND o.delivery_status <> 'delivered' THEN now()
+           ELSE o.delivered_at END,
+         delivery_last_error = CASE
+           WHEN o.delivery_status = 'delivered' OR v.err IS NULL THEN o.delivery_last_error
+           ELSE v.err END
+       FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[]) AS v(id, inc, status, err)
+       WHERE o.id = v.id
+       RETURNING o.id, o.delivery_status`,
+      [
+        items.map((i) => i.key),
+        items.map((i) => (i.input.attempted ? 1 : 0)),
+        items.map((i) => i.input.status),
+        items.map((i) => i.input.error),
+      ],
+    );
+    return new Map(result.rows.map((r) => [r.id, r.delivery_status]));
   }
 
   /** For a replay from the dead-letter queue: `failed` goes back to `pending` unless the code has expired. */
