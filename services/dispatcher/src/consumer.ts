@@ -20,6 +20,8 @@ export interface QueueConsumerOptions {
   readonly handler: MessageHandler;
   /** Delay before reopening a channel the broker closed while the connection lived. */
   readonly reopenDelayMs?: number;
+  /** Declares the queue (idempotently) before every consume: a deleted queue comes back. */
+  readonly declare?: (channel: AmqpChannel) => Promise<void>;
 }
 
 interface ChannelState {
@@ -75,6 +77,7 @@ export class QueueConsumer {
   }
 
   async #consume(state: ChannelState): Promise<void> {
+    await this.#options.declare?.(state.channel);
     const { consumerTag } = await state.channel.consume(
       this.#options.queue,
       (message) => {
@@ -93,7 +96,7 @@ export class QueueConsumer {
     this.#options.log.warn({ queue: this.#options.queue }, "RabbitMQ cancelled the consumer; consuming again");
     setTimeout(() => {
       if (this.#stopping || state.closed.signal.aborted || this.#current !== state) return;
-      // If the queue is gone this fails and closes the channel, which reopens it later.
+      // Declares the queue again if it was deleted; a failure closes the channel, which reopens later.
       this.#consume(state).catch((error) => this.#options.log.warn({ err: error }, "cannot consume again yet"));
     }, 500).unref();
   }

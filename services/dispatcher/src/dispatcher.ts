@@ -140,6 +140,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
         prefetch: config.dispatcher.prefetch,
         log: log.child({ channel }),
         handler: handlerFor(channel),
+        declare: (ch) => assertTopology(ch, t, [channel]),
       }),
   );
   for (const consumer of consumers) await consumer.attach();
