@@ -78,7 +78,9 @@ describe("losing a dependency at run time (one process's connection cut, the ser
     await ch.close();
     // Back without a reconnection: the queue exists and is consumed again.
     await expect.poll(() => h.messageCount(h.t.workQueue("telegram")).catch(() => -1), { timeout: 10_000 }).toBe(0);
-    await expect.poll(async () => (await health(d.port)).body.content.consuming, { timeout: 10_000 }).toEqual(["telegram"]);
+    await expect
+      .poll(async () => (await health(d.port)).body.content.consuming, { timeout: 10_000 })
+      .toEqual(["telegram"]);
     const event = await h.send({ channel: "telegram", target: "777", message: "{password}" });
     await expect.poll(() => h.status(event.otp_id)).toBe("delivered");
     await d.stop();
