@@ -21,6 +21,11 @@ export function substitute(text: string | null | undefined, password: string): s
   return text.replaceAll(PASSWORD_PLACEHOLDER, password);
 }
 
+/** An event that cannot become a request (e.g. a telegram chat id that is not an integer): permanent. */
+export class RenderError extends Error {
+  override readonly name = "RenderError";
+}
+
 /** Builds the provider call of one delivery: url, worker, body and headers per channel. */
 export function renderCall(
   settings: ProviderSettings,
@@ -59,9 +64,17 @@ export function renderCall(
         url: `${settings.telegram.url}/msg`,
         worker: settings.telegram.worker,
         // http-telegram-notify wants an integer chat id.
-        json: { to: new JsonInteger(target), message: substitute(content.message, password), silent: false },
+        json: { to: chatId(target), message: substitute(content.message, password), silent: false },
         headers: { "X-Auth-Token": settings.telegram.appToken },
       };
+  }
+}
+
+function chatId(target: string): JsonInteger {
+  try {
+    return new JsonInteger(target);
+  } catch {
+    throw new RenderError("the telegram chat id is not an integer");
   }
 }
 

@@ -82,6 +82,14 @@ describe("queue mode, one dispatcher", () => {
     expect(h.provider.requests()).toHaveLength(0);
   });
 
+  it("an event that cannot become a request (a non-integer telegram chat id) fails at once, nothing sent", async () => {
+    const event = await h.send({ channel: "telegram", target: "not-a-number", message: "{password}" });
+    await expect.poll(() => h.status(event.otp_id)).toBe("failed");
+    expect((await h.row(event.otp_id)).lastError).toBe("rejected: the telegram chat id is not an integer");
+    await expect.poll(() => deadLetter(event.id)).toMatchObject({ reason: "rejected" });
+    expect(h.provider.requests()).toHaveLength(0);
+  });
+
   it("serves /health (200 while RabbitMQ and PostgreSQL answer) and /metrics", async () => {
     const health = await fetch(`http://127.0.0.1:${dispatcher.port}/health`);
     expect(health.status).toBe(200);

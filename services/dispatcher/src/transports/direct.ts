@@ -1,5 +1,5 @@
 import { phpJsonEncode } from "../php-json.js";
-import { type ProviderSettings, renderCall, secretsOf } from "../render.js";
+import { type ProviderCall, type ProviderSettings, RenderError, renderCall, secretsOf } from "../render.js";
 import { classifyAnswer, classifyError, isAbort, post } from "./http.js";
 import type { AttemptResult, DeliveryRequest, Transport } from "./types.js";
 
@@ -17,7 +17,13 @@ export function directTransport(options: {
   return {
     mode: "direct",
     async deliver(request: DeliveryRequest, signal: AbortSignal): Promise<AttemptResult> {
-      const call = renderCall(options.providers, request.channel, request.target, request.content);
+      let call: ProviderCall;
+      try {
+        call = renderCall(options.providers, request.channel, request.target, request.content);
+      } catch (error) {
+        if (error instanceof RenderError) return { ok: false, transient: false, error: error.message };
+        throw error;
+      }
       const secrets = secretsOf(call, request.content);
       try {
         const answer = await post(

@@ -1,5 +1,5 @@
 import { phpJsonEncode } from "../php-json.js";
-import { type ProviderSettings, queueTask, renderCall, secretsOf } from "../render.js";
+import { type ProviderCall, type ProviderSettings, queueTask, RenderError, renderCall, secretsOf } from "../render.js";
 import { classifyAnswer, classifyError, isAbort, post } from "./http.js";
 import type { AttemptResult, DeliveryRequest, Transport } from "./types.js";
 
@@ -12,7 +12,13 @@ export function queueTransport(options: {
   return {
     mode: "queue",
     async deliver(request: DeliveryRequest, signal: AbortSignal): Promise<AttemptResult> {
-      const call = renderCall(options.providers, request.channel, request.target, request.content);
+      let call: ProviderCall;
+      try {
+        call = renderCall(options.providers, request.channel, request.target, request.content);
+      } catch (error) {
+        if (error instanceof RenderError) return { ok: false, transient: false, error: error.message };
+        throw error;
+      }
       const secrets = secretsOf(call, request.content);
       try {
         const answer = await post(
