@@ -28,6 +28,8 @@ interface ChannelState {
   readonly connection: ChannelModel;
   readonly channel: AmqpChannel;
   readonly closed: AbortController;
+  /** closed or forced shutdown: one signal per channel, shared by its messages. */
+  readonly abandon: AbortSignal;
   tag: string | undefined;
 }
 
@@ -68,7 +70,9 @@ export class QueueConsumer {
     if (this.#stopping) return;
     const { queue, prefetch, log } = this.#options;
     const channel = await connection.createChannel();
-    const state: ChannelState = { connection, channel, closed: new AbortController(), tag: undefined };
+    const closed = new AbortController();
+    const abandon = AbortSignal.any([closed.signal, this.#force.signal]);
+    const state: ChannelState = { connection, channel, closed, abandon, tag: undefined };
     channel.on("error", (error: Error) => log.warn({ err: error, queue }, "consumer channel error"));
     channel.on("close", () => this.#onClose(state));
     await channel.prefetch(prefetch);
@@ -119,7 +123,7 @@ export class QueueConsumer {
 
   async #run(state: ChannelState, message: ConsumeMessage): Promise<void> {
     const { log, handler } = this.#options;
-    const abandon = AbortSignal.any([state.closed.signal, this.#force.signal]);
+    const { abandon } = state;
     let settlement: Settlement;
     try {
       settlement = await handler(message, { abandon, forceStop: this.#force.signal });
