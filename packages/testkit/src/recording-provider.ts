@@ -1,6 +1,8 @@
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { handleControl } from "./control.js";
+import { flattenHeaders, parseJson, readBody, sendJson, sleep } from "./http-helpers.js";
 
 /**
  * A stand-in for the HTTP services the dispatcher calls (Queue, SMS, Email, http-telegram-notify):
@@ -180,6 +182,17 @@ export class RecordingProvider extends EventEmitter<Events> {
     return this;
   }
 
+  /** The rules, delay and counts, for GET /__control. */
+  snapshot(): { rules: FaultRule[]; delayMs: number; holding: boolean; held: number; recorded: number } {
+    return {
+      rules: this.#rules.map(({ remaining: _remaining, ...rule }) => rule),
+      delayMs: this.#delayMs,
+      holding: this.#holding,
+      held: this.#held.size,
+      recorded: this.#records.length,
+    };
+  }
+
   /** How many requests are being held open right now. */
   get heldCount(): number {
     return this.#held.size;
@@ -236,7 +249,7 @@ export class RecordingProvider extends EventEmitter<Events> {
       return;
     }
     if (url.pathname === "/__requests" || url.pathname.startsWith("/__control")) {
-      this.#control(req.method ?? "GET", url, body, res);
+      handleControl(this, req.method ?? "GET", url, body, res);
       return;
     }
     const record: RecordedRequest = {
@@ -310,90 +323,4 @@ export class RecordingProvider extends EventEmitter<Events> {
     }
     return undefined;
   }
-
-  #control(method: string, url: URL, body: string, res: ServerResponse): void {
-    const path = url.pathname;
-    const input = parseJson(body) as Record<string, unknown> | unknown[] | undefined;
-    if (path === "/__requests" && method === "GET") {
-      const prefix = url.searchParams.get("path");
-      sendJson(res, 200, { status: true, requests: this.requests(prefix === null ? {} : { path: prefix }) });
-    } else if (path === "/__requests" && method === "DELETE") {
-      this.clearRequests();
-      sendJson(res, 200, { status: true });
-    } else if (path === "/__control" && method === "GET") {
-      sendJson(res, 200, {
-        status: true,
-        rules: this.#rules,
-        delayMs: this.#delayMs,
-        holding: this.#holding,
-        held: this.#held.size,
-        recorded: this.#records.length,
-      });
-    } else if (path === "/__control/rules" && method === "POST") {
-      const rules = Array.isArray(input) ? input : input === undefined ? [] : [input];
-      for (const rule of rules) this.addRule(rule as FaultRule);
-      sendJson(res, 200, { status: true, rules: this.#rules.length });
-    } else if (path === "/__control/delay" && method === "POST") {
-      const ms = Number((input as { ms?: unknown } | undefined)?.ms ?? 0);
-      this.setDelay(Number.isFinite(ms) ? ms : 0);
-      sendJson(res, 200, { status: true });
-    } else if (path === "/__control/hold" && method === "POST") {
-      this.hold();
-      sendJson(res, 200, { status: true });
-    } else if (path === "/__control/release" && method === "POST") {
-      this.release();
-      sendJson(res, 200, { status: true });
-    } else if (path === "/__control/reset" && method === "POST") {
-      this.reset();
-      sendJson(res, 200, { status: true });
-    } else {
-      sendJson(res, 404, { status: false, message: `no control endpoint ${method} ${path}` });
-    }
-  }
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on("end", () => resolve(tooLarge ? undefined : Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
-function flattenHeaders(headers: IncomingMessage["headers"]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  return out;
-}
-
-function parseJson(body: string): unknown {
-  if (body === "") return undefined;
-  try {
-    return JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
