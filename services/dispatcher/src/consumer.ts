@@ -1,0 +1,190 @@
+import type { Log, ManagedConnection } from "@otp/broker";
+import type { Channel as AmqpChannel, ChannelModel, ConsumeMessage } from "amqplib";
+
+/** ack: done (any copy it needed is confirmed); abandon: leave unacked, it comes back after its channel closes. */
+export type Settlement = "ack" | "abandon";
+
+export interface MessageContext {
+  /** Aborts when this message can no longer be acked (its channel closed) or on forced shutdown. */
+  readonly abandon: AbortSignal;
+  /** Aborts only when shutdown stops waiting for in-flight work. */
+  readonly forceStop: AbortSignal;
+}
+
+export type MessageHandler = (message: ConsumeMessage, context: MessageContext) => Promise<Settlement>;
+
+export interface QueueConsumerOptions {
+  readonly queue: string;
+  readonly prefetch: number;
+  readonly log: Log;
+  readonly handler: MessageHandler;
+  /** Delay before reopening a channel the broker closed while the connection lived. */
+  readonly reopenDelayMs?: number;
+  /** Declares the queue (idempotently) before every consume: a deleted queue comes back. */
+  readonly declare?: (channel: AmqpChannel) => Promise<void>;
+}
+
+interface ChannelState {
+  readonly connection: ChannelModel;
+  readonly channel: AmqpChannel;
+  readonly closed: AbortController;
+  /** closed or forced shutdown: one signal per channel, shared by its messages. */
+  readonly abandon: AbortSignal;
+  tag: string | undefined;
+}
+
+/**
+ * Consumes one queue with manual acks on a channel of its own, at most `prefetch` messages in
+ * flight. On every (re)connection it opens a new channel and consumes again; a channel closed by
+ * the broker alone is reopened; a consumer cancelled by the broker (callback with `null`: queue
+ * deleted, leader moved) consumes again. A message is only acked on the channel it came from:
+ * after a reconnection its delivery tag means nothing, and the broker redelivers it anyway.
+ */
+export class QueueConsumer {
+  readonly #connection: ManagedConnection;
+  readonly #options: QueueConsumerOptions;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #force = new AbortController();
+  #current: ChannelState | undefined;
+  #stopping = false;
+
+  constructor(connection: ManagedConnection, options: QueueConsumerOptions) {
+    this.#connection = connection;
+    this.#options = options;
+  }
+
+  /** Registers the consumer with the connection; it starts consuming on the next (or current) connection. */
+  async attach(): Promise<void> {
+    await this.#connection.addSetup((c) => this.#open(c));
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  get isConsuming(): boolean {
+    return this.#current?.tag !== undefined;
+  }
+
+  async #open(connection: ChannelModel): Promise<void> {
+    if (this.#stopping) return;
+    const { queue, prefetch, log } = this.#options;
+    const channel = await connection.createChannel();
+    const closed = new AbortController();
+    const abandon = AbortSignal.any([closed.signal, this.#force.signal]);
+    const state: ChannelState = { connection, channel, closed, abandon, tag: undefined };
+    channel.on("error", (error: Error) => log.warn({ err: error, queue }, "consumer channel error"));
+    channel.on("close", () => this.#onClose(state));
+    await channel.prefetch(prefetch);
+    this.#current = state;
+    await this.#consume(state);
+  }
+
+  async #consume(state: ChannelState): Promise<void> {
+    await this.#options.declare?.(state.channel);
+    const { consumerTag } = await state.channel.consume(
+      this.#options.queue,
+      (message) => {
+        if (message === null) this.#onCancelled(state);
+        else this.#track(this.#run(state, message));
+      },
+      { noAck: false },
+    );
+    state.tag = consumerTag;
+    this.#options.log.info({ queue: this.#options.queue, prefetch: this.#options.prefetch }, "consuming");
+  }
+
+  #onCancelled(state: ChannelState): void {
+    state.tag = undefined;
+    if (this.#stopping || state.closed.signal.aborted) return;
+    this.#options.log.warn({ queue: this.#options.queue }, "RabbitMQ cancelled the consumer; consuming again");
+    setTimeout(() => {
+      if (this.#stopping || state.closed.signal.aborted || this.#current !== state) return;
+      // Declares the queue again if it was deleted; a failure closes the channel, which reopens later.
+      this.#consume(state).catch((error) => this.#options.log.warn({ err: error }, "cannot consume again yet"));
+    }, 500).unref();
+  }
+
+  #onClose(state: ChannelState): void {
+    state.closed.abort(new Error("the consumer channel closed"));
+    state.tag = undefined;
+    if (this.#current !== state) return;
+    this.#current = undefined;
+    if (this.#stopping) return;
+    // The channel alone closed (e.g. a channel-level error) while the connection lives: reopen it.
+    // When the connection itself died, the connection's setup hook opens a new one on reconnect.
+    setTimeout(() => {
+      if (this.#stopping || this.#current || this.#connection.connection !== state.connection) return;
+      this.#open(state.connection).catch((error) =>
+        this.#options.log.warn({ err: error, queue: this.#options.queue }, "cannot reopen the consumer channel"),
+      );
+    }, this.#options.reopenDelayMs ?? 1_000).unref();
+  }
+
+  async #run(state: ChannelState, message: ConsumeMessage): Promise<void> {
+    const { log, handler } = this.#options;
+    const { abandon } = state;
+    let settlement: Settlement;
+    try {
+      settlement = await handler(message, { abandon, forceStop: this.#force.signal });
+    } catch (error) {
+      if (!abandon.aborted)
+        log.error({ err: error, queue: this.#options.queue }, "unexpected error handling a message");
+      settlement = "abandon";
+      if (!abandon.aborted) {
+        // A bug, not an outage: give it back after a pause. The quorum queue's delivery limit
+        // dead-letters a message that keeps failing like this.
+        await new Promise((r) => setTimeout(r, 1_000));
+        if (!state.closed.signal.aborted) {
+          try {
+            state.channel.nack(message, false, true);
+          } catch {}
+        }
+        return;
+      }
+    }
+    if (settlement !== "ack") return;
+    if (state.closed.signal.aborted) {
+      log.debug({ queue: this.#options.queue }, "not acking on a closed channel; the broker redelivers the message");
+      return;
+    }
+    try {
+      state.channel.ack(message);
+    } catch (error) {
+      log.warn({ err: error }, "ack failed; the broker redelivers the message");
+    }
+  }
+
+  #track(task: Promise<void>): void {
+    this.#inFlight.add(task);
+    task.finally(() => this.#inFlight.delete(task)).catch(() => {});
+  }
+
+  /**
+   * Stops taking messages, waits up to `drainMs` for those in flight, then aborts the rest (they
+   * stay unacked and are redelivered elsewhere) and closes the channel.
+   */
+  async stop(drainMs: number): Promise<void> {
+    this.#stopping = true;
+    const state = this.#current;
+    if (state?.tag && !state.closed.signal.aborted) {
+      await state.channel.cancel(state.tag).catch(() => {});
+      state.tag = undefined;
+    }
+    const drained = Promise.allSettled([...this.#inFlight]);
+    const timedOut = await Promise.race([drained.then(() => false), sleep(drainMs).then(() => true)]);
+    if (timedOut) {
+      this.#options.log.warn(
+        { queue: this.#options.queue, inFlight: this.#inFlight.size },
+        "drain timed out; abandoning",
+      );
+      this.#force.abort(new Error("shutdown"));
+      await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(500)]);
+    }
+    if (state && !state.closed.signal.aborted) await state.channel.close().catch(() => {});
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

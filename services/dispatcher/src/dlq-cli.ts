@@ -1,0 +1,88 @@
+import { parseArgs } from "node:util";
+import { topology } from "@otp/broker";
+import { loadConfigOrExit } from "@otp/contracts";
+import { createPool } from "@otp/db";
+import amqp from "amqplib";
+import { type DeadLetter, listDeadLetters, replayDeadLetters } from "./dlq.js";
+import { StatusStore } from "./status.js";
+
+/**
+ * The operator's view of the dead-letter queue, with the service's own variables (RABBITMQ_URL,
+ * RABBITMQ_PREFIX, PG_*):
+ *   pnpm --filter dispatcher dlq list [--json] [--limit N]
+ *   pnpm --filter dispatcher dlq replay --id <event id> [--id <event id> ...]
+ *   pnpm --filter dispatcher dlq replay --all
+ */
+const USAGE = `usage: dlq list [--json] [--limit N]
+       dlq replay --id <event id> [--id ...] | --all`;
+
+const { values, positionals } = parseArgs({
+  // `pnpm … dlq -- list` passes the "--" along.
+  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === "--")),
+  allowPositionals: true,
+  options: {
+    id: { type: "string", multiple: true },
+    all: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    limit: { type: "string", default: "10000" },
+  },
+});
+const command = positionals[0];
+if (command !== "list" && command !== "replay") {
+  process.stderr.write(`${USAGE}\n`);
+  process.exit(2);
+}
+if (command === "replay" && !values.all && (values.id ?? []).length === 0) {
+  process.stderr.write(`replay needs --id <event id> or --all\n${USAGE}\n`);
+  process.exit(2);
+}
+
+const config = loadConfigOrExit();
+const t = topology(config.amqp.prefix);
+const connection = await amqp.connect(config.amqp.url, { clientProperties: { connection_name: "otp-dlq-cli" } });
+
+function table(letters: readonly DeadLetter[]): string {
+  const rows = [
+    ["ID", "CHANNEL", "OTP_ID", "REASON", "ATTEMPTS", "DEAD_LETTERED_AT", "LAST_ERROR"],
+    ...letters.map((l) => [
+      l.id,
+      l.channel,
+      l.otpId ?? "-",
+      l.reason,
+      l.attempts === null ? "-" : String(l.attempts),
+      l.deadAt ?? "-",
+      l.lastError ?? "-",
+    ]),
+  ];
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
+}
+
+try {
+  if (command === "list") {
+    const letters = await listDeadLetters(connection, t, Number(values.limit));
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify(letters, null, 2)}\n`
+        : `${table(letters)}\n${letters.length} dead letter(s) in ${t.deadQueue}\n`,
+    );
+  } else {
+    const pool = createPool(config.pg, { applicationName: "otp-dlq-cli", onError: () => {} });
+    try {
+      const result = await replayDeadLetters(connection, t, new StatusStore(pool, config.pg.schema), {
+        all: values.all,
+        ids: values.id ?? [],
+      });
+      if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else {
+        for (const id of result.replayed) process.stdout.write(`replayed ${id}\n`);
+        for (const s of result.skipped) process.stdout.write(`skipped  ${s.id}: ${s.why}\n`);
+        process.stdout.write(`${result.replayed.length} replayed, ${result.skipped.length} skipped\n`);
+      }
+    } finally {
+      await pool.end();
+    }
+  }
+} finally {
+  await connection.close().catch(() => {});
+}

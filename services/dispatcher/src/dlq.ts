@@ -1,0 +1,146 @@
+import { assertTopology, type Topology } from "@otp/broker";
+import { CHANNELS, type Channel, DeliveryEvent } from "@otp/contracts";
+import type { ChannelModel, ConfirmChannel, GetMessage } from "amqplib";
+import { carriedHeaders, H } from "./headers.js";
+
+/** One message of the dead-letter queue, as an operator sees it: never the sealed content. */
+export interface DeadLetter {
+  readonly id: string;
+  readonly channel: string;
+  readonly otpId: string | null;
+  readonly reason: string;
+  readonly attempts: number | null;
+  readonly lastError: string | null;
+  readonly deadAt: string | null;
+  readonly expireAt: string | null;
+}
+
+export interface ReplayResult {
+  readonly replayed: string[];
+  readonly skipped: { readonly id: string; readonly why: string }[];
+}
+
+/** What replay needs from the database: put a failed OTP back to pending (unless expired). */
+export interface Reopener {
+  reopen(otpId: string): Promise<boolean>;
+}
+
+function headerString(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return Buffer.isBuffer(value) ? value.toString("utf8") : String(value);
+}
+
+function describe(message: GetMessage): DeadLetter & { event: DeliveryEvent | null } {
+  const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
+  let event: DeliveryEvent | null = null;
+  try {
+    const parsed = DeliveryEvent.safeParse(JSON.parse(message.content.toString("utf8")));
+    if (parsed.success) event = parsed.data;
+  } catch {}
+  // Messages the broker dead-lettered itself (the work queue's delivery limit) carry only x-death.
+  const death = (headers["x-death"] as { reason?: unknown; queue?: unknown }[] | undefined)?.[0];
+  const reason = headerString(headers[H.deadReason]) ?? (death ? `broker: ${headerString(death.reason)}` : "unknown");
+  const attempts = Number(headers[H.attempts]);
+  return {
+    id: message.properties.messageId ?? event?.id ?? "(none)",
+    channel: headerString(headers[H.channel]) ?? event?.channel ?? "?",
+    otpId: event?.otp_id ?? headerString(headers[H.otpId]),
+    reason,
+    attempts: Number.isFinite(attempts) && headers[H.attempts] !== undefined ? attempts : null,
+    lastError: headerString(headers[H.lastError]),
+    deadAt: headerString(headers[H.deadAt]),
+    expireAt: event?.expire_at ?? null,
+    event,
+  };
+}
+
+/** Reads every message of the dead-letter queue (up to `limit`) without removing any. */
+export async function listDeadLetters(connection: ChannelModel, t: Topology, limit = 10_000): Promise<DeadLetter[]> {
+  const ch = await connection.createChannel();
+  ch.on("error", () => {}); // a missing queue closes the channel; the get below reports it
+  try {
+    const out: DeadLetter[] = [];
+    for (let i = 0; i < limit; i++) {
+      const message = await ch
+        .get(t.deadQueue, { noAck: false })
+        .catch((error: { code?: number; fields?: { replyCode?: number } }) => {
+          // Nothing declared under this prefix yet: no dead letters either.
+          if (error.code === 404 || error.fields?.replyCode === 404) return false as const;
+          throw error;
+        });
+      if (message === false) break;
+      const { event: _event, ...letter } = describe(message);
+      out.push(letter);
+    }
+    return out;
+  } finally {
+    // Closing the channel gives every message back to the queue.
+    await ch.close().catch(() => {});
+  }
+}
+
+/**
+ * Moves dead letters back to their channel's work queue with a fresh attempt counter: the copy is
+ * confirmed before the dead letter is removed (acked). The OTP goes back to `pending` first, so
+ * the dispatcher does not skip the replayed event as "no longer pending". Events whose code has
+ * expired, and messages that are not readable events, stay in the dead-letter queue.
+ */
+export async function replayDeadLetters(
+  connection: ChannelModel,
+  t: Topology,
+  store: Reopener,
+  select: { readonly ids?: readonly string[]; readonly all?: boolean },
+  now: () => number = Date.now,
+): Promise<ReplayResult> {
+  const wanted = new Set(select.ids ?? []);
+  const result: ReplayResult = { replayed: [], skipped: [] };
+  const ch: ConfirmChannel = await connection.createConfirmChannel();
+  try {
+    await assertTopology(ch, t);
+    for (;;) {
+      const message = await ch.get(t.deadQueue, { noAck: false });
+      if (message === false) break;
+      const letter = describe(message);
+      if (!select.all && !wanted.has(letter.id)) continue;
+      const { event } = letter;
+      if (!event || !(CHANNELS as readonly string[]).includes(event.channel)) {
+        result.skipped.push({ id: letter.id, why: `not a readable delivery event (${letter.reason})` });
+        continue;
+      }
+      if (Date.parse(event.expire_at) <= now()) {
+        result.skipped.push({ id: letter.id, why: `the code expired at ${event.expire_at}` });
+        continue;
+      }
+      await store.reopen(event.otp_id);
+      await publishConfirmed(ch, t.exchange, event.channel, message);
+      ch.ack(message);
+      result.replayed.push(letter.id);
+    }
+    for (const id of wanted) {
+      if (!result.replayed.includes(id) && !result.skipped.some((s) => s.id === id)) {
+        result.skipped.push({ id, why: "not in the dead-letter queue" });
+      }
+    }
+    return result;
+  } finally {
+    await ch.close().catch(() => {});
+  }
+}
+
+function publishConfirmed(ch: ConfirmChannel, exchange: string, channel: Channel, message: GetMessage): Promise<void> {
+  return new Promise((resolve, reject) => {
+    ch.publish(
+      exchange,
+      channel,
+      message.content,
+      {
+        persistent: true,
+        contentType: "application/json",
+        messageId: message.properties.messageId,
+        headers: carriedHeaders(message.properties.headers as Record<string, unknown> | undefined),
+      },
+      (error: unknown) =>
+        error ? reject(new Error(`RabbitMQ did not confirm the replay: ${String(error)}`)) : resolve(),
+    );
+  });
+}

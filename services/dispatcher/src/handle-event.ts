@@ -1,0 +1,155 @@
+import {
+  type Channel,
+  DELIVERY_EVENT_VERSION,
+  type DeliveryContent,
+  DeliveryEvent,
+  type Keyring,
+  unsealContent,
+} from "@otp/contracts";
+import { attemptOf, type Headers } from "./headers.js";
+import type { RetryPolicy } from "./retry-policy.js";
+import type { DeliveryStatus, OtpDelivery } from "./status.js";
+import type { Transport } from "./transports/index.js";
+
+export type DeadReason =
+  | "malformed"
+  | "unsupported_version"
+  | "otp_not_found"
+  | "unsealable"
+  | "rejected"
+  | "exhausted";
+
+/** What to do with one consumed message; the consumer wrapper carries it out (settle.ts). */
+export type Outcome =
+  | {
+      readonly kind: "delivered";
+      readonly event: DeliveryEvent;
+      readonly attempt: number;
+      readonly note: string | null;
+    }
+  | { readonly kind: "duplicate"; readonly event: DeliveryEvent; readonly status: DeliveryStatus }
+  | {
+      readonly kind: "retry";
+      readonly event: DeliveryEvent;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly error: string;
+    }
+  | {
+      readonly kind: "dead";
+      readonly reason: DeadReason;
+      readonly error: string;
+      /** Absent when the message is not a readable event. */
+      readonly event?: DeliveryEvent;
+      readonly attempted: boolean;
+      /** Attempts made in all, this one included. */
+      readonly attempts: number;
+    }
+  | {
+      readonly kind: "expired";
+      readonly event: DeliveryEvent;
+      readonly attempted: boolean;
+      readonly error: string | null;
+    };
+
+export interface HandlerDeps {
+  readonly keys: Keyring;
+  readonly transport: Transport;
+  readonly lookup: (otpId: string) => Promise<OtpDelivery | undefined>;
+  readonly policy: RetryPolicy;
+  readonly now: () => number;
+  /** Called with each provider attempt's duration. */
+  readonly observeAttempt: (channel: Channel, seconds: number) => void;
+}
+
+export interface Incoming {
+  /** The channel whose work queue the message came from. */
+  readonly queueChannel: Channel;
+  readonly content: Buffer;
+  readonly headers: Headers | undefined;
+}
+
+/**
+ * Decides what happens to one delivery event: check it, skip it if its OTP is no longer pending
+ * (duplicates are normal), drop it if the code has expired, else open it and make one attempt,
+ * then classify the result. Throws only when `signal` aborts (shutdown) or a dependency keeps
+ * failing past it; the caller then leaves the message unacked.
+ */
+export async function handleEvent(deps: HandlerDeps, incoming: Incoming, signal: AbortSignal): Promise<Outcome> {
+  const parsed = parseEvent(incoming);
+  if ("dead" in parsed) return parsed.dead;
+  const { event } = parsed;
+  const attempt = attemptOf(incoming.headers);
+  const dead = (reason: DeadReason, error: string, attempted: boolean): Outcome => ({
+    kind: "dead",
+    reason,
+    error,
+    event,
+    attempted,
+    attempts: attempted ? attempt : attempt - 1,
+  });
+
+  const row = await deps.lookup(event.otp_id);
+  if (!row) return dead("otp_not_found", `no otp row ${event.otp_id}`, false);
+  if (row.status !== "pending") return { kind: "duplicate", event, status: row.status };
+
+  const expireAtMs = Date.parse(event.expire_at);
+  if (deps.now() >= expireAtMs) return { kind: "expired", event, attempted: false, error: null };
+
+  let content: DeliveryContent;
+  try {
+    content = unsealContent(deps.keys, event.sealed, event.id);
+  } catch {
+    return dead("unsealable", "the sealed content does not open with this service's key", false);
+  }
+
+  const started = performance.now();
+  const result = await deps.transport.deliver(
+    { eventId: event.id, channel: event.channel, target: event.target, content },
+    signal,
+  );
+  deps.observeAttempt(event.channel, (performance.now() - started) / 1000);
+
+  if (result.ok) return { kind: "delivered", event, attempt, note: result.note === "dummy" ? "dummy" : null };
+  if (!result.transient) return dead("rejected", result.error, true);
+  const decision = deps.policy.decide(attempt, deps.now(), expireAtMs, result.retryAfterMs);
+  switch (decision.kind) {
+    case "retry":
+      return { kind: "retry", event, attempt, delayMs: decision.delayMs, error: result.error };
+    case "exhausted":
+      return dead("exhausted", result.error, true);
+    case "expired":
+      return { kind: "expired", event, attempted: true, error: result.error };
+  }
+}
+
+function parseEvent(incoming: Incoming): { event: DeliveryEvent } | { dead: Outcome } {
+  const dead = (reason: DeadReason, error: string) => ({
+    dead: { kind: "dead", reason, error, attempted: false, attempts: 0 } as const,
+  });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(incoming.content.toString("utf8"));
+  } catch {
+    return dead("malformed", "the message is not JSON");
+  }
+  const version = (raw as { v?: unknown } | null)?.v;
+  if (typeof raw === "object" && raw !== null && version !== DELIVERY_EVENT_VERSION) {
+    return dead(
+      "unsupported_version",
+      `event version ${JSON.stringify(version ?? null)} is not ${DELIVERY_EVENT_VERSION}`,
+    );
+  }
+  const result = DeliveryEvent.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    return dead(
+      "malformed",
+      `not a delivery event: ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`,
+    );
+  }
+  if (result.data.channel !== incoming.queueChannel) {
+    return dead("malformed", `a ${result.data.channel} event on the ${incoming.queueChannel} queue`);
+  }
+  return { event: result.data };
+}

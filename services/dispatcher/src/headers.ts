@@ -1,0 +1,36 @@
+/** AMQP headers the dispatcher sets on the copies it publishes (retries and dead letters). */
+export const H = {
+  /** The attempt the message is for, 1-based; absent on the API's original publish (= 1). */
+  attempt: "x-otp-attempt",
+  /** The error of the previous attempt (short, never the code or a text). */
+  lastError: "x-otp-last-error",
+  /** Why it was dead-lettered: malformed, unsupported_version, otp_not_found, unsealable, rejected, exhausted. */
+  deadReason: "x-otp-dead-reason",
+  deadAt: "x-otp-dead-at",
+  /** Attempts made when it was dead-lettered. */
+  attempts: "x-otp-attempts",
+  channel: "x-otp-channel",
+  otpId: "x-otp-otp-id",
+} as const;
+
+/** Headers RabbitMQ itself writes when it dead-letters; they describe another journey, not the copy's. */
+const BROKER_HEADERS = /^x-(death|first-death-|last-death-|delivery-count)/;
+
+export type Headers = Record<string, unknown>;
+
+/** The original's headers without the broker's bookkeeping and our own per-hop ones. */
+export function carriedHeaders(headers: Headers | undefined): Headers {
+  const out: Headers = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (BROKER_HEADERS.test(k) || k.startsWith("x-otp-")) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** The attempt number a message carries (1 when absent or unreadable). */
+export function attemptOf(headers: Headers | undefined): number {
+  const raw = headers?.[H.attempt];
+  const n = typeof raw === "number" ? raw : Number(raw);
+  return Number.isInteger(n) && n >= 1 ? n : 1;
+}

@@ -1,0 +1,48 @@
+import type { Log } from "@otp/broker";
+
+/** The message was given up on purpose (shutdown, or its channel is gone): not acked, redelivered later. */
+export class AbandonedError extends Error {
+  override readonly name = "AbandonedError";
+}
+
+/**
+ * Retries an infrastructure step (a database write, a publish) with capped backoff until it
+ * works or `signal` aborts. The message stays unacked meanwhile and holds one prefetch slot, so a
+ * database or broker outage slows consumption down to nothing instead of spinning or dropping:
+ * no nack (which would drop or dead-letter it), no immediate requeue (which would spin).
+ */
+export async function holdUntilDone<T>(
+  what: string,
+  fn: () => Promise<T>,
+  signal: AbortSignal,
+  log: Log,
+  options: { minDelayMs?: number; maxDelayMs?: number } = {},
+): Promise<T> {
+  const { minDelayMs = 200, maxDelayMs = 5_000 } = options;
+  let delay = minDelayMs;
+  // The first try is made even after an abort: a status write after a delivery is worth it even when
+  // the message's channel is gone (its redelivery then finds the OTP delivered and skips it).
+  for (let tries = 1; ; tries++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (signal.aborted) throw new AbandonedError(`gave up ${what}: ${String(signal.reason ?? "aborted")}`);
+      if (tries === 1 || tries % 10 === 0)
+        log.warn({ err: error, tries, retryInMs: delay }, `cannot ${what} yet; holding the message`);
+      await sleep(delay, signal);
+      delay = Math.min(delay * 2, maxDelayMs);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,155 @@
+import { randomUUID } from "node:crypto";
+import type { ConfirmPublisher, Log, Topology } from "@otp/broker";
+import type { Channel } from "@otp/contracts";
+import type { DelayQueues } from "./delay-queues.js";
+import type { Outcome } from "./handle-event.js";
+import { carriedHeaders, H, type Headers } from "./headers.js";
+import { AbandonedError, holdUntilDone } from "./hold.js";
+import type { Metrics } from "./metrics.js";
+import type { RecordInput, StatusStore } from "./status.js";
+
+export interface SettleDeps {
+  readonly store: StatusStore;
+  readonly publisher: ConfirmPublisher;
+  readonly topology: Topology;
+  readonly delayQueues: DelayQueues;
+  readonly metrics: Metrics;
+  readonly log: Log;
+  readonly now: () => number;
+}
+
+export interface Original {
+  readonly queueChannel: Channel;
+  readonly content: Buffer;
+  readonly messageId: string | undefined;
+  readonly headers: Headers | undefined;
+}
+
+/**
+ * Carries out an outcome up to the point where the message may be acked: the status row is
+ * written, and a retry or dead-letter copy is confirmed by the broker. Database and broker errors
+ * are retried while the message is held (see hold.ts); an abort of `signal` throws, and the
+ * message is then left unacked for redelivery.
+ */
+export async function settle(
+  deps: SettleDeps,
+  outcome: Outcome,
+  original: Original,
+  signal: AbortSignal,
+): Promise<void> {
+  const { metrics, log } = deps;
+  const channel = original.queueChannel;
+  const hold = <T>(what: string, fn: () => Promise<T>) => holdUntilDone(what, fn, signal, log);
+  const record = (otpId: string, input: RecordInput) =>
+    hold("record the delivery status", () => deps.store.record(otpId, input));
+  // A copy published for a message that is coming back anyway (its channel closed) would double it.
+  const beforeCopy = () => {
+    if (signal.aborted) throw new AbandonedError("the message will be redelivered; no copy made");
+  };
+
+  switch (outcome.kind) {
+    case "delivered": {
+      const { event } = outcome;
+      await record(event.otp_id, { status: "delivered", attempted: true, error: outcome.note });
+      metrics.deliveries.inc({ channel, outcome: outcome.note === "dummy" ? "dummy" : "delivered" });
+      log.info(
+        { event: event.id, otp: event.otp_id, channel, attempt: outcome.attempt, dummy: outcome.note === "dummy" },
+        outcome.note === "dummy" ? "delivery recorded (DUMMY: nothing sent)" : "delivered",
+      );
+      return;
+    }
+    case "duplicate": {
+      metrics.deliveries.inc({ channel, outcome: "duplicate" });
+      log.info(
+        { event: outcome.event.id, otp: outcome.event.otp_id, channel, status: outcome.status },
+        "skipped: not pending",
+      );
+      return;
+    }
+    case "expired": {
+      const { event } = outcome;
+      await record(event.otp_id, { status: "expired", attempted: outcome.attempted, error: outcome.error });
+      metrics.deliveries.inc({ channel, outcome: "expired" });
+      log.info({ event: event.id, otp: event.otp_id, channel, error: outcome.error }, "expired: dropped, not sent");
+      return;
+    }
+    case "retry": {
+      const { event } = outcome;
+      const after = await record(event.otp_id, { status: "pending", attempted: true, error: outcome.error });
+      if (after !== "pending") {
+        // A duplicate of this event got through meanwhile: no retry needed.
+        metrics.deliveries.inc({ channel, outcome: "duplicate" });
+        return;
+      }
+      beforeCopy();
+      await hold("publish the retry", async () => {
+        const queue = await deps.delayQueues.ensure(channel, outcome.delayMs);
+        try {
+          await deps.publisher.publish("", queue, original.content, {
+            messageId: event.id,
+            headers: {
+              ...carriedHeaders(original.headers),
+              [H.attempt]: outcome.attempt + 1,
+              [H.lastError]: outcome.error,
+            },
+          });
+        } catch (error) {
+          deps.delayQueues.forget(channel, outcome.delayMs);
+          throw error;
+        }
+      });
+      metrics.retries.inc({ channel });
+      metrics.deliveries.inc({ channel, outcome: "retry" });
+      log.info(
+        {
+          event: event.id,
+          otp: event.otp_id,
+          channel,
+          attempt: outcome.attempt,
+          retryInMs: outcome.delayMs,
+          error: outcome.error,
+        },
+        "attempt failed; retry scheduled",
+      );
+      return;
+    }
+    case "dead": {
+      const { event } = outcome;
+      beforeCopy();
+      await hold("publish to the dead-letter queue", () =>
+        deps.publisher.publish("", deps.topology.deadQueue, original.content, {
+          messageId: original.messageId ?? event?.id ?? randomUUID(),
+          headers: {
+            ...carriedHeaders(original.headers),
+            [H.deadReason]: outcome.reason,
+            [H.lastError]: outcome.error,
+            [H.attempts]: outcome.attempts,
+            [H.channel]: channel,
+            [H.deadAt]: new Date(deps.now()).toISOString(),
+            ...(event ? { [H.otpId]: event.otp_id } : {}),
+          },
+        }),
+      );
+      if (event) {
+        await record(event.otp_id, {
+          status: "failed",
+          attempted: outcome.attempted,
+          error: `${outcome.reason}: ${outcome.error}`,
+        });
+      }
+      metrics.deadLetters.inc({ channel, reason: outcome.reason });
+      metrics.deliveries.inc({ channel, outcome: "failed" });
+      log.warn(
+        {
+          event: event?.id ?? original.messageId,
+          otp: event?.otp_id,
+          channel,
+          reason: outcome.reason,
+          error: outcome.error,
+        },
+        "dead-lettered",
+      );
+      return;
+    }
+  }
+}

@@ -1,0 +1,160 @@
+import http from "node:http";
+import https from "node:https";
+import type { AttemptResult } from "./types.js";
+
+export interface HttpCall {
+  readonly url: string;
+  /** The exact body bytes (PHP-compatible JSON). */
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly idempotencyKey: string;
+  readonly timeoutMs: number;
+  /** Texts to cut out of error snippets (the code, the message): stored errors never show them. */
+  readonly secrets: readonly string[];
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly bodyStart: string;
+  readonly retryAfter: string | null;
+}
+
+const SNIPPET_CHARS = 120;
+const BODY_KEPT = 512;
+
+// Keep-alive connections to the Queue / providers: a TCP and TLS handshake per delivery would
+// cost more than the delivery. (node:http rather than fetch: fetch's web streams cost ~3x the CPU.)
+const agents = {
+  "http:": new http.Agent({ keepAlive: true }),
+  "https:": new https.Agent({ keepAlive: true }),
+};
+
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/**
+ * POSTs once with a per-attempt timeout covering the whole exchange. Resolves with the answer (any
+ * status) or rejects with a network error, a timeout (`TimeoutError`) or an abort from `signal`
+ * (shutdown, `AbortError`).
+ */
+export function post(call: HttpCall, signal: AbortSignal): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(namedError("AbortError", "aborted before sending"));
+      return;
+    }
+    const url = new URL(call.url);
+    const body = Buffer.from(call.body, "utf8");
+    const client = url.protocol === "https:" ? https : http;
+    let settled = false;
+    const finish = (error: Error | undefined, answer?: HttpAnswer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      if (error) reject(error);
+      else if (answer) resolve(answer);
+    };
+    const req = client.request(
+      url,
+      {
+        method: "POST",
+        agent: agents[url.protocol as keyof typeof agents],
+        headers: {
+          "Content-Type": "application/json",
+          ...call.headers,
+          "Idempotency-Key": call.idempotencyKey,
+          "Content-Length": body.length,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let kept = 0;
+        res.on("data", (chunk: Buffer) => {
+          if (kept < BODY_KEPT) {
+            chunks.push(chunk);
+            kept += chunk.length;
+          }
+        });
+        res.on("end", () =>
+          finish(undefined, {
+            status: res.statusCode ?? 0,
+            bodyStart: Buffer.concat(chunks).subarray(0, BODY_KEPT).toString("utf8"),
+            retryAfter: (res.headers["retry-after"] as string | undefined) ?? null,
+          }),
+        );
+        res.on("error", (error) => finish(error));
+      },
+    );
+    const timer = setTimeout(() => {
+      const error = namedError("TimeoutError", `no answer within ${call.timeoutMs} ms`);
+      finish(error);
+      req.destroy(error);
+    }, call.timeoutMs);
+    const onAbort = () => {
+      const error = namedError("AbortError", "aborted: the dispatcher is stopping");
+      finish(error);
+      req.destroy(error);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    req.on("error", (error) => finish(error));
+    req.end(body);
+  });
+}
+
+/** Network errors, timeouts, 408, 429 and 5xx are worth another try; other non-2xx are not. */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** Retry-After as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Cuts each secret out of `text`, longest first (a message contains the code it carries). */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length))
+    if (secret) out = out.replaceAll(secret, "***");
+  return out;
+}
+
+/** A short, single-line error text: the status and the first bytes of the body, secrets cut out. */
+export function describeStatus(answer: HttpAnswer, secrets: readonly string[]): string {
+  const body = redact(answer.bodyStart, secrets).replace(/\s+/g, " ").trim().slice(0, SNIPPET_CHARS);
+  return body ? `HTTP ${answer.status}: ${body}` : `HTTP ${answer.status}`;
+}
+
+/** Classifies an answer by status (the direct telegram quirk is handled by the caller first). */
+export function classifyAnswer(answer: HttpAnswer, secrets: readonly string[]): AttemptResult {
+  if (answer.status >= 200 && answer.status < 300) return { ok: true, status: answer.status };
+  const transient = isTransientStatus(answer.status);
+  const retryAfterMs = answer.status === 429 || answer.status === 503 ? parseRetryAfter(answer.retryAfter) : undefined;
+  return {
+    ok: false,
+    transient,
+    status: answer.status,
+    error: describeStatus(answer, secrets),
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  };
+}
+
+/** A thrown fetch error as an attempt result: always transient (the provider may be back soon). */
+export function classifyError(error: unknown, timeoutMs: number): AttemptResult {
+  const e = error as { name?: string; code?: string; cause?: { code?: string; name?: string } };
+  if (e.name === "TimeoutError") return { ok: false, transient: true, error: `timeout after ${timeoutMs} ms` };
+  const code = e.code ?? e.cause?.code ?? e.cause?.name ?? e.name ?? "Error";
+  return { ok: false, transient: true, error: `network error: ${code}` };
+}
+
+/** True when `signal` (shutdown) is why the request stopped: not an attempt result at all. */
+export function isAbort(error: unknown, signal: AbortSignal): boolean {
+  return signal.aborted && (error as { name?: string }).name === "AbortError";
+}
