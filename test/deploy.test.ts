@@ -1,0 +1,130 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ENV_VARIABLES, parseConfig } from "@otp/contracts";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+
+/**
+ * Docker is not available where the tests run, so the Dockerfile and the compose file are kept
+ * correct by reading them: what they reference must exist, what they configure must parse.
+ */
+
+const root = join(import.meta.dirname, "..");
+const read = (path: string) => readFileSync(join(root, path), "utf8");
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  profiles?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  deploy?: { replicas?: number };
+  healthcheck?: { test: string[] };
+  volumes?: string[];
+  networks?: { default?: { aliases?: string[] } };
+}
+
+const composeText = read("docker-compose.yml");
+const compose = parse(composeText, { merge: true }) as { services: Record<string, ComposeService> };
+const services = compose.services;
+const service = (name: string): ComposeService => {
+  const s = services[name];
+  if (!s) throw new Error(`docker-compose.yml has no service ${name}`);
+  return s;
+};
+
+/** `node <file>` commands must name a file the build produces from a source in this repo. */
+function expectBuiltEntry(command: string[] | undefined) {
+  expect(command?.[0]).toBe("node");
+  const entry = command?.[1] ?? "";
+  expect(entry).toMatch(/\/dist\/.+\.js$/);
+  const source = entry.replace("/dist/", "/src/").replace(/\.js$/, ".ts");
+  expect(existsSync(join(root, source)), `${entry} is built from ${source}`).toBe(true);
+}
+
+describe("docker-compose.yml", () => {
+  it("runs PostgreSQL and RabbitMQ (with the management UI) with volumes and health checks", () => {
+    for (const name of ["postgres", "rabbitmq"]) {
+      expect(service(name).volumes?.length).toBeGreaterThan(0);
+      expect(service(name).healthcheck?.test.length).toBeGreaterThan(0);
+    }
+    expect(service("rabbitmq").image).toMatch(/management/);
+  });
+
+  it("serves the API on port 80, as the original image did, once its dependencies are healthy", () => {
+    const api = service("api");
+    expect(api.ports?.some((p) => p.endsWith(":80"))).toBe(true);
+    expect(api.environment?.PORT).toBe("80");
+    expectBuiltEntry(api.command);
+    expect(api.depends_on).toEqual({
+      postgres: { condition: "service_healthy" },
+      rabbitmq: { condition: "service_healthy" },
+    });
+  });
+
+  it("runs replicated dispatchers, and shows dedicated ones per channel", () => {
+    const dispatcher = service("dispatcher");
+    expectBuiltEntry(dispatcher.command);
+    expect(dispatcher.deploy?.replicas).toBeGreaterThanOrEqual(2);
+    expect(dispatcher.depends_on?.rabbitmq?.condition).toBe("service_healthy");
+    const perChannel = Object.values(services).filter((s) => s.profiles?.includes("per-channel"));
+    expect(perChannel.length).toBeGreaterThanOrEqual(2);
+    const channels = perChannel.flatMap((s) => (s.environment?.DISPATCHER_CHANNELS ?? "").split(","));
+    expect(channels.sort()).toEqual(["call", "email", "sms", "telegram"]);
+  });
+
+  it("gives the services a configuration that parses", () => {
+    for (const name of ["api", "dispatcher", "dispatcher-sms", "dispatcher-email-telegram"]) {
+      const result = parseConfig(service(name).environment ?? {});
+      expect(result.ok ? [] : result.errors, name).toEqual([]);
+    }
+  });
+
+  it("lists every variable the services read, with its default or commented", () => {
+    const missing = ENV_VARIABLES.filter((v) => !new RegExp(`^\\s*#?\\s*${v}:`, "m").test(composeText));
+    expect(missing).toEqual([]);
+  });
+
+  it("has a sandbox profile standing in for the Queue, SMS, Email and Telegram services", () => {
+    const sandbox = Object.values(services).filter((s) => s.profiles?.includes("sandbox"));
+    const aliases = sandbox.flatMap((s) => s.networks?.default?.aliases ?? []);
+    expect(aliases.sort()).toEqual(["email", "queue", "sms", "telegram"]);
+    for (const s of sandbox) expectBuiltEntry(s.command);
+  });
+});
+
+describe("Dockerfile", () => {
+  const dockerfile = read("Dockerfile");
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  const final = stages.at(-1) ?? "";
+
+  it("is multi-stage and runs as a non-root user", () => {
+    expect(stages.length).toBeGreaterThanOrEqual(3);
+    expect(final).toMatch(/^USER (?!root)\w+/m);
+  });
+
+  it("ships production dependencies only, installed from the lockfile", () => {
+    expect(dockerfile).toMatch(/--frozen-lockfile --prod/);
+  });
+
+  it("runs the API by default and exposes port 80", () => {
+    const cmd = final.match(/^CMD (.+)$/m)?.[1];
+    expectBuiltEntry(JSON.parse(cmd ?? "[]"));
+    expect(final).toMatch(/^EXPOSE 80\b/m);
+  });
+
+  it("pins the same pnpm as package.json and CI", () => {
+    const pinned = (JSON.parse(read("package.json")) as { packageManager: string }).packageManager.split("@")[1];
+    expect(dockerfile).toContain(`pnpm@${pinned}`);
+    expect(read(".ci/run")).toContain(`PNPM_VERSION=${pinned}`);
+  });
+});
+
+describe("README", () => {
+  it("documents every variable the services read", () => {
+    const readme = read("README.md");
+    expect(ENV_VARIABLES.filter((v) => !readme.includes(v))).toEqual([]);
+  });
+});
