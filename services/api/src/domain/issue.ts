@@ -104,7 +104,7 @@ function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date): Prep
  * has no limit rules at all, which makes the common case a single round trip without a transaction
  * and still sees a rule added a moment ago by any replica.
  */
-function insertStatement(t: TableNames, guarded: boolean): string {
+export function insertStatement(t: TableNames, guarded: boolean): string {
   return `WITH o AS (
   INSERT INTO ${t.otp} (id, channel, target, ip, password_digest, password_cipher, generated, created_at, expire_at)
   SELECT $1::uuid, $2::text, $3::text, $4::text, $5::bytea, $6::bytea, $7::boolean, $8::timestamptz, $9::timestamptz
