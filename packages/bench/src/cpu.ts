@@ -13,11 +13,11 @@ export type Roles = Record<string, number[]>;
 export interface CpuSnapshot {
   readonly at: number;
   readonly byRole: Record<string, number>;
-  /** All CPUs, busy ticks (everything but idle and iowait). */
+  /** All CPUs, busy ticks (user, nice, system, irq, softirq). */
   readonly machineBusy: number;
 }
 
-function stat(pid: string): { comm: string; ticks: number; childTicks: number } | undefined {
+function stat(pid: string): { comm: string; ticks: number; sysTicks: number; childTicks: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, "utf8");
     const close = text.lastIndexOf(")");
@@ -25,7 +25,7 @@ function stat(pid: string): { comm: string; ticks: number; childTicks: number } 
     const fields = text.slice(close + 2).split(" ");
     // After the comm: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
     const ticks = Number(fields[11]) + Number(fields[12]);
-    return { comm, ticks, childTicks: Number(fields[13]) + Number(fields[14]) };
+    return { comm, ticks, sysTicks: Number(fields[12]), childTicks: Number(fields[13]) + Number(fields[14]) };
   } catch {
     return undefined;
   }
@@ -33,10 +33,9 @@ function stat(pid: string): { comm: string; ticks: number; childTicks: number } 
 
 function machineBusy(): number {
   const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
-  const [, ...nums] = line.trim().split(/\s+/);
-  const v = nums.map(Number);
-  const idle = (v[3] ?? 0) + (v[4] ?? 0);
-  return v.reduce((a, b) => a + b, 0) - idle;
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice: busy = user … softirq less idle/iowait.
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  return [0, 1, 2, 5, 6].reduce((sum, i) => sum + (v[i] ?? 0), 0);
 }
 
 export function snapshot(roles: Roles): CpuSnapshot {
@@ -57,7 +56,10 @@ export function snapshot(roles: Roles): CpuSnapshot {
       if (s.comm === "postgres") add("postgres", s.ticks + s.childTicks);
       else if (s.comm === "beam.smp" || s.comm.startsWith("erl")) add("rabbitmq", s.ticks);
       else if (s.comm === "pgbench") add("pgbench", s.ticks);
-    } else add(role, s.ticks);
+    } else {
+      add(role, s.ticks);
+      add(`${role}:sys`, s.sysTicks);
+    }
     // pgbench has exited by the end of its run: its time is in this process's child time.
     if (pid === process.pid) add("pgbench", s.childTicks);
   }
@@ -65,8 +67,8 @@ export function snapshot(roles: Roles): CpuSnapshot {
 }
 
 /** Cores used per role between two snapshots, plus `machine` (all processes) — e.g. {api: 0.91, postgres: 0.62}. */
-export function coresBetween(a: CpuSnapshot, b: CpuSnapshot): Record<string, number> {
-  const seconds = (b.at - a.at) / 1000;
+export function coresBetween(a: CpuSnapshot, b: CpuSnapshot, wallSeconds?: number): Record<string, number> {
+  const seconds = wallSeconds ?? (b.at - a.at) / 1000;
   const out: Record<string, number> = {};
   for (const role of new Set([...Object.keys(a.byRole), ...Object.keys(b.byRole)])) {
     const ticks = (b.byRole[role] ?? 0) - (a.byRole[role] ?? 0);
@@ -76,12 +78,20 @@ export function coresBetween(a: CpuSnapshot, b: CpuSnapshot): Record<string, num
   return out;
 }
 
-/** "api 0.95, postgres 0.61, loadgen 0.40 (machine 1.98)" — largest first. */
+/**
+ * "api 0.95 (41% sys), postgres 0.61, loadgen 0.40, other 0.02 (all 1.98)" — largest first; `other`
+ * is what no known process accounts for (anything else running on the machine).
+ */
 export function formatCores(cores: Record<string, number>): string {
-  const { machine, ...rest } = cores;
-  const parts = Object.entries(rest)
+  const { machine = 0, ...rest } = cores;
+  const roles = Object.entries(rest).filter(([k]) => !k.endsWith(":sys"));
+  const known = roles.reduce((sum, [, v]) => sum + v, 0);
+  const parts = [...roles, ["other", Math.max(0, machine - known)] as [string, number]]
     .filter(([, v]) => v >= 0.05)
     .sort((x, y) => y[1] - x[1])
-    .map(([k, v]) => `${k} ${v.toFixed(2)}`);
-  return `${parts.join(", ")} (all ${(machine ?? 0).toFixed(2)})`;
+    .map(([k, v]) => {
+      const sys = rest[`${k}:sys`];
+      return `${k} ${v.toFixed(2)}${sys !== undefined && v > 0.1 ? ` (${Math.round((100 * sys) / v)}% sys)` : ""}`;
+    });
+  return `${parts.join(", ")} (all ${machine.toFixed(2)})`;
 }

@@ -52,7 +52,7 @@ function targets(r: Report): string[] {
   for (const h of r.http.filter((x) => x.connections === 16)) {
     lines.push(`- p99 < 50 ms at 16 connections, \`${h.endpoint}\`: ${ms(h.api.p99)} ms — ${verdict(h.api.p99 < 50)}`);
   }
-  const one = r.deliveries.find((d) => d.name.startsWith("queue mode, 1"));
+  const one = r.deliveries.find((d) => d.name === "queue mode, 1 dispatcher");
   if (one) {
     lines.push(
       `- delivery ≥ 2,000 events/s with one dispatcher (queue mode): ${int(one.eventsPerSecond)}/s — ${verdict(one.eventsPerSecond >= 2000)}`,
@@ -128,7 +128,7 @@ export function renderReport(r: Report): string {
       "Delivery: the OTPs are created through the API with no dispatcher running (events confirmed in RabbitMQ), then the " +
         "dispatchers start; events/s is measured between the first and the last Queue task the provider received " +
         "(DUMMY: the first and last `delivered_at`), so process start-up is left out, and the run ends only when every " +
-        "status row says `delivered`. Default settings: `DISPATCHER_PREFETCH` 32, `LOG_LEVEL` info.",
+        "status row says `delivered`. Default settings (`DISPATCHER_PREFETCH` 32, `LOG_LEVEL` info) unless the row says otherwise.",
     );
   }
   out.push("");

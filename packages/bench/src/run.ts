@@ -54,7 +54,7 @@ const EVENTS = Number(opts.events);
 const runHttp = opts.only !== "delivery";
 const runDelivery = opts.only !== "http";
 /** How the API sends its statements; the pgbench baseline uses the same protocol (like with like). */
-const PROTOCOL: Protocol = (opts.protocol as Protocol | undefined) ?? "extended";
+const PROTOCOL: Protocol = (opts.protocol as Protocol | undefined) ?? "prepared";
 
 const started = performance.now();
 const log = (message: string) =>
@@ -274,6 +274,8 @@ async function main(): Promise<void> {
       { name: "DUMMY=true, 1 dispatcher", dispatchers: 1, dummy: true },
       { name: "queue mode, 1 dispatcher", dispatchers: 1, dummy: false },
       { name: "queue mode, 2 dispatchers", dispatchers: 2, dummy: false },
+      // Deliveries are latency-bound (Little's law: in flight ÷ time per delivery): the prefetch lever.
+      { name: "queue mode, 1 dispatcher, DISPATCHER_PREFETCH=128", dispatchers: 1, dummy: false, prefetch: 128 },
     ];
     for (const [i, s] of scenarios.entries()) {
       log(`delivery: ${s.name}, ${EVENTS} events`);
@@ -290,7 +292,12 @@ async function main(): Promise<void> {
           startDispatchers: () =>
             Array.from({ length: s.dispatchers }, (_, k) =>
               spawnChild(`dispatcher-${i}-${k}`, "services/dispatcher/dist/main.js", {
-                env: { ...serviceEnv, DISPATCHER_PORT: "0", DUMMY: String(s.dummy) },
+                env: {
+                  ...serviceEnv,
+                  DISPATCHER_PORT: "0",
+                  DUMMY: String(s.dummy),
+                  ...("prefetch" in s ? { DISPATCHER_PREFETCH: String(s.prefetch) } : {}),
+                },
                 nodeArgs: opts["dispatcher-node-arg"] ?? [],
               }),
             ),

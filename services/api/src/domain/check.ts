@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { type Channel, digestPassword } from "@otp/contracts";
-import type { TableNames } from "../db/sql.js";
+import { statementName, type TableNames } from "../db/sql.js";
 import type { DomainDeps } from "./deps.js";
 
 /** `match`: the code is right. `mismatch`: wrong, or nothing to check. `attempts_exceeded`: every code is dead. */
@@ -66,7 +66,8 @@ interface CheckRow {
  * locks, so a check is one round trip to PostgreSQL whatever its outcome.
  */
 export function createChecker(deps: DomainDeps) {
-  const { check: statement } = checkStatements(deps.tables);
+  const { check: text } = checkStatements(deps.tables);
+  const name = statementName("check", text);
   const { maxCheckAttempts, singleUse } = deps.otp;
 
   return async function check(request: CheckRequest): Promise<CheckOutcome> {
@@ -74,15 +75,11 @@ export function createChecker(deps: DomainDeps) {
     const nonce = randomBytes(16);
     const blinded = createHash("sha256").update(digest).update(nonce).digest();
     const now = deps.clock();
-    const { rows } = await deps.pool.query<CheckRow>(statement, [
-      request.channel,
-      request.target,
-      now,
-      nonce,
-      blinded,
-      maxCheckAttempts,
-      singleUse,
-    ]);
+    const { rows } = await deps.pool.query<CheckRow>({
+      name,
+      text,
+      values: [request.channel, request.target, now, nonce, blinded, maxCheckAttempts, singleUse],
+    });
     const row = rows[0] as CheckRow;
     if (row.matched) return "match";
     if (row.live > 0) return "mismatch";
