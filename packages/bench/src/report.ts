@@ -88,22 +88,28 @@ export function renderReport(r: Report): string {
     out.push("");
     out.push(
       `pgbench runs the statements the API sends, taken from its source, with \`-M ${r.protocol}\` ` +
-        `(${r.protocol === "prepared" ? "named prepared statements, as the API uses" : "Parse/Bind/Execute per statement, as the API sends them: no named prepared statements"}) ` +
+        `(${r.protocol === "prepared" ? "named prepared statements, as the API uses for these statements" : "Parse/Bind/Execute per statement, no named prepared statements"}) ` +
         `and as many connections as the load generator has. \`POST /sms\`: the guarded insert of the OTP and its outbox row, plus one ` +
         `batched outbox delete per ${[...new Set(r.http.filter((h) => h.batch).map((h) => h.batch))].join("/")} inserts ` +
-        `(the API's batch at that rate: one delete per 20 ms). \`GET /sms/check\`: BEGIN, the locking SELECT of the ` +
-        `candidates, COMMIT, for a random pre-created phone. The bare column is the same Hono + @hono/node-server answering ` +
+        `(the API's batch at that rate: one delete per 20 ms). \`GET /sms/check\`: the check statement (locks the ` +
+        `candidates, compares the blinded digests, counts a failure or consumes) with the right code for a random ` +
+        `phone created by the API load. The bare column is the same Hono + @hono/node-server answering ` +
         `\`{"status":true}\` to the same requests. "errors": non-2xx answers, socket errors and timeouts of all three; ` +
         `"failed checks": API checks answered \`{"status":false}\` (a few at the end of a run, for phones whose create was cut off).`,
     );
     out.push("");
-    out.push("CPU used during each measured run, in cores (2.00 = the whole machine):");
+    out.push(
+      "CPU used during each measured run, in cores (2.00 = the whole machine; `other`: processes outside the benchmark), " +
+        "and CPU milliseconds per request: the API process's own, and the whole machine's per answered request or transaction:",
+    );
     out.push("");
-    out.push("| endpoint | conns | API run | pgbench run | bare run |");
-    out.push("|---|--:|---|---|---|");
+    out.push("| endpoint | conns | API run | API ms/req, machine ms/req | pgbench run | machine ms/tx | bare run |");
+    out.push("|---|--:|---|--:|---|--:|---|");
+    const per = (cores: number | undefined, rate: number) => ((1000 * (cores ?? 0)) / rate).toFixed(2);
     for (const h of r.http) {
       out.push(
-        `| \`${h.endpoint}\` | ${h.connections} | ${formatCores(h.api.cores)} | ${formatCores(h.pgbench.cores)} | ${formatCores(h.bare.cores)} |`,
+        `| \`${h.endpoint}\` | ${h.connections} | ${formatCores(h.api.cores)} | ${per(h.api.cores.api, h.api.rps)}, ${per(h.api.cores.machine, h.api.rps)} | ` +
+          `${formatCores(h.pgbench.cores)} | ${per(h.pgbench.cores.machine, h.pgbench.rps)} | ${formatCores(h.bare.cores)} |`,
       );
     }
   }

@@ -7,7 +7,8 @@
  *   - delivery throughput API → RabbitMQ → dispatcher(s) → provider, beside the provider's ceiling.
  * Prints a Markdown table and writes it to packages/bench/last-results.md. Options:
  *   --seconds 4 --warmup 1 --connections 1,16,64 --events 10000 --only http|delivery --api-node-arg=--cpu-prof
- * Run it alone on the machine: `flock /work/exclusive.lock pnpm bench` where the machine is shared.
+ * Run it alone on the machine; where the machine is shared, under the exclusive lock with `-o`
+ * (`flock -o /work/exclusive.lock pnpm bench`), so that nothing started meanwhile inherits the lock.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
