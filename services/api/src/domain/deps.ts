@@ -11,8 +11,3 @@ export interface DomainDeps {
   readonly clock: Clock;
   readonly otp: Config["otp"];
 }
-
-/** A code is live while it is unexpired (checked in SQL), unused and below the failure limit. */
-export function isAlive(failedChecks: number, maxCheckAttempts: number): boolean {
-  return maxCheckAttempts === 0 || failedChecks < maxCheckAttempts;
-}

@@ -11,7 +11,7 @@ import {
   sealContent,
 } from "@otp/contracts";
 import type pg from "pg";
-import type { TableNames } from "../db/sql.js";
+import { statementName, type TableNames } from "../db/sql.js";
 import { withTransaction } from "../db/transaction.js";
 import { ApiError } from "../errors.js";
 import type { DomainDeps } from "./deps.js";
@@ -104,7 +104,7 @@ function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date): Prep
  * has no limit rules at all, which makes the common case a single round trip without a transaction
  * and still sees a rule added a moment ago by any replica.
  */
-function insertStatement(t: TableNames, guarded: boolean): string {
+export function insertStatement(t: TableNames, guarded: boolean): string {
   return `WITH o AS (
   INSERT INTO ${t.otp} (id, channel, target, ip, password_digest, password_cipher, generated, created_at, expire_at)
   SELECT $1::uuid, $2::text, $3::text, $4::text, $5::bytea, $6::bytea, $7::boolean, $8::timestamptz, $9::timestamptz
@@ -123,7 +123,9 @@ RETURNING id`;
 export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEvent) => void): Issuer {
   const t = deps.tables;
   const guardedInsert = insertStatement(t, true);
+  const guardedName = statementName("insert_guarded", guardedInsert);
   const plainInsert = insertStatement(t, false);
+  const plainName = statementName("insert", plainInsert);
   const rulesAndLocks = rulesAndLocksStatement(t);
   // Channels seen with rules lately: they skip the guarded insert, which would find rules and do nothing.
   const channelsWithRules = new Set<Channel>();
@@ -150,7 +152,7 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
         if (refusal) return { accepted: false, refusal };
       }
       const prepared = prepare(deps, request, now);
-      await client.query(plainInsert, prepared.params);
+      await client.query({ name: plainName, text: plainInsert, values: prepared.params });
       return { accepted: true, id: prepared.pending.event.otp_id, pending: prepared.pending };
     });
   }
@@ -194,7 +196,7 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
       let outcome: IssueOutcome | undefined;
       if (!channelsWithRules.has(request.channel)) {
         const prepared = prepare(deps, request, deps.clock());
-        const inserted = await deps.pool.query(guardedInsert, prepared.params);
+        const inserted = await deps.pool.query({ name: guardedName, text: guardedInsert, values: prepared.params });
         if (inserted.rowCount === 1) {
           outcome = { accepted: true, id: prepared.pending.event.otp_id, pending: prepared.pending };
         } else {

@@ -1,5 +1,6 @@
 import type { Log } from "@otp/broker";
 import type pg from "pg";
+import { statementName } from "../db/sql.js";
 
 export interface DeleteBatcherOptions {
   /** How long an id waits for companions before its batch is sent. */
@@ -18,6 +19,7 @@ export interface DeleteBatcherOptions {
 export class DeleteBatcher {
   readonly #pool: pg.Pool;
   readonly #statement: string;
+  readonly #name: string;
   readonly #log: Log;
   readonly #flushMs: number;
   readonly #maxBatch: number;
@@ -30,6 +32,7 @@ export class DeleteBatcher {
   constructor(pool: pg.Pool, outboxTable: string, log: Log, options: DeleteBatcherOptions = {}) {
     this.#pool = pool;
     this.#statement = `DELETE FROM ${outboxTable} WHERE id = ANY($1::uuid[])`;
+    this.#name = statementName("outbox_delete", this.#statement);
     this.#log = log;
     this.#flushMs = options.flushMs ?? 20;
     this.#maxBatch = options.maxBatch ?? 500;
@@ -66,7 +69,7 @@ export class DeleteBatcher {
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, this.#maxBatch);
       try {
-        await this.#pool.query(this.#statement, [batch]);
+        await this.#pool.query({ name: this.#name, text: this.#statement, values: [batch] });
         if (this.#failing) this.#log.info({}, "deleting published outbox rows works again");
         this.#failing = false;
       } catch (error) {
