@@ -165,7 +165,7 @@ export async function measureDelivery(run: DeliveryRun): Promise<DeliveryResult>
 
 /**
  * The provider's own ceiling: the exact Queue task body the dispatcher sends for an SMS, POSTed to
- * `/task` by the load generator at the dispatcher's concurrency (DISPATCHER_PREFETCH, 32).
+ * `/task` by the load generator over 32 connections.
  */
 export function measureProviderCeiling(
   providerUrl: string,

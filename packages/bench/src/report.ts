@@ -134,7 +134,7 @@ export function renderReport(r: Report): string {
       "Delivery: the OTPs are created through the API with no dispatcher running (events confirmed in RabbitMQ), then the " +
         "dispatchers start; events/s is measured between the first and the last Queue task the provider received " +
         "(DUMMY: the first and last `delivered_at`), so process start-up is left out, and the run ends only when every " +
-        "status row says `delivered`. Default settings (`DISPATCHER_PREFETCH` 32, `LOG_LEVEL` info) unless the row says otherwise.",
+        "status row says `delivered`. Default settings (`DISPATCHER_PREFETCH` 128, `LOG_LEVEL` info) unless the row says otherwise.",
     );
   }
   out.push("");

@@ -167,7 +167,7 @@ export const EnvSchema = z.object({
   OTP_DELIVERY_MAX_ATTEMPTS: int(8, 1, 100),
 
   DISPATCHER_CHANNELS: channelList,
-  DISPATCHER_PREFETCH: int(32, 1, 10_000),
+  DISPATCHER_PREFETCH: int(128, 1, 10_000),
   DISPATCHER_PORT: int(3001, 0, 65535),
 });
 
