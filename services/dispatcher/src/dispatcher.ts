@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { assertTopology, ConfirmPublisher, ManagedConnection, topology } from "@otp/broker";
 import { type Channel, type Config, deriveKeyring } from "@otp/contracts";
-import { createDb, createPool, loadMasterSecret, migrate } from "@otp/db";
+import { createDb, createPool, loadMasterSecret, migrateWhenReachable } from "@otp/db";
 import type { ConsumeMessage } from "amqplib";
 import type { MessageContext, Settlement } from "./consumer.js";
 import { QueueConsumer } from "./consumer.js";
@@ -39,25 +39,10 @@ export interface Dispatcher {
   stop(): Promise<void>;
 }
 
-/** Runs the migrations, retrying while PostgreSQL is not there yet (the dispatcher may start first). */
-async function migrateWhenReachable(config: Config, log: Logger): Promise<void> {
-  let delay = 500;
-  for (;;) {
-    try {
-      await migrate(config.pg, { log: (message) => log.info({}, message) });
-      return;
-    } catch (error) {
-      log.warn({ err: error, retryInMs: delay }, "cannot migrate the database yet");
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 10_000);
-    }
-  }
-}
-
 export async function startDispatcher(options: DispatcherOptions): Promise<Dispatcher> {
   const { config, log } = options;
   const now = options.now ?? Date.now;
-  await migrateWhenReachable(config, log);
+  await migrateWhenReachable(config.pg, { log });
   const pool = createPool(config.pg, {
     applicationName: "otp-dispatcher",
     onError: (error) => log.warn({ err: error }, "idle PostgreSQL client failed"),
