@@ -1,0 +1,388 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { deleteTestTopology, testPrefix } from "@otp/broker/testing";
+import { createPool } from "@otp/db";
+import { basePgConfig, createTestDatabase, type TestDatabase } from "@otp/db/testing";
+import { afterAll, beforeAll, expect, inject, it } from "vitest";
+import { ensurePostgres, ensureRabbitMq, type Outage, restartPostgres, restartRabbitMq } from "./support/infra.js";
+import { type Attempt, LoadGenerator } from "./support/load.js";
+import { freePort, killAll, LOG_DIR, ROOT, type ServiceProcess, sleep, until } from "./support/processes.js";
+import { profileFromEnv } from "./support/profile.js";
+import { analyse, type DbRow, formatReport, type Phase, phaseStats, targetOf } from "./support/report.js";
+import {
+  ProviderControl,
+  type ProviderRecord,
+  type SystemConfig,
+  startApi,
+  startDispatcher,
+  startProvider,
+  stopGracefully,
+} from "./support/services.js";
+
+/**
+ * The fault-injection suite (`pnpm test:faults`, SPEC §4 and §7): the real API, two dispatchers and
+ * a recording provider, each a process of its own running the build, on their own database and
+ * RabbitMQ prefix, under a steady stream of OTP creations. One after the other, with recovery time
+ * between: a dispatcher is SIGKILLed with deliveries in flight, RabbitMQ is restarted, the provider
+ * fails a share of its calls, PostgreSQL is restarted, and the API is SIGTERMed and started again.
+ * Then every accepted OTP must have reached the provider (duplicates are counted, not failed),
+ * the database must say `delivered` for each, and the outbox must be empty.
+ *
+ * It stops and starts the local PostgreSQL and RabbitMQ: nothing else may use them meanwhile.
+ */
+
+const profile = profileFromEnv();
+const REPORT_FILE = join(ROOT, `test/faults/last-report.${profile.name}.md`);
+/** Lifetimes far beyond the run: nothing may legitimately expire. */
+const LIFETIME_S = 3_600;
+/** No answer may take longer than this, whatever is down. */
+const CLIENT_TIMEOUT_MS = 10_000;
+/** While PostgreSQL is down the API answers 503 within this (its pool gives up connecting after 5 s). */
+const PG_DOWN_ANSWER_BOUND_MS = 6_000;
+
+const prefix = testPrefix("faults");
+const rabbitmqUrl = inject("rabbitmqUrl");
+let database: TestDatabase | undefined;
+let load: LoadGenerator | undefined;
+
+beforeAll(async () => {
+  await ensurePostgres();
+  await ensureRabbitMq();
+  database = await createTestDatabase(basePgConfig(), inject("pgTemplate"));
+});
+
+afterAll(async () => {
+  await load?.stop().catch(() => {});
+  await killAll();
+  // Never leave the shared servers stopped, whatever failed.
+  await ensurePostgres();
+  await ensureRabbitMq();
+  await database?.drop().catch((error) => console.error("could not drop the test database:", error));
+  await deleteTestTopology(rabbitmqUrl, prefix).catch((error) =>
+    console.error("could not delete the topology:", error),
+  );
+});
+
+function isUnavailableEnvelope(a: Attempt): boolean {
+  if (a.status !== 503 || !a.contentType?.includes("application/json")) return false;
+  try {
+    const body = JSON.parse(a.body ?? "") as Record<string, unknown>;
+    return body.status === false && body.status_code === "unavailable" && typeof body.message === "string";
+  } catch {
+    return false;
+  }
+}
+
+const describeAttempt = (a: Attempt) =>
+  `#${a.seq} ${a.channel} ${a.target} at +${a.startedAt % 100_000} ms: ` +
+  (a.status === undefined ? `no answer (${a.error})` : `HTTP ${a.status} ${a.body?.slice(0, 120)}`) +
+  ` after ${(a.endedAt ?? a.startedAt) - a.startedAt} ms`;
+
+it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
+  if (!database) throw new Error("no database");
+  const startedAt = Date.now();
+  const sys: SystemConfig = {
+    pg: database.config,
+    rabbitmqUrl,
+    prefix,
+    apiPort: await freePort(),
+    providerPort: await freePort(),
+    secret: "the fault-injection suite's secret",
+  };
+  const control = new ProviderControl(sys.providerPort);
+  const processes: ServiceProcess[] = [];
+  const track = (p: ServiceProcess) => {
+    processes.push(p);
+    return p;
+  };
+  track(await startProvider(sys));
+  let api = track(await startApi(sys, "api-1"));
+  const dispatchers = [
+    track(await startDispatcher(sys, "dispatcher-1")),
+    track(await startDispatcher(sys, "dispatcher-2")),
+  ];
+
+  const phases: Phase[] = [];
+  const failures: string[] = [];
+  const check = (ok: boolean, message: string) => {
+    if (!ok) failures.push(message);
+  };
+  const runTag = String(Date.now() % 10_000).padStart(4, "0");
+  load = new LoadGenerator({
+    port: sys.apiPort,
+    ratePerSecond: profile.rate,
+    maxInFlight: 256,
+    timeoutMs: CLIENT_TIMEOUT_MS,
+    lifetime: LIFETIME_S,
+    runTag,
+  });
+  const generator = load;
+  const begin = (name: string, fault: string): Phase => {
+    const now = Date.now();
+    const previous = phases.at(-1);
+    if (previous) previous.to = now;
+    const phase: Phase = { name, fault, from: now, to: now, notes: [] };
+    phases.push(phase);
+    generator.phase = name;
+    return phase;
+  };
+
+  // Warm-up: traffic with nothing wrong.
+  begin("warmup", "none");
+  generator.start();
+  await sleep(profile.warmupMs);
+
+  // 1. A dispatcher dies with deliveries in flight: the provider holds every request open, the
+  //    dispatcher is SIGKILLed, another starts, and the provider answers again.
+  const p1 = begin("dispatcher-kill", "SIGKILL dispatcher-1 with deliveries held open; start dispatcher-3");
+  await control.hold();
+  await until(async () => (await control.snapshot()).held >= profile.minHeld, 5_000);
+  const heldAtKill = (await control.snapshot()).held;
+  const victim = dispatchers.shift() as ServiceProcess;
+  victim.signal("SIGKILL");
+  const killed = await victim.exited;
+  const replacementStarted = Date.now();
+  dispatchers.push(track(await startDispatcher(sys, "dispatcher-3")));
+  await control.release();
+  p1.notes.push(
+    `${heldAtKill} deliveries held open at the kill (${killed.signal}); dispatcher-3 consuming after ${Date.now() - replacementStarted} ms`,
+  );
+  check(killed.signal === "SIGKILL", `dispatcher-1 ended by ${killed.signal ?? killed.code}, not SIGKILL`);
+  check(heldAtKill > 0, "no delivery was in flight when dispatcher-1 was killed");
+  await sleep(profile.recoveryMs);
+
+  // 2. RabbitMQ restarts: the API keeps accepting (the outbox holds the events), the relay
+  //    publishes them once it is back, the dispatchers reconnect.
+  const p2 = begin("rabbitmq-restart", `RabbitMQ stop_app, ${profile.brokerDownMs / 1000} s down, start_app`);
+  const brokerOutage = await restartRabbitMq(profile.brokerDownMs);
+  p2.notes.push(
+    `stop took ${brokerOutage.downFrom - brokerOutage.stopIssuedAt} ms, down ${brokerOutage.downUntil - brokerOutage.downFrom} ms, ` +
+      `start ${brokerOutage.upAt - brokerOutage.downUntil} ms`,
+  );
+  await sleep(profile.recoveryMs);
+
+  // 3. The provider fails a share of its calls: 5 % connection resets, then 30 % of the rest 503.
+  const p3 = begin(
+    "provider-faults",
+    `provider: 5 % connection resets, 30 % of the rest HTTP 503, ${profile.providerFaultMs / 1000} s`,
+  );
+  const faultFrom = Date.now();
+  await control.addRules([
+    { action: "reset", rate: 0.05 },
+    { status: 503, rate: 0.3 },
+  ]);
+  await sleep(profile.providerFaultMs);
+  await control.clearRules();
+  const faultTo = Date.now();
+  await sleep(profile.recoveryMs);
+
+  // 4. PostgreSQL restarts: every create answers 503 `unavailable` in the envelope while it is down.
+  const p4 = begin("postgres-restart", `PostgreSQL stop (fast), ${profile.pgDownMs / 1000} s down, start`);
+  const pgOutage = await restartPostgres(profile.pgDownMs);
+  p4.notes.push(
+    `stop took ${pgOutage.downFrom - pgOutage.stopIssuedAt} ms, down ${pgOutage.downUntil - pgOutage.downFrom} ms, ` +
+      `start ${pgOutage.upAt - pgOutage.downUntil} ms`,
+  );
+  await sleep(profile.recoveryMs);
+
+  // 5. The API is stopped with SIGTERM (exit 0 within 10 s) and started again on the same port.
+  const p5 = begin("api-restart", "SIGTERM the API, start it again");
+  const apiStop = await stopGracefully(api, 15_000);
+  api = track(await startApi(sys, "api-2"));
+  const apiBackAt = Date.now();
+  p5.notes.push(
+    `exit ${apiStop.signal ?? apiStop.code} after ${apiStop.tookMs} ms; serving again ${apiBackAt - apiStop.at} ms after the exit`,
+  );
+  check(
+    apiStop.code === 0 && apiStop.tookMs < 10_000,
+    `the API did not exit 0 within 10 s of SIGTERM: ${apiStop.signal ?? apiStop.code} after ${apiStop.tookMs} ms`,
+  );
+  await sleep(profile.recoveryMs);
+
+  begin("cooldown", "none");
+  await sleep(profile.recoveryMs);
+  const loadStoppedAt = Date.now();
+  await generator.stop();
+  const last = phases.at(-1);
+  if (last) last.to = Date.now();
+
+  // Settle: every OTP row leaves `pending`, the outbox empties, the provider has every target.
+  const pool = createPool(database.config, { applicationName: "faults-check", onError: () => {} });
+  const accepted = generator.attempts.filter((a) => a.otpId !== undefined);
+  let records: ProviderRecord[] = [];
+  try {
+    const settled = await until(
+      async () => {
+        const { rows } = await pool.query<{ pending: number; outbox: number }>(
+          `SELECT (SELECT count(*) FROM otp WHERE delivery_status = 'pending')::int AS pending,
+                  (SELECT count(*) FROM outbox)::int AS outbox`,
+        );
+        if (rows[0]?.pending !== 0 || rows[0]?.outbox !== 0) return false;
+        records = await control.requests();
+        const delivered = new Set(
+          records.filter((r) => typeof r.answer === "number" && r.answer < 300).map((r) => targetOf(r)),
+        );
+        return accepted.every((a) => delivered.has(a.target));
+      },
+      profile.settleTimeoutMs,
+      1_000,
+    );
+    const settleMs = Date.now() - loadStoppedAt;
+    check(settled, `the system did not settle within ${profile.settleTimeoutMs / 1000} s of the load stopping`);
+    records = await control.requests();
+
+    // Dispatchers stop cleanly too, after all this (SPEC §7).
+    for (const d of dispatchers) {
+      const stop = await stopGracefully(d, 15_000);
+      check(
+        stop.code === 0 && stop.tookMs < 10_000,
+        `${d.name}: SIGTERM gave ${stop.signal ?? stop.code} after ${stop.tookMs} ms`,
+      );
+    }
+
+    const rows = (
+      await pool.query<DbRow>(
+        "SELECT id, target, delivery_status, delivery_attempts, delivery_last_error FROM otp ORDER BY created_at",
+      )
+    ).rows;
+    const outboxRows = Number((await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox")).rows[0]?.n);
+
+    // Per-fault expectations.
+    const attempts = generator.attempts;
+    const inPhase = (p: Phase) => attempts.filter((a) => a.phase === p.name);
+    const within = (o: Outage) => (a: Attempt) => a.startedAt >= o.downFrom && (a.endedAt ?? Infinity) <= o.downUntil;
+    const bad = (list: Attempt[], what: string) => {
+      if (list.length > 0)
+        failures.push(`${what}: ${list.length}, e.g.\n    ${list.slice(0, 5).map(describeAttempt).join("\n    ")}`);
+    };
+    bad(
+      attempts.filter((a) => a.status !== undefined && a.status >= 500 && a.status !== 503),
+      "answers 5xx other than 503",
+    );
+    bad(
+      attempts.filter((a) => a.status !== undefined && !a.contentType?.includes("application/json")),
+      "answers that are not JSON",
+    );
+    bad(
+      attempts.filter((a) => a.error === "timeout"),
+      `requests without an answer within ${CLIENT_TIMEOUT_MS} ms`,
+    );
+    for (const name of ["warmup", "dispatcher-kill", "rabbitmq-restart", "provider-faults", "cooldown"]) {
+      const p = phases.find((x) => x.name === name) as Phase;
+      bad(
+        inPhase(p).filter((a) => a.status !== 200),
+        `${name}: creates not accepted (the API does not depend on the broker, dispatchers or provider)`,
+      );
+    }
+    const duringBrokerOutage = attempts.filter(within(brokerOutage));
+    p2.notes.push(
+      `${duringBrokerOutage.filter((a) => a.status === 200).length} creates accepted while RabbitMQ was down`,
+    );
+    check(duringBrokerOutage.length > 0, "no create was sent while RabbitMQ was down");
+
+    const pgPhase = inPhase(p4);
+    bad(
+      pgPhase.filter((a) => a.status !== 200 && !isUnavailableEnvelope(a)),
+      "postgres-restart: answers neither 200 nor 503 with the unavailable envelope",
+    );
+    const duringPgOutage = attempts.filter(within(pgOutage));
+    bad(
+      duringPgOutage.filter((a) => !isUnavailableEnvelope(a)),
+      "while PostgreSQL was down: answers other than 503 unavailable",
+    );
+    bad(
+      pgPhase.filter((a) => (a.endedAt ?? Infinity) - a.startedAt > PG_DOWN_ANSWER_BOUND_MS),
+      `postgres-restart: answers slower than ${PG_DOWN_ANSWER_BOUND_MS} ms`,
+    );
+    check(duringPgOutage.length > 0, "no create was answered while PostgreSQL was down");
+    const pgMax = Math.max(0, ...duringPgOutage.map((a) => (a.endedAt ?? 0) - a.startedAt));
+    p4.notes.push(`${duringPgOutage.length} creates answered 503 unavailable while it was down (slowest ${pgMax} ms)`);
+
+    bad(
+      inPhase(p5).filter((a) => a.status !== undefined && a.status !== 200),
+      "api-restart: answers other than 200 (only connection errors are expected while it is down)",
+    );
+
+    const providerFaults = new Map<string, number>();
+    for (const r of records) {
+      if (r.receivedAt >= faultFrom && r.receivedAt <= faultTo) {
+        const key = String(r.answer);
+        providerFaults.set(key, (providerFaults.get(key) ?? 0) + 1);
+      }
+    }
+    p3.notes.push(
+      `provider answers meanwhile: ${[...providerFaults.entries()].map(([k, v]) => `${v} × ${k}`).join(", ")}`,
+    );
+
+    const outcome = analyse(attempts, records, rows, outboxRows);
+    const notDelivered = rows.filter((r) => r.delivery_status !== "delivered");
+    check(outcome.lost.length === 0, `${outcome.lost.length} accepted OTPs never reached the provider`);
+    check(notDelivered.length === 0, `${notDelivered.length} OTP rows are not 'delivered' in the database`);
+    check(outboxRows === 0, `${outboxRows} rows left in the outbox`);
+    const ids = new Set(rows.map((r) => r.id));
+    const missing = accepted.filter((a) => !ids.has(a.otpId as string));
+    check(missing.length === 0, `${missing.length} accepted OTP ids have no row in the database`);
+
+    let report = formatReport({
+      profile: profile.name,
+      rate: profile.rate,
+      startedAt,
+      durationMs: Date.now() - startedAt,
+      settleMs,
+      stats: phaseStats(attempts, phases),
+      outcome,
+      skipped: generator.skipped,
+    });
+    if (failures.length > 0) {
+      report += `\n### Failures\n\n${failures.map((f) => `- ${f}`).join("\n")}\n`;
+      report += diagnostics(outcome.lost, notDelivered, rows, records, processes);
+    }
+    writeFileSync(REPORT_FILE, report);
+    console.log(`\n${report}\n(report: ${REPORT_FILE}; process logs: ${LOG_DIR})`);
+  } finally {
+    await pool.end().catch(() => {});
+  }
+
+  expect(failures).toEqual([]);
+});
+
+/** What a reader needs when something was lost: each one's database row, provider requests and log lines. */
+function diagnostics(
+  lost: readonly Attempt[],
+  notDelivered: readonly DbRow[],
+  rows: readonly DbRow[],
+  records: readonly ProviderRecord[],
+  processes: readonly ServiceProcess[],
+): string {
+  const byTarget = new Map(rows.map((r) => [r.target, r]));
+  const out: string[] = ["\n### Diagnostics\n"];
+  const suspects = [
+    ...lost.map((a) => ({ target: a.target, otpId: a.otpId, row: byTarget.get(a.target) })),
+    ...notDelivered.map((r) => ({ target: r.target, otpId: r.id, row: r })),
+  ].slice(0, 20);
+  const logs = processes.map((p) => ({ name: p.name, text: safeRead(p.logFile) }));
+  for (const s of suspects) {
+    const row = s.row;
+    out.push(
+      `- OTP ${s.otpId} (${s.target}): database ${row ? `${row.delivery_status}, ${row.delivery_attempts} attempts, last error ${row.delivery_last_error}` : "no row"}`,
+    );
+    const answers = records.filter((r) => targetOf(r) === s.target).map((r) => `${r.answer} at ${r.receivedAt}`);
+    out.push(`  provider: ${answers.length === 0 ? "never called" : answers.join(", ")}`);
+    for (const log of logs) {
+      const hits = log.text.split("\n").filter((l) => s.otpId !== undefined && l.includes(s.otpId));
+      for (const hit of hits.slice(0, 8)) out.push(`  ${log.name}: ${hit.slice(0, 300)}`);
+    }
+  }
+  for (const p of processes) {
+    out.push(`\n#### ${p.name} (last lines; full log ${p.logFile})\n`, "```", p.tail(40), "```");
+  }
+  return `${out.join("\n")}\n`;
+}
+
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
