@@ -39,6 +39,8 @@ const LIFETIME_S = 3_600;
 const CLIENT_TIMEOUT_MS = 10_000;
 /** While PostgreSQL is down the API answers 503 within this (its pool gives up connecting after 5 s). */
 const PG_DOWN_ANSWER_BOUND_MS = 6_000;
+/** The provider's answer time throughout: deliveries are in flight whenever a fault hits. */
+const PROVIDER_LATENCY_MS = 150;
 
 const prefix = testPrefix("faults");
 const rabbitmqUrl = inject("rabbitmqUrl");
@@ -96,6 +98,7 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
     return p;
   };
   track(await startProvider(sys));
+  await control.setDelay(PROVIDER_LATENCY_MS);
   let api = track(await startApi(sys, "api-1"));
   const dispatchers = [
     track(await startDispatcher(sys, "dispatcher-1")),
@@ -326,6 +329,7 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
     let report = formatReport({
       profile: profile.name,
       rate: profile.rate,
+      providerLatencyMs: PROVIDER_LATENCY_MS,
       startedAt,
       durationMs: Date.now() - startedAt,
       settleMs,

@@ -161,6 +161,7 @@ const sum = (map: Map<unknown, number>) => [...map.values()].reduce((a, b) => a 
 export interface ReportInput {
   readonly profile: string;
   readonly rate: number;
+  readonly providerLatencyMs: number;
   readonly startedAt: number;
   readonly durationMs: number;
   readonly settleMs: number;
@@ -175,7 +176,8 @@ export function formatReport(input: ReportInput): string {
   lines.push(
     `## Fault-injection run (${input.profile}) — ${new Date(input.startedAt).toISOString()}`,
     "",
-    `Steady load: ${input.rate} creates/s (sms, call, email, telegram; one target per request), ` +
+    `Steady load: ${input.rate} creates/s (sms, call, email, telegram; one target per request); ` +
+      `the provider answers after ${input.providerLatencyMs} ms; 1 API, 2 dispatchers; ` +
       `${(input.durationMs / 1000).toFixed(0)} s in all, of which ${(input.settleMs / 1000).toFixed(1)} s ` +
       `settling after the load stopped. Sends skipped because ${"too many were in flight"}: ${input.skipped}.`,
     "",

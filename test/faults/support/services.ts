@@ -97,6 +97,11 @@ export class ProviderControl {
     return this.#call("DELETE", "/__control/rules");
   }
 
+  /** Every answer waits this long: a real provider's latency, so deliveries are in flight when a fault hits. */
+  setDelay(ms: number): Promise<unknown> {
+    return this.#call("POST", "/__control/delay", { ms });
+  }
+
   hold(): Promise<unknown> {
     return this.#call("POST", "/__control/hold");
   }
