@@ -55,13 +55,16 @@ export interface Outage {
   readonly upAt: number;
 }
 
-/** `rabbitmqctl stop_app`, `downMs` of nothing, `start_app`, `await_startup`. */
-export async function restartRabbitMq(downMs: number): Promise<Outage> {
+/** `rabbitmqctl stop_app`, `downMs` of nothing (`whileDown` runs then), `start_app`, `await_startup`. */
+export async function restartRabbitMq(
+  downMs: number,
+  whileDown: () => Promise<void> = async () => {},
+): Promise<Outage> {
   const stopIssuedAt = Date.now();
   try {
     await run("rabbitmqctl", ["-q", "stop_app"]);
     const downFrom = Date.now();
-    await sleep(downMs);
+    await Promise.all([sleep(downMs), whileDown()]);
     const downUntil = Date.now();
     await run("rabbitmqctl", ["-q", "start_app"]);
     await run("rabbitmqctl", ["-q", "await_startup"]);
@@ -71,13 +74,16 @@ export async function restartRabbitMq(downMs: number): Promise<Outage> {
   }
 }
 
-/** `pg_ctlcluster ... stop` (fast: sessions are cut), `downMs` of nothing, start, wait until it accepts. */
-export async function restartPostgres(downMs: number): Promise<Outage> {
+/** `pg_ctlcluster ... stop` (fast: sessions are cut), `downMs` of nothing (`whileDown` runs then), start. */
+export async function restartPostgres(
+  downMs: number,
+  whileDown: () => Promise<void> = async () => {},
+): Promise<Outage> {
   const stopIssuedAt = Date.now();
   try {
     await pgctl("stop");
     const downFrom = Date.now();
-    await sleep(downMs);
+    await Promise.all([sleep(downMs), whileDown()]);
     const downUntil = Date.now();
     await pgctl("start");
     if (!(await until(pgReady, 60_000, 200))) throw new Error("PostgreSQL did not come back");

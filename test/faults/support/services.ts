@@ -33,10 +33,18 @@ export async function startProvider(c: SystemConfig): Promise<ServiceProcess> {
   return p;
 }
 
-export async function healthStatus(port: number): Promise<number> {
+export async function health(port: number): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(3_000) });
-  await res.arrayBuffer();
-  return res.status;
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {}
+  return { status: res.status, body };
+}
+
+export async function healthStatus(port: number): Promise<number> {
+  return (await health(port)).status;
 }
 
 /** Starts the API and resolves once `/health` says both the database and the broker answer. */
@@ -49,15 +57,22 @@ export async function startApi(c: SystemConfig, name: string): Promise<ServicePr
   return p;
 }
 
+/** A dispatcher process and its health port. */
+export interface DispatcherProcess extends ServiceProcess {
+  healthPort?: number;
+}
+
 /** Starts a dispatcher (every channel, queue mode, to the provider) and resolves once it consumes. */
-export async function startDispatcher(c: SystemConfig, name: string): Promise<ServiceProcess> {
-  const p = new ServiceProcess(name, ENTRIES.dispatcher, [], {
+export async function startDispatcher(c: SystemConfig, name: string): Promise<DispatcherProcess> {
+  const healthPort = await freePort();
+  const p: DispatcherProcess = new ServiceProcess(name, ENTRIES.dispatcher, [], {
     ...commonEnv(c),
-    DISPATCHER_PORT: String(await freePort()),
+    DISPATCHER_PORT: String(healthPort),
     OTP_DELIVERY_MODE: "queue",
     OTP_QUEUE_URL: `http://127.0.0.1:${c.providerPort}`,
   });
   await p.waitForLog((l) => l.msg === "connected to RabbitMQ", 30_000, "connected to RabbitMQ");
+  p.healthPort = healthPort;
   return p;
 }
 
