@@ -4,7 +4,14 @@ import { deleteTestTopology, testPrefix } from "@otp/broker/testing";
 import { createPool } from "@otp/db";
 import { basePgConfig, createTestDatabase, type TestDatabase } from "@otp/db/testing";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
-import { ensurePostgres, ensureRabbitMq, type Outage, restartPostgres, restartRabbitMq } from "./support/infra.js";
+import {
+  ensurePostgres,
+  ensureRabbitMq,
+  type Outage,
+  PG_STOP_MODE,
+  restartPostgres,
+  restartRabbitMq,
+} from "./support/infra.js";
 import { type Attempt, LoadGenerator } from "./support/load.js";
 import { freePort, killAll, LOG_DIR, ROOT, type ServiceProcess, sleep, until } from "./support/processes.js";
 import { profileFromEnv } from "./support/profile.js";
@@ -42,6 +49,8 @@ const CLIENT_TIMEOUT_MS = 10_000;
 const PG_DOWN_ANSWER_BOUND_MS = 6_000;
 /** The provider's answer time throughout: deliveries are in flight whenever a fault hits. */
 const PROVIDER_LATENCY_MS = 150;
+/** Creates sent at once right before the API's SIGTERM. */
+const API_STOP_BURST = 40;
 
 const prefix = testPrefix("faults");
 const rabbitmqUrl = inject("rabbitmqUrl");
@@ -167,6 +176,7 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
       JSON.stringify({ status: 503, body: { status: false, content: { database: true, broker: false } } }),
     `API /health while RabbitMQ was down: ${JSON.stringify(apiHealthBrokerDown)}`,
   );
+  p2.notes.push(`API /health meanwhile: ${brief(apiHealthBrokerDown)}`);
   p2.notes.push(
     `stop took ${brokerOutage.downFrom - brokerOutage.stopIssuedAt} ms, down ${brokerOutage.downUntil - brokerOutage.downFrom} ms, ` +
       `start ${brokerOutage.upAt - brokerOutage.downUntil} ms`,
@@ -189,7 +199,7 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
   await sleep(profile.recoveryMs);
 
   // 4. PostgreSQL restarts: every create answers 503 `unavailable` in the envelope while it is down.
-  const p4 = begin("postgres-restart", `PostgreSQL stop (fast), ${profile.pgDownMs / 1000} s down, start`);
+  const p4 = begin("postgres-restart", `PostgreSQL stop (${PG_STOP_MODE}), ${profile.pgDownMs / 1000} s down, start`);
   let apiHealthPgDown: unknown;
   const pgOutage = await restartPostgres(profile.pgDownMs, async () => {
     apiHealthPgDown = await healthWhen(sys.apiPort, (h) => h.status === 503, profile.pgDownMs - 500);
@@ -199,6 +209,7 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
       JSON.stringify({ status: 503, body: { status: false, content: { database: false, broker: true } } }),
     `API /health while PostgreSQL was down: ${JSON.stringify(apiHealthPgDown)}`,
   );
+  p4.notes.push(`API /health meanwhile: ${brief(apiHealthPgDown)}`);
   p4.notes.push(
     `stop took ${pgOutage.downFrom - pgOutage.stopIssuedAt} ms, down ${pgOutage.downUntil - pgOutage.downFrom} ms, ` +
       `start ${pgOutage.upAt - pgOutage.downUntil} ms`,
@@ -213,6 +224,10 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
     "status" in apiHealth && apiHealth.status === 200,
     `api-1 /health after the outages: ${JSON.stringify(apiHealth)}`,
   );
+  // A burst just before the signal, so that requests are in flight when it comes: each must be
+  // answered, or (arriving after the listener closed) refused before anything is stored.
+  generator.burst(API_STOP_BURST);
+  await sleep(5);
   const apiStop = await stopGracefully(api, 15_000);
   api = track(await startApi(sys, "api-2"));
   const apiBackAt = Date.now();
@@ -326,6 +341,15 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
       inPhase(p5).filter((a) => a.status !== undefined && a.status !== 200),
       "api-restart: answers other than 200 (only connection errors are expected while it is down)",
     );
+    const storedTargets = new Set(rows.map((r) => r.target));
+    bad(
+      inPhase(p5).filter((a) => a.status === undefined && storedTargets.has(a.target)),
+      "api-restart: creates stored but cut off without an answer (SIGTERM must finish requests in flight)",
+    );
+    const refusedAtStop = inPhase(p5).filter((a) => a.status === undefined).length;
+    p5.notes.push(
+      `${refusedAtStop} creates refused at the connection (${API_STOP_BURST} sent at once just before the signal)`,
+    );
 
     const providerFaults = new Map<string, number>();
     for (const r of records) {
@@ -370,6 +394,13 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
 
   expect(failures).toEqual([]);
 });
+
+/** `503 {"database":true,"broker":false}` from a /health answer. */
+function brief(h: unknown): string {
+  const answer = h as { status?: number; body?: { content?: unknown }; error?: string } | undefined;
+  if (answer?.status === undefined) return String(answer?.error ?? "no answer");
+  return `${answer.status} ${JSON.stringify(answer.body?.content ?? answer.body)}`;
+}
 
 /** Polls `/health` until `accept` likes the answer or `timeoutMs` passes; the last answer. */
 async function healthWhen(

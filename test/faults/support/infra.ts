@@ -22,8 +22,22 @@ function pgVersion(): string {
   return version;
 }
 
+/** `fast` (default: sessions cut, clean shutdown) or `immediate` (a crash: recovery at start). */
+function pgStopMode(): string {
+  const mode = process.env.FAULTS_PG_STOP_MODE ?? "fast";
+  if (mode !== "fast" && mode !== "immediate")
+    throw new Error(`FAULTS_PG_STOP_MODE must be fast or immediate, got "${mode}"`);
+  return mode;
+}
+
 const pgctl = (action: "start" | "stop") =>
-  run("pg_ctlcluster", ["--skip-systemctl-redirect", pgVersion(), "main", action]);
+  run("pg_ctlcluster", [
+    "--skip-systemctl-redirect",
+    pgVersion(),
+    "main",
+    action,
+    ...(action === "stop" ? ["--", "-m", pgStopMode()] : []),
+  ]);
 
 function portOpen(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
@@ -74,7 +88,9 @@ export async function restartRabbitMq(
   }
 }
 
-/** `pg_ctlcluster ... stop` (fast: sessions are cut), `downMs` of nothing (`whileDown` runs then), start. */
+export const PG_STOP_MODE = pgStopMode();
+
+/** `pg_ctlcluster ... stop` (FAULTS_PG_STOP_MODE, default fast), `downMs` of nothing (`whileDown` runs then), start. */
 export async function restartPostgres(
   downMs: number,
   whileDown: () => Promise<void> = async () => {},

@@ -101,6 +101,11 @@ export class LoadGenerator {
     this.#agent.destroy();
   }
 
+  /** Sends `n` creates at once, on top of the steady stream (e.g. to have requests in flight at a signal). */
+  burst(n: number): void {
+    for (let i = 0; i < n; i++) this.#send();
+  }
+
   #send(): void {
     const seq = ++this.#seq;
     const channel = channelFor(seq);
