@@ -24,6 +24,9 @@ export function handleControl(
     const rules = Array.isArray(input) ? input : input === undefined ? [] : [input];
     for (const rule of rules) provider.addRule(rule as FaultRule);
     sendJson(res, 200, { status: true, rules: provider.snapshot().rules.length });
+  } else if (path === "/__control/rules" && method === "DELETE") {
+    provider.clearRules();
+    sendJson(res, 200, { status: true, rules: 0 });
   } else if (path === "/__control/delay" && method === "POST") {
     const ms = Number((input as { ms?: unknown } | undefined)?.ms ?? 0);
     provider.setDelay(Number.isFinite(ms) ? ms : 0);

@@ -86,8 +86,13 @@ describe("RecordingProvider", () => {
       [{ a: 1 }, 429],
       [{ a: 2 }, 200],
     ]);
+    await post("/__control/rules", { status: 503 });
+    expect((await post("/task", { a: 3 })).status).toBe(503);
+    expect((await fetch(`${provider.url}/__control/rules`, { method: "DELETE" })).status).toBe(200);
+    expect((await post("/task", { a: 4 })).status).toBe(200);
+    expect(provider.requests()).toHaveLength(4); // clearing the rules keeps the records
     await post("/__control/delay", { ms: 10 });
-    expect(await (await fetch(`${provider.url}/__control`)).json()).toMatchObject({ delayMs: 10, recorded: 2 });
+    expect(await (await fetch(`${provider.url}/__control`)).json()).toMatchObject({ delayMs: 10, recorded: 4 });
     await post("/__control/reset", {});
     expect(provider.requests()).toHaveLength(0);
     expect((await fetch(`${provider.url}/__nothing`, { method: "POST" })).status).toBe(200);

@@ -12,6 +12,7 @@ import { flattenHeaders, parseJson, readBody, sendJson, sleep } from "./http-hel
  *   GET    /__requests[?path=/task]   the recorded requests, oldest first
  *   DELETE /__requests                forgets them
  *   POST   /__control/rules           adds one fault rule or an array of them (see FaultRule)
+ *   DELETE /__control/rules           removes every rule; keeps the records, delay and hold
  *   POST   /__control/delay {"ms":n}  delays every answer by n ms
  *   POST   /__control/hold            holds every new request open until /__control/release
  *   POST   /__control/release         answers the held requests (as usual) and stops holding
@@ -150,6 +151,12 @@ export class RecordingProvider extends EventEmitter<Events> {
   /** Adds a rule; rules are tried in the order added, the first that applies decides. */
   addRule(rule: FaultRule): this {
     this.#rules.push({ ...rule, remaining: rule.times ?? Number.POSITIVE_INFINITY });
+    return this;
+  }
+
+  /** Removes every rule (a fault ends) without forgetting what was recorded. */
+  clearRules(): this {
+    this.#rules.length = 0;
     return this;
   }
 
