@@ -15,8 +15,9 @@ import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+// Built code (the script runs after `pnpm build`, like the API it starts).
+import { freePort } from "../packages/testkit/dist/index.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -107,16 +108,6 @@ function compare(expected, output) {
   const want = expected.body.trimEnd().split("\n");
   const got = output.trimEnd().split("\n");
   return want.length === got.length && want.every((w, i) => wildcard(w).test(got[i]));
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForHealth(url) {

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { useTestBroker } from "@otp/broker/testing";
 import { useTestDatabase } from "@otp/db/testing";
+import { freePort } from "@otp/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 
 /** The real entry point, run from its TypeScript source, as `pnpm start:api` runs its build. */
@@ -14,16 +14,6 @@ const children: ChildProcess[] = [];
 afterAll(() => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("?"))));
-    });
-  });
-}
 
 interface Running {
   readonly child: ChildProcess;
