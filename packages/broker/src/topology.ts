@@ -1,5 +1,5 @@
 import { CHANNELS, type Channel } from "@otp/contracts";
-import type { Channel as AmqpChannel, Options } from "amqplib";
+import type { Channel as AmqpChannel, ChannelModel, Options } from "amqplib";
 
 /**
  * The broker topology, declared here and nowhere else. Whichever process connects first declares
@@ -107,4 +107,19 @@ export async function deleteTopology(ch: AmqpChannel, t: Topology): Promise<void
   }
   await ch.deleteQueue(t.deadQueue);
   await ch.deleteExchange(t.exchange);
+}
+
+/**
+ * A setup hook for {@link ManagedConnection.addSetup}: declares the topology on a short-lived channel
+ * at every (re)connection, so that whichever process connects first makes the queues exist.
+ */
+export function declareTopologyOnConnect(t: Topology): (connection: ChannelModel) => Promise<void> {
+  return async (connection) => {
+    const channel = await connection.createChannel();
+    try {
+      await assertTopology(channel, t);
+    } finally {
+      await channel.close().catch(() => {});
+    }
+  };
 }

@@ -1,4 +1,11 @@
-import { assertTopology, ConfirmPublisher, type Log, ManagedConnection, type Topology, topology } from "@otp/broker";
+import {
+  ConfirmPublisher,
+  declareTopologyOnConnect,
+  type Log,
+  ManagedConnection,
+  type Topology,
+  topology,
+} from "@otp/broker";
 import type { Config } from "@otp/contracts";
 
 export interface Broker {
@@ -28,14 +35,7 @@ export async function connectBroker(amqp: Config["amqp"], log: Log, options: Bro
     minReconnectDelayMs: options.minReconnectDelayMs,
     maxReconnectDelayMs: options.maxReconnectDelayMs,
   });
-  await connection.addSetup(async (c) => {
-    const channel = await c.createChannel();
-    try {
-      await assertTopology(channel, t);
-    } finally {
-      await channel.close().catch(() => {});
-    }
-  });
+  await connection.addSetup(declareTopologyOnConnect(t));
   const publisher = await ConfirmPublisher.attach(connection, { log, confirmTimeoutMs: options.confirmTimeoutMs });
   connection.start();
   return { connection, publisher, topology: t };

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { assertTopology, ConfirmPublisher, ManagedConnection, topology } from "@otp/broker";
+import { assertTopology, ConfirmPublisher, declareTopologyOnConnect, ManagedConnection, topology } from "@otp/broker";
 import { type Channel, type Config, deriveKeyring } from "@otp/contracts";
 import { createDb, createPool, loadMasterSecret, migrateWhenReachable } from "@otp/db";
 import type { ConsumeMessage } from "amqplib";
@@ -74,14 +74,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     ...(options.minReconnectDelayMs !== undefined ? { minReconnectDelayMs: options.minReconnectDelayMs } : {}),
   });
   // Every channel's queue, not only ours: the API's publishes must route even if only this process runs.
-  await connection.addSetup(async (c) => {
-    const ch = await c.createChannel();
-    try {
-      await assertTopology(ch, t);
-    } finally {
-      await ch.close().catch(() => {});
-    }
-  });
+  await connection.addSetup(declareTopologyOnConnect(t));
   const publisher = await ConfirmPublisher.attach(connection, { log });
   const delayQueues = new DelayQueues(connection, t);
   const settleDeps = { store, publisher, topology: t, delayQueues, metrics, log, now };

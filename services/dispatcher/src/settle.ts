@@ -14,6 +14,7 @@ export interface SettleDeps {
   readonly topology: Topology;
   readonly delayQueues: DelayQueues;
   readonly metrics: Metrics;
+  /** The channel's child logger: its lines already carry `channel`. */
   readonly log: Log;
   readonly now: () => number;
 }
@@ -53,24 +54,21 @@ export async function settle(
       await record(event.otp_id, { status: "delivered", attempted: true, error: outcome.note });
       metrics.deliveries.inc({ channel, outcome: outcome.note === "dummy" ? "dummy" : "delivered" });
       log.info(
-        { event: event.id, otp: event.otp_id, channel, attempt: outcome.attempt, dummy: outcome.note === "dummy" },
+        { event: event.id, otp: event.otp_id, attempt: outcome.attempt, dummy: outcome.note === "dummy" },
         outcome.note === "dummy" ? "delivery recorded (DUMMY: nothing sent)" : "delivered",
       );
       return;
     }
     case "duplicate": {
       metrics.deliveries.inc({ channel, outcome: "duplicate" });
-      log.info(
-        { event: outcome.event.id, otp: outcome.event.otp_id, channel, status: outcome.status },
-        "skipped: not pending",
-      );
+      log.info({ event: outcome.event.id, otp: outcome.event.otp_id, status: outcome.status }, "skipped: not pending");
       return;
     }
     case "expired": {
       const { event } = outcome;
       await record(event.otp_id, { status: "expired", attempted: outcome.attempted, error: outcome.error });
       metrics.deliveries.inc({ channel, outcome: "expired" });
-      log.info({ event: event.id, otp: event.otp_id, channel, error: outcome.error }, "expired: dropped, not sent");
+      log.info({ event: event.id, otp: event.otp_id, error: outcome.error }, "expired: dropped, not sent");
       return;
     }
     case "retry": {
@@ -104,7 +102,6 @@ export async function settle(
         {
           event: event.id,
           otp: event.otp_id,
-          channel,
           attempt: outcome.attempt,
           retryInMs: outcome.delayMs,
           error: outcome.error,
@@ -143,7 +140,6 @@ export async function settle(
         {
           event: event?.id ?? original.messageId,
           otp: event?.otp_id,
-          channel,
           reason: outcome.reason,
           error: outcome.error,
         },
