@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { PgConfig } from "@otp/contracts";
-import { tableNames } from "../../../services/api/src/db/sql.js";
+import { tableNames } from "@otp/db";
 import { checkStatements } from "../../../services/api/src/domain/check.js";
 import { insertStatement } from "../../../services/api/src/domain/issue.js";
 import { coresBetween, type Roles, snapshot } from "./cpu.js";

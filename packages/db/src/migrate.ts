@@ -3,13 +3,12 @@ import type { PgConfig } from "@otp/contracts";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate as drizzleMigrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
+import { quoteIdent } from "./sql.js";
 
 /** The committed migrations: `packages/db/migrations`, one level above both src/ and dist/. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../migrations", import.meta.url));
 
 const MIGRATIONS_TABLE = "__drizzle_migrations";
-
-const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 function clientConfig(config: PgConfig, database: string): pg.ClientConfig {
   return {

@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { tableNames } from "@otp/db";
 import { methodNotAllowed as methodNotAllowedMiddleware } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
-import { tableNames } from "./db/sql.js";
 import type { AppDeps } from "./deps.js";
 import { createChecker } from "./domain/check.js";
 import type { DomainDeps } from "./domain/deps.js";

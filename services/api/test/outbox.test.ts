@@ -1,11 +1,11 @@
 import { ConfirmPublisher, ManagedConnection, silentLog, topology } from "@otp/broker";
 import { TcpProxy, useTestBroker } from "@otp/broker/testing";
 import { type Channel, DeliveryEvent } from "@otp/contracts";
+import { tableNames } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import amqp from "amqplib";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tableNames } from "../src/db/sql.js";
 import { OutboxRelay } from "../src/outbox/relay.js";
 import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
 

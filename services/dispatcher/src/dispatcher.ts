@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { assertTopology, ConfirmPublisher, declareTopologyOnConnect, ManagedConnection, topology } from "@otp/broker";
 import { type Channel, type Config, deriveKeyring } from "@otp/contracts";
-import { createDb, createPool, loadMasterSecret, migrateWhenReachable } from "@otp/db";
+import { createDb, createPool, databaseAnswers, loadMasterSecret, migrateWhenReachable } from "@otp/db";
 import type { ConsumeMessage } from "amqplib";
 import type { MessageContext, Settlement } from "./consumer.js";
 import { QueueConsumer } from "./consumer.js";
@@ -38,6 +38,9 @@ export interface Dispatcher {
   /** Graceful stop: no new messages, in-flight ones finished (or abandoned after drainMs), all closed. */
   stop(): Promise<void>;
 }
+
+/** A health probe answers within this long, whatever PostgreSQL does. */
+const HEALTH_TIMEOUT_MS = 2_000;
 
 export async function startDispatcher(options: DispatcherOptions): Promise<Dispatcher> {
   const { config, log } = options;
@@ -125,13 +128,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   connection.start();
 
   const health = async (): Promise<HealthReport> => {
-    const database = await Promise.race([
-      store.ping().then(
-        () => "up" as const,
-        () => "down" as const,
-      ),
-      new Promise<"down">((r) => setTimeout(() => r("down"), 2_000).unref()),
-    ]);
+    const database = (await databaseAnswers(pool, HEALTH_TIMEOUT_MS)) ? ("up" as const) : ("down" as const);
     const rabbitmq = connection.isConnected ? ("up" as const) : ("down" as const);
     const consuming = config.dispatcher.channels.filter((_, i) => consumers[i]?.isConsuming);
     return { ok: database === "up" && rabbitmq === "up", rabbitmq, database, consuming };

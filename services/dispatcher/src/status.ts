@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { statementName, tableNames } from "@otp/db";
 import type pg from "pg";
 import { Batcher } from "./batcher.js";
 
@@ -18,17 +18,6 @@ export interface RecordInput {
   readonly error: string | null;
 }
 
-const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
-
-/**
- * A named prepared statement: parsed and planned once per connection rather than per batch (the
- * batched UPDATE … FROM unnest costs more to plan than to run). The name carries a hash of the
- * text, so two schemas never share one. Behind PgBouncer in transaction mode this needs
- * PgBouncer ≥ 1.21 with `max_prepared_statements` > 0.
- */
-const statementName = (purpose: string, text: string) =>
-  `otp_${purpose}_${createHash("sha256").update(text).digest("hex").slice(0, 12)}`;
-
 /**
  * The delivery columns of the `otp` table. Every write is idempotent and monotonic: `delivered`
  * is never overwritten; `failed` and `expired` are only reached from `pending`; a successful
@@ -42,7 +31,7 @@ export class StatusStore {
 
   constructor(pool: pg.Pool, schema: string) {
     this.#pool = pool;
-    this.#table = `${quote(schema)}.otp`;
+    this.#table = tableNames(schema).otp;
     this.#lookups = new Batcher((items) => this.#lookupMany(items.map((i) => i.key)));
     this.#records = new Batcher((items) => this.#recordMany(items));
   }
@@ -104,9 +93,5 @@ export class StatusStore {
       [otpId],
     );
     return (result.rowCount ?? 0) > 0;
-  }
-
-  async ping(): Promise<void> {
-    await this.#pool.query("SELECT 1");
   }
 }

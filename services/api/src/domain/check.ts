@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { type Channel, digestPassword } from "@otp/contracts";
-import { statementName, type TableNames } from "../db/sql.js";
+import { statementName, type TableNames } from "@otp/db";
 import type { DomainDeps } from "./deps.js";
 
 /** `match`: the code is right. `mismatch`: wrong, or nothing to check. `attempts_exceeded`: every code is dead. */

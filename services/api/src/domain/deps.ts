@@ -1,7 +1,7 @@
 import type { Config, Keyring } from "@otp/contracts";
+import type { TableNames } from "@otp/db";
 import type pg from "pg";
 import type { Clock } from "../clock.js";
-import type { TableNames } from "../db/sql.js";
 
 /** What the domain functions need: storage, keys, time and the OTP settings. No HTTP, no broker. */
 export interface DomainDeps {

@@ -1,9 +1,8 @@
 import { deriveKeyring, parseConfig } from "@otp/contracts";
-import { createPool } from "@otp/db";
+import { createPool, tableNames } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tableNames } from "../db/sql.js";
 import { createChecker } from "./check.js";
 import type { DomainDeps } from "./deps.js";
 import { createIssuer, type PendingEvent } from "./issue.js";

@@ -10,8 +10,8 @@ import {
   mustBeSet,
   sealContent,
 } from "@otp/contracts";
+import { statementName, type TableNames } from "@otp/db";
 import type pg from "pg";
-import { statementName, type TableNames } from "../db/sql.js";
 import { withTransaction } from "../db/transaction.js";
 import { ApiError } from "../errors.js";
 import type { DomainDeps } from "./deps.js";

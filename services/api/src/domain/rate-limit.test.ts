@@ -1,5 +1,5 @@
+import { tableNames } from "@otp/db";
 import { describe, expect, it } from "vitest";
-import { tableNames } from "../db/sql.js";
 import {
   countQuery,
   cutoffsOf,

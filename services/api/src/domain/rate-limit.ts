@@ -1,6 +1,6 @@
 import { CHANNEL_INFO, type Channel, type ErrorCode, type LimitMeasure, type LimitRule } from "@otp/contracts";
+import type { TableNames } from "@otp/db";
 import type pg from "pg";
-import type { TableNames } from "../db/sql.js";
 
 /**
  * SPEC §3 limits: at most `rate` accepted OTPs in any `minutes`-minute window ending now, per

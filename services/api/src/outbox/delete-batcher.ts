@@ -1,6 +1,6 @@
 import type { Log } from "@otp/broker";
+import { statementName } from "@otp/db";
 import type pg from "pg";
-import { statementName } from "../db/sql.js";
 
 export interface DeleteBatcherOptions {
   /** How long an id waits for companions before its batch is sent. */

@@ -1,7 +1,7 @@
 import type { Log } from "@otp/broker";
+import type { TableNames } from "@otp/db";
 import type pg from "pg";
 import type { Clock } from "../clock.js";
-import type { TableNames } from "../db/sql.js";
 import { withTransaction } from "../db/transaction.js";
 import type { EventPublisher } from "./types.js";
 

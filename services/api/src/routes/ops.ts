@@ -1,28 +1,12 @@
 import { swaggerUI } from "@hono/swagger-ui";
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { HealthResponse } from "@otp/contracts";
+import { databaseAnswers } from "@otp/db";
 import type { AppEnv } from "../http/env.js";
 import { defineRoute, json } from "../http/route.js";
 import type { RouteContext } from "./context.js";
 
 const HEALTH_TIMEOUT_MS = 2_000;
-
-/** Resolves false instead of waiting out a pool connect timeout, so probes answer promptly. */
-async function databaseAnswers(ctx: RouteContext): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS);
-  });
-  const query = ctx.deps.pool.query("SELECT 1").then(
-    () => true,
-    () => false,
-  );
-  try {
-    return await Promise.race([query, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** `/health` and `/metrics` (not in the OpenAPI document's tags of the product, but documented). */
 export function opsRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext): void {
@@ -38,7 +22,7 @@ export function opsRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext): void {
       responses: { 200: json(HealthResponse, "Healthy."), 503: json(HealthResponse, "Something is down.") },
     }),
     async (c) => {
-      const database = await databaseAnswers(ctx);
+      const database = await databaseAnswers(ctx.deps.pool, HEALTH_TIMEOUT_MS);
       const broker = ctx.deps.brokerReady();
       const healthy = database && broker;
       return c.json({ status: healthy, content: { database, broker } }, healthy ? 200 : 503);

@@ -1,7 +1,11 @@
 import { createHash } from "node:crypto";
+import type pg from "pg";
+
+/** A SQL identifier, quoted. */
+export const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
 /**
- * Schema-qualified names of the tables, for hand-written SQL. Every statement of the API names its
+ * Schema-qualified names of the tables, for hand-written SQL. Every hand-written statement names its
  * tables through these, so `PG_SCHEMA` is honoured without `SET search_path` (which would not stick
  * behind a transaction-mode pooler).
  */
@@ -11,8 +15,6 @@ export interface TableNames {
   readonly limitRule: string;
   readonly outbox: string;
 }
-
-const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 export function tableNames(schema: string): TableNames {
   const q = (table: string) => `${quoteIdent(schema)}.${quoteIdent(table)}`;
@@ -28,4 +30,24 @@ export function tableNames(schema: string): TableNames {
  */
 export function statementName(purpose: string, text: string): string {
   return `otp_${purpose}_${createHash("sha256").update(text).digest("hex").slice(0, 12)}`;
+}
+
+/**
+ * Whether PostgreSQL answers `SELECT 1` within `timeoutMs`: health probes answer promptly instead
+ * of waiting out a pool's connect timeout.
+ */
+export async function databaseAnswers(pool: pg.Pool, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const query = pool.query("SELECT 1").then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([query, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
