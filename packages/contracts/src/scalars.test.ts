@@ -138,4 +138,11 @@ describe("target (GET /password)", () => {
   ])("normalises %j like the channel it belongs to", (input, expected) => {
     expect(parse(target(), input, "target")).toBe(expected);
   });
+
+  it.each([["a\u0000b@example.com"], ["7701\u0000"], ["abc\u0007def"], ["x\u007f"]])(
+    "rejects %j: control characters are in no target, and PostgreSQL refuses NUL",
+    (input) => {
+      expect(parse(target(), input, "target")).toBe('error: "target" must not contain control characters');
+    },
+  );
 });

@@ -139,6 +139,18 @@ export function text(name: string, max: number) {
 }
 
 /**
+ * C0 control characters and DEL. Nothing a phone, an email or a chat id contains; and PostgreSQL
+ * refuses NUL in text outright (SQLSTATE 22021), so a target holding one must stop here as a 400.
+ */
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+/**
  * The `target` of `GET /password`: a phone, an email or a chat id. Normalised the way each channel
  * normalises it on creation, so that `+7701...`, `7701...` and `Foo@Example.com` find their OTPs.
  */
@@ -156,7 +168,8 @@ export function target(name = "target") {
       },
       z
         .string({ error: errorFor(name, "must be a string") })
-        .max(254, { error: `"${name}" must be at most 254 characters` }),
+        .max(254, { error: `"${name}" must be at most 254 characters` })
+        .refine((v) => !hasControlCharacter(v), { error: `"${name}" must not contain control characters` }),
     ),
   ).meta({ description: "A phone, an email or a Telegram chat id." });
 }

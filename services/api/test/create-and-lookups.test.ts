@@ -170,4 +170,41 @@ describe("GET /target and GET /password", () => {
     });
     expect((await api.call("GET", "/target?channel=sms")).body.message).toBe('"password" parameter must be set');
   });
+
+  it("a target with a control character (NUL) is a 400 validation, never a 500", async () => {
+    // PostgreSQL refuses NUL in text (SQLSTATE 22021): it must be stopped before the query.
+    for (const target of ["a\u0000b@example.com", "7701\u00000000001", "abc\u0000"]) {
+      const viaQuery = await api.call("GET", `/password?${new URLSearchParams({ target })}`);
+      expect(viaQuery.status, JSON.stringify(target)).toBe(400);
+      expect(viaQuery.body).toEqual({
+        status: false,
+        status_code: "validation",
+        message: '"target" must not contain control characters',
+      });
+      const viaBody = await api.raw("GET", "/password", JSON.stringify({ target }), {
+        "Content-Type": "application/json",
+      });
+      expect(viaBody.status, JSON.stringify(target)).toBe(400);
+      expect(viaBody.json).toMatchObject({ status: false, status_code: "validation" });
+    }
+  });
+
+  it("other endpoints taking a target refuse a NUL with a 4xx too", async () => {
+    const nul = "\u0000";
+    const answers = [
+      await api.call("POST", "/sms", { phone: `7701${nul}000001`, password: "1", lifetime: 60, message: "m" }),
+      await api.call("POST", "/call", { phone: `7701000${nul}001`, password: "1", lifetime: 60 }),
+      await api.call("POST", "/email", { email: `a${nul}b@example.com`, password: "1", lifetime: 60, subject: "s" }),
+      await api.call("POST", "/telegram", { chat_id: `12${nul}`, password: "1", lifetime: 60, message: "m" }),
+      await api.call("GET", `/sms/check?${new URLSearchParams({ phone: `7701${nul}01`, password: "1" })}`),
+      await api.call("GET", `/email/check?${new URLSearchParams({ email: `a${nul}@example.com`, password: "1" })}`),
+      await api.call("GET", `/telegram/check?${new URLSearchParams({ chat_id: `1${nul}`, password: "1" })}`),
+      await api.call("GET", `/target?${new URLSearchParams({ password: `1${nul}`, channel: `sms${nul}` })}`),
+      await api.call("POST", "/limit/sms", { phones: [{ minutes: `1${nul}`, rate: 1 }] }),
+    ];
+    for (const answer of answers) {
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ status: false, status_code: "validation" });
+    }
+  });
 });

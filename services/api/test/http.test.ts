@@ -109,6 +109,21 @@ describe("the envelope on every failure (SPEC §1)", () => {
     const timeout = appWithFailingDatabase(new Error("timeout exceeded when trying to connect"));
     expect((await timeout.request("/limit/sms")).status).toBe(503);
   });
+
+  it("a value the database refuses (SQLSTATE 22021, 22P02) is a 400 validation, not a 500", async () => {
+    for (const code of ["22021", "22P02"]) {
+      const logs: string[] = [];
+      const refused = Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code });
+      const app = appWithFailingDatabase(refused, logs);
+      const res = await app.request("/password?target=77010000000");
+      expect(res.status, code).toBe(400);
+      expect(await res.json()).toEqual(envelope("validation"));
+      expect(
+        logs.some((l) => JSON.parse(l).msg === "database refused a request value"),
+        code,
+      ).toBe(true);
+    }
+  });
 });
 
 describe("request ids, logs, metrics", () => {

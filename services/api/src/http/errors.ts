@@ -1,5 +1,6 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { isRejectedData } from "../db/rejected-data.js";
 import { isDatabaseUnavailable } from "../db/unavailable.js";
 import { ApiError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -34,6 +35,9 @@ export function toApiError(error: unknown): ApiError {
       headers: { "Retry-After": "1" },
     });
   }
+  if (isRejectedData(error)) {
+    return new ApiError("validation", "A parameter holds a value that cannot be stored (a control character?)");
+  }
   if (error instanceof HTTPException) return fromHttpException(error);
   return new ApiError("internal", "Internal error");
 }
@@ -48,6 +52,8 @@ export function errorHandler(logger: Logger): ErrorHandler<AppEnv> {
     const reqId = c.get("requestId");
     if (apiError.code === "internal") logger.error({ err: error, reqId }, "internal error");
     else if (apiError.code === "unavailable") logger.warn({ reqId, cause: String(error) }, "database unavailable");
+    // A 400 for the client, but validation should have caught it: keep it visible.
+    else if (isRejectedData(error)) logger.warn({ reqId, cause: String(error) }, "database refused a request value");
     // Whatever is left of an oversized body is not worth reading on a kept-alive connection.
     if (apiError.code === "payload_too_large") c.header("Connection", "close");
     return failure(c, apiError);
