@@ -2,6 +2,16 @@ import { type Channel, type DeliveryStatus, decrypt, digestPassword, type OtpSta
 import type { DomainDeps } from "./deps.js";
 
 /**
+ * What `GET /password` found. `undecryptable` is a row sealed under another key (OTP_SECRET was
+ * changed since it was issued, or the bytes are damaged): no code can be revealed, and that is the
+ * operator's business, not the client's, so the caller answers "not found" and logs it.
+ */
+export type PasswordLookup =
+  | { readonly kind: "found"; readonly password: string }
+  | { readonly kind: "none" }
+  | { readonly kind: "undecryptable"; readonly id: string; readonly reason: string };
+
+/**
  * The lookups of SPEC §3 (`GET /target`, `GET /password`) and the delivery status of `GET /otp/{id}`.
  * "Live" means unexpired, unused and not killed by failed checks, as for a check.
  */
@@ -29,14 +39,19 @@ WHERE target = $1 AND ${alive} ORDER BY created_at DESC LIMIT 1`;
     },
 
     /** The code of the newest live OTP of `target`, in any channel, if any. */
-    async passwordOf(target: string): Promise<string | undefined> {
+    async passwordOf(target: string): Promise<PasswordLookup> {
       const { rows } = await deps.pool.query<{ id: string; password_cipher: Buffer }>(byTarget, [
         target,
         deps.clock(),
         max,
       ]);
       const row = rows[0];
-      return row ? decrypt(deps.keys, row.password_cipher, row.id) : undefined;
+      if (!row) return { kind: "none" };
+      try {
+        return { kind: "found", password: decrypt(deps.keys, row.password_cipher, row.id) };
+      } catch (error) {
+        return { kind: "undecryptable", id: row.id, reason: error instanceof Error ? error.message : String(error) };
+      }
     },
 
     async statusOf(id: string): Promise<OtpStatusContent | undefined> {

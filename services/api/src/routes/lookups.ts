@@ -20,7 +20,7 @@ const jsonBody = (schema: typeof TargetRequest | typeof PasswordRequest) => ({
 });
 
 /** `GET /target`, `GET /password` (seed) and `GET /otp/{id}` (delivery status). */
-export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups }: RouteContext): void {
+export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteContext): void {
   defineRoute(
     app,
     createRoute({
@@ -57,9 +57,15 @@ export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups }: RouteContext
     async (c) => {
       const { target } = await parseParams(c, PasswordRequest);
       c.set("target", maskTarget(target));
-      const password = await lookups.passwordOf(target);
-      if (password === undefined) throw new ApiError("not_found", "No live OTP for this target");
-      return ok(c, { password });
+      const found = await lookups.passwordOf(target);
+      if (found.kind === "undecryptable") {
+        deps.logger.warn(
+          { reqId: c.get("requestId"), otpId: found.id, reason: found.reason },
+          "GET /password: the newest live OTP does not decrypt (issued under another OTP_SECRET?); answering not found",
+        );
+      }
+      if (found.kind !== "found") throw new ApiError("not_found", "No live OTP for this target");
+      return ok(c, { password: found.password });
     },
   );
 
