@@ -17,7 +17,23 @@ export interface RelayOptions {
   /** Rows younger than this belong to the fast path, which is probably publishing them right now. */
   readonly graceMs?: number;
   readonly batchSize?: number;
+  /**
+   * How long `stop()` waits for a pass in progress. A publish can hang (a connection lost before
+   * the heartbeat notices it), and SIGTERM must still end within its 10 s (SPEC §7).
+   */
+  readonly stopTimeoutMs?: number;
 }
+
+/** How `stop()` ended: the pass in progress finished, or it was abandoned at the timeout. */
+export type RelayStop = "finished" | "abandoned";
+
+/** The pass `stop()` gave up on; its transaction rolls back, so its rows stay for the next relay. */
+class RelayAbandoned extends Error {
+  override readonly name = "RelayAbandoned";
+}
+
+/** How long an abandoned pass gets to roll back and hand its connection back to the pool. */
+const ABANDON_GRACE_MS = 500;
 
 /**
  * Publishes what the fast path left behind (broker down, confirm lost, crash between commit and
@@ -34,9 +50,11 @@ export class OutboxRelay {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #failing = false;
+  /** Rejected by `stop()` at its timeout: a pass stuck in publish gives up and rolls back. */
+  #abandon = abandonSignal();
 
   constructor(options: RelayOptions) {
-    this.#o = { intervalMs: 1_000, graceMs: 5_000, batchSize: 500, ...options };
+    this.#o = { intervalMs: 1_000, graceMs: 5_000, batchSize: 500, stopTimeoutMs: 3_000, ...options };
     const { outbox } = options.tables;
     this.#claim = `SELECT id, channel, event::text AS body FROM ${outbox}
 WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED`;
@@ -48,13 +66,30 @@ FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
+    this.#abandon = abandonSignal();
     this.#loop = this.#run();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the loop, waiting at most `timeoutMs` for a pass in progress. A pass still publishing
+   * then is abandoned: it rolls back, its rows stay unpublished (another replica, or this one
+   * after a restart, relays them), and shutdown goes on instead of hanging on the broker. Should
+   * one of its publishes be confirmed after all, the event goes out twice: a duplicate the event id
+   * absorbs, as everywhere else.
+   */
+  async stop(timeoutMs = this.#o.stopTimeoutMs): Promise<RelayStop> {
     this.#stopped = true;
     this.#wake?.();
-    await this.#loop;
+    const loop = this.#loop;
+    if (!loop) return "finished";
+    if (await settlesWithin(loop, timeoutMs)) return "finished";
+    this.#o.log.warn(
+      { timeoutMs },
+      "outbox relay still publishing at stop; abandoning the pass, its rows stay in the outbox",
+    );
+    this.#abandon.reject(new RelayAbandoned("outbox relay stopped"));
+    await settlesWithin(loop, ABANDON_GRACE_MS);
+    return "abandoned";
   }
 
   /** One pass: claims up to a batch, publishes it, deletes what was confirmed. Returns that count. */
@@ -68,9 +103,12 @@ FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
         batchSize,
       ]);
       if (rows.length === 0) return 0;
-      const results = await Promise.allSettled(
-        rows.map((row) => publisher.publish(exchange, row.channel, Buffer.from(row.body), { messageId: row.id })),
-      );
+      const results = await Promise.race([
+        Promise.allSettled(
+          rows.map((row) => publisher.publish(exchange, row.channel, Buffer.from(row.body), { messageId: row.id })),
+        ),
+        this.#abandon.promise,
+      ]);
       const confirmed: string[] = [];
       const failed: string[] = [];
       const errors: string[] = [];
@@ -97,6 +135,7 @@ FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
         if (this.#failing) this.#o.log.info({}, "outbox relay works again");
         this.#failing = false;
       } catch (error) {
+        if (error instanceof RelayAbandoned) break;
         if (!this.#failing) this.#o.log.warn({ err: error }, "outbox relay failed; retrying");
         this.#failing = true;
       }
@@ -115,4 +154,26 @@ FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
       };
     });
   }
+}
+
+function abandonSignal(): { promise: Promise<never>; reject: (error: Error) => void } {
+  let reject: (error: Error) => void = () => {};
+  const promise = new Promise<never>((_, rej) => {
+    reject = rej;
+  });
+  // Rejected only at a stop, maybe while no pass is listening: that is not an unhandled rejection.
+  promise.catch(() => {});
+  return { promise, reject };
+}
+
+/** Whether `promise` settles within `ms`; it is never rejected-through, only waited for. */
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    promise.then(done, done);
+  });
 }
