@@ -1,12 +1,9 @@
-import { ConfirmPublisher, ManagedConnection, silentLog, topology } from "@otp/broker";
+import { topology } from "@otp/broker";
 import { TcpProxy, useTestBroker } from "@otp/broker/testing";
 import { type Channel, DeliveryEvent } from "@otp/contracts";
-import { tableNames } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import amqp from "amqplib";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OutboxRelay } from "../src/outbox/relay.js";
 import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
 
 const db = useTestDatabase();
@@ -153,52 +150,5 @@ describe("the transactional outbox", () => {
     const events = await drainQueue("sms");
     expect(events.map((e) => e.otp_id).sort()).toEqual([...ids].sort());
     expect((await proxied.call("GET", "/health")).status).toBe(200);
-  });
-
-  it("relays in several replicas share the backlog without publishing anything twice (FOR UPDATE SKIP LOCKED)", async () => {
-    await drainQueue("email");
-    await proxy.cut();
-    await expect.poll(() => proxied.broker.publisher.isReady, { timeout: 5_000 }).toBe(false);
-    const n = 60;
-    for (let i = 0; i < n; i++) {
-      const created = await proxied.call("POST", "/email", {
-        email: `r${i}@example.com`,
-        password: "1",
-        lifetime: 300,
-        subject: "s",
-      });
-      expect(created.status).toBe(200);
-    }
-    // Three more relays (besides the one of each running API), with small batches, all at once.
-    const connection = new ManagedConnection({ url: broker.url, name: "relays", log: silentLog });
-    const publisher = await ConfirmPublisher.attach(connection, { log: silentLog });
-    connection.start();
-    await connection.waitForConnection(10_000);
-    const pools = [1, 2, 3].map(() => new pg.Pool({ ...db(), max: 2 }));
-    try {
-      const relays = pools.map(
-        (pool) =>
-          new OutboxRelay({
-            pool,
-            tables: tableNames("public"),
-            publisher,
-            exchange: t.exchange,
-            clock: () => new Date(Date.now() + 60_000),
-            log: silentLog,
-            batchSize: 7,
-          }),
-      );
-      for (let round = 0; round < 20 && (await outboxCount()) > 0; round++) {
-        await Promise.all(relays.map((r) => r.runOnce()));
-      }
-      expect(await outboxCount()).toBe(0);
-      const events = await drainQueue("email");
-      expect(events).toHaveLength(n);
-      expect(new Set(events.map((e) => e.id)).size).toBe(n);
-    } finally {
-      await connection.close();
-      await Promise.all(pools.map((p) => p.end()));
-      await proxy.restore();
-    }
   });
 });

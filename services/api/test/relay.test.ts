@@ -1,18 +1,31 @@
 import { silentLog } from "@otp/broker";
+import { useTestBroker } from "@otp/broker/testing";
 import { tableNames } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
+import amqp from "amqplib";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type Broker, connectBroker } from "../src/broker.js";
 import { OutboxRelay } from "../src/outbox/relay.js";
 import type { EventPublisher } from "../src/outbox/types.js";
 
 const db = useTestDatabase();
+const testBroker = useTestBroker("api-relay");
 let pool: pg.Pool;
+let broker: Broker;
+let inspector: amqp.ChannelModel;
 
-beforeAll(() => {
+beforeAll(async () => {
   pool = new pg.Pool({ ...db(), max: 6 });
+  broker = await connectBroker(testBroker, silentLog);
+  await broker.connection.waitForConnection(10_000);
+  inspector = await amqp.connect(testBroker.url);
 });
-afterAll(() => pool?.end());
+afterAll(async () => {
+  await inspector?.close();
+  await broker?.connection.close();
+  await pool?.end();
+});
 beforeEach(() => pool.query("DELETE FROM outbox"));
 
 /** `n` unpublished events, old enough for the relay to take (past its grace period). */
@@ -32,7 +45,7 @@ function relayWith(publisher: EventPublisher, options: { batchSize?: number; sto
     pool,
     tables: tableNames("public"),
     publisher,
-    exchange: "unused",
+    exchange: broker.topology.exchange,
     clock: () => new Date(),
     log: silentLog,
     intervalMs: 20,
@@ -75,5 +88,80 @@ describe("OutboxRelay.stop()", () => {
     relay.start();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await relay.stop(300)).toBe("finished");
+  });
+});
+
+/** The message ids of everything in the email work queue, which is emptied. */
+async function drainEmailQueue(): Promise<string[]> {
+  const ch = await inspector.createChannel();
+  const ids: string[] = [];
+  try {
+    for (;;) {
+      const message = await ch.get(broker.topology.workQueue("email"), { noAck: true });
+      if (!message) return ids;
+      ids.push(String(message.properties.messageId));
+    }
+  } finally {
+    await ch.close();
+  }
+}
+
+/** The real publisher, but every publish waits until `open()`: a relay caught mid-pass, rows locked. */
+function held(inner: EventPublisher) {
+  let open: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  let calls = 0;
+  const publisher: EventPublisher = {
+    get isReady() {
+      return inner.isReady;
+    },
+    async publish(...args) {
+      calls++;
+      await gate;
+      return inner.publish(...args);
+    },
+  };
+  return { publisher, open: () => open(), calls: () => calls };
+}
+
+/** Runs passes until one finds nothing; the total published. */
+async function relayAll(relay: OutboxRelay): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const published = await relay.runOnce();
+    if (published === 0) return total;
+    total += published;
+  }
+}
+
+describe("several relays on one outbox (API replicas)", () => {
+  it("one relay mid-publish neither blocks another nor shares its rows: each event is published exactly once", async () => {
+    await drainEmailQueue();
+    await backlog(40);
+    const ids = (await pool.query<{ id: string }>("SELECT id FROM outbox")).rows.map((r) => r.id);
+
+    // Relay A claims a batch and is held in the middle of publishing it, its rows locked.
+    const a = held(broker.publisher);
+    const relayA = relayWith(a.publisher, { batchSize: 10 });
+    const passA = relayA.runOnce();
+    await expect.poll(a.calls, { timeout: 5_000 }).toBe(10);
+
+    // Relay B works the same backlog meanwhile. Plain FOR UPDATE would make it wait for A's
+    // locks; no locking at all would let it take A's rows too.
+    const relayB = relayWith(broker.publisher, { batchSize: 10 });
+    const byB = await Promise.race([
+      relayAll(relayB),
+      new Promise<string>((resolve) => setTimeout(() => resolve("B blocked behind A's locked rows"), 5_000)),
+    ]);
+    expect(byB).toBe(30);
+
+    a.open();
+    expect(await passA).toBe(10);
+    expect(await outboxCount()).toBe(0);
+    const published = await drainEmailQueue();
+    expect(published).toHaveLength(40);
+    expect([...published].sort()).toEqual([...ids].sort());
   });
 });
