@@ -1,4 +1,4 @@
-import { deriveKeyring, parseConfig } from "@otp/contracts";
+import { decrypt, deriveKeyring, parseConfig, unsealContent } from "@otp/contracts";
 import { createPool, tableNames } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import type pg from "pg";
@@ -83,10 +83,18 @@ describe("issue", () => {
   it("a generated code is digested and encrypted like a given one, and checks", async () => {
     const issuer = createIssuer(deps, (p) => published.push(p));
     const outcome = await issuer.issue(request("70000000003"));
-    expect(outcome.accepted).toBe(true);
-    const { rows } = await pool.query("SELECT generated FROM otp WHERE target = '70000000003'");
-    expect(rows).toEqual([{ generated: true }]);
+    if (!outcome.accepted) throw new Error("refused");
+    const { rows } = await pool.query<{ id: string; generated: boolean; password_cipher: Buffer }>(
+      "SELECT id, generated, password_cipher FROM otp WHERE target = '70000000003'",
+    );
+    expect(rows.map((r) => r.generated)).toEqual([true]);
+    // The code the user receives is the one in the delivery event; it must be the one that checks.
+    const { event } = outcome.pending;
+    const delivered = unsealContent(deps.keys, event.sealed, event.id).password;
+    expect(delivered).toMatch(/^\d{6}$/);
+    expect(decrypt(deps.keys, rows[0]?.password_cipher as Buffer, rows[0]?.id as string)).toBe(delivered);
     const check = createChecker(deps);
     expect(await check({ channel: "sms", target: "70000000003", password: "not it" })).toBe("mismatch");
+    expect(await check({ channel: "sms", target: "70000000003", password: delivered })).toBe("match");
   });
 });
