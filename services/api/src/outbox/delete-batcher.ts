@@ -39,10 +39,6 @@ export class DeleteBatcher {
     this.#maxPending = options.maxPending ?? 100_000;
   }
 
-  get pending(): number {
-    return this.#pending.length;
-  }
-
   add(id: string): void {
     if (this.#pending.length >= this.#maxPending) return;
     this.#pending.push(id);

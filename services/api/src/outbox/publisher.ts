@@ -23,10 +23,6 @@ export class AfterCommitPublisher {
     this.#log = log;
   }
 
-  get inFlight(): number {
-    return this.#inFlight;
-  }
-
   publish({ event, body }: PendingEvent): void {
     if (!this.#publisher.isReady) return; // the relay will take it once the broker is back
     this.#inFlight++;
