@@ -76,6 +76,20 @@ describe("rate limit arithmetic", () => {
     expect(refusalOf("email", chat, 1).code).toBe("email_limit");
   });
 
+  it("reads back every window the counting query names", () => {
+    const { text } = countQuery(tableNames("public"), rules, { channel: "sms", ip: "1.2.3.4", target: "7701" }, []);
+    const aliases = [...text.matchAll(/ AS (\w+)/g)].map((m) => m[1] as string).filter((a) => a.length > 1);
+    expect(aliases).toHaveLength(2 * rules.length);
+    // A row holding a distinct count under each name the query gives: windowCounts must find them all.
+    const row = Object.fromEntries(aliases.map((alias, i) => [alias, alias.includes("o") ? minutesAgo(i) : i + 1]));
+    const counts = windowCounts(rules, row);
+    expect(new Set(counts.map((c) => c.count)).size).toBe(rules.length);
+    for (const c of counts) {
+      expect(c.count).toBeGreaterThan(0);
+      expect(c.oldest).toBeInstanceOf(Date);
+    }
+  });
+
   it("binds only the parameters its statement uses", () => {
     const t = tableNames("otp_schema");
     const targetOnly = countQuery(t, [rules[2] as MeasuredRule], { channel: "sms", target: "7701" }, [minutesAgo(10)]);

@@ -48,6 +48,18 @@ export function parseRules(json: unknown): MeasuredRule[] {
 
 const countStatements = new Map<string, string>();
 
+/** The alias of a measure's subquery in {@link countQuery}. */
+const MEASURE_ALIAS: Readonly<Record<LimitMeasure, string>> = { ip: "i", target: "t" };
+
+/**
+ * The names of the `index`-th window's columns of a measure in the counting row: spelt here only,
+ * so that the query that names them and {@link windowCounts} that reads them cannot drift apart.
+ */
+function windowColumns(measure: LimitMeasure, index: number): { count: string; oldest: string } {
+  const alias = MEASURE_ALIAS[measure];
+  return { count: `${alias}n${index}`, oldest: `${alias}o${index}` };
+}
+
 /**
  * One statement that counts, for every rule, the accepted OTPs of its window and finds the oldest of
  * them: `count(*) FILTER (WHERE created_at > cutoff)` per rule over one index range scan per measure.
@@ -71,18 +83,22 @@ export function countQuery(
   let text = countStatements.get(cacheKey);
   if (!text) {
     let next = values.length - cutoffs.length + 1;
-    const sub = (alias: string, column: string, valueParam: number, n: number) => {
+    // The otp table's columns are named like the measures: `ip`, `target`.
+    const sub = (measure: LimitMeasure, valueParam: number, n: number) => {
       const bounds = Array.from({ length: n }, () => `$${next++}::timestamptz`);
-      const columns = bounds.flatMap((cutoff, i) => [
-        `count(*) FILTER (WHERE created_at > ${cutoff})::int AS ${alias}n${i}`,
-        `min(created_at) FILTER (WHERE created_at > ${cutoff}) AS ${alias}o${i}`,
-      ]);
+      const columns = bounds.flatMap((cutoff, i) => {
+        const names = windowColumns(measure, i);
+        return [
+          `count(*) FILTER (WHERE created_at > ${cutoff})::int AS ${names.count}`,
+          `min(created_at) FILTER (WHERE created_at > ${cutoff}) AS ${names.oldest}`,
+        ];
+      });
       return `(SELECT ${columns.join(", ")} FROM ${t.otp}
-   WHERE channel = $1 AND ${column} = $${valueParam} AND created_at > least(${bounds.join(", ")})) AS ${alias}`;
+   WHERE channel = $1 AND ${measure} = $${valueParam} AND created_at > least(${bounds.join(", ")})) AS ${MEASURE_ALIAS[measure]}`;
     };
     const from: string[] = [];
-    if (nIp > 0) from.push(sub("i", "ip", 2, nIp));
-    if (nTarget > 0) from.push(sub("t", "target", nIp > 0 ? 3 : 2, nTarget));
+    if (nIp > 0) from.push(sub("ip", 2, nIp));
+    if (nTarget > 0) from.push(sub("target", nIp > 0 ? 3 : 2, nTarget));
     text = `SELECT * FROM ${from.join(",\n ")}`;
     countStatements.set(cacheKey, text);
   }
@@ -95,16 +111,16 @@ export interface WindowCount {
   readonly oldest: Date | null;
 }
 
-/** Pairs the row of {@link countStatement} with the rules it counted. */
+/** Pairs the row of {@link countQuery} with the rules it counted. */
 export function windowCounts(rules: readonly MeasuredRule[], row: Record<string, unknown>): WindowCount[] {
   let ip = 0;
   let target = 0;
   return rules.map((rule) => {
-    const key = rule.measure === "ip" ? `i%${ip++}` : `t%${target++}`;
+    const names = windowColumns(rule.measure, rule.measure === "ip" ? ip++ : target++);
     return {
       rule,
-      count: Number(row[key.replace("%", "n")] ?? 0),
-      oldest: (row[key.replace("%", "o")] as Date | null) ?? null,
+      count: Number(row[names.count] ?? 0),
+      oldest: (row[names.oldest] as Date | null) ?? null,
     };
   });
 }
