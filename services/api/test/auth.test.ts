@@ -8,6 +8,7 @@ const broker = useTestBroker("api-auth");
 let open: TestApi;
 let locked: TestApi;
 let lockedWithWebhookSecret: TestApi;
+let openWithWebhookSecret: TestApi;
 
 const basic = (user: string, password: string) => ({
   Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`,
@@ -22,9 +23,14 @@ beforeAll(async () => {
     broker,
     env: { HTTP_AUTH_USERNAME: "admin", HTTP_AUTH_PASSWORD: "s3cret", OTP_TELEGRAM_WEBHOOK_SECRET: "hook-Secret_1" },
   });
+  openWithWebhookSecret = await startTestApi({
+    pg: db(),
+    broker,
+    env: { OTP_TELEGRAM_WEBHOOK_SECRET: "hook-Secret_2" },
+  });
 });
 afterAll(async () => {
-  await Promise.all([open?.close(), locked?.close(), lockedWithWebhookSecret?.close()]);
+  await Promise.all([open?.close(), locked?.close(), lockedWithWebhookSecret?.close(), openWithWebhookSecret?.close()]);
 });
 
 describe("HTTP Basic auth (SPEC §3)", () => {
@@ -81,5 +87,26 @@ describe("the webhook secret", () => {
     expect(right.body).toEqual({ status: true });
     // Everything else still needs basic auth.
     expect((await api.call("GET", "/limit/sms")).status).toBe(401);
+  });
+
+  it("good basic credentials do not stand in for the secret, and the secret is checked before the body", async () => {
+    const api = lockedWithWebhookSecret;
+    const withBasic = await api.call("POST", "/telegram/webhook", update, basic("admin", "s3cret"));
+    expect(withBasic.status).toBe(401);
+    const garbage = await api.call("POST", "/telegram/webhook", "{not json", {
+      "Content-Type": "application/json",
+      "X-Telegram-Bot-Api-Secret-Token": "nope",
+    });
+    expect(garbage.status).toBe(401);
+  });
+
+  it("without HTTP_AUTH_* the secret is still required", async () => {
+    const api = openWithWebhookSecret;
+    expect((await api.call("POST", "/telegram/webhook", update)).status).toBe(401);
+    const right = await api.call("POST", "/telegram/webhook", update, {
+      "X-Telegram-Bot-Api-Secret-Token": "hook-Secret_2",
+    });
+    expect(right.status).toBe(200);
+    expect((await api.call("GET", "/limit/sms")).status).toBe(200);
   });
 });
