@@ -107,6 +107,17 @@ describe("POST /telegram/webhook, end to end", () => {
     expect(after.rows[0].n).toBe(before.rows[0].n);
   });
 
+  it("a body that is not a JSON object is 400 bad_request, one over 64 KiB 413 (as the README says)", async () => {
+    const json = { "Content-Type": "application/json" };
+    for (const body of ["{not json", "[1, 2]", '"text"']) {
+      const answer = await api.call("POST", "/telegram/webhook", body, json);
+      expect(answer.status, body).toBe(400);
+      expect(answer.body).toMatchObject({ status: false, status_code: "bad_request" });
+    }
+    const huge = JSON.stringify({ ...updateFrom(700_000_777), padding: "x".repeat(70_000) });
+    expect((await api.call("POST", "/telegram/webhook", huge, json)).status).toBe(413);
+  });
+
   it("group chats (negative ids) and edited messages count too", async () => {
     const answer = await api.call("POST", "/telegram/webhook", {
       update_id: 9,
