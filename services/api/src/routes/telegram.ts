@@ -29,7 +29,10 @@ export function telegramRoutes(app: OpenAPIHono<AppEnv>, { deps, issuer }: Route
         "Any update with a chat gets a generated code sent to that chat (telegram `chat_ids` limits apply, ip " +
         "limits do not). Checked against `X-Telegram-Bot-Api-Secret-Token` when OTP_TELEGRAM_WEBHOOK_SECRET is set.",
       request: { body: { content: { "application/json": { schema: TelegramUpdate } } } },
-      responses: { 200: json(OkResponse, "Always, once authenticated."), ...errors("bad_request") },
+      responses: {
+        200: json(OkResponse, "Every update, including those refused by limits or without a chat."),
+        ...errors("bad_request", "payload_too_large"),
+      },
     }),
     async (c) => {
       const outcome = await handleTelegramUpdate(issuer, settings, await readBody(c));
