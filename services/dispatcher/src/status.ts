@@ -94,4 +94,12 @@ export class StatusStore {
     );
     return (result.rowCount ?? 0) > 0;
   }
+
+  /** The replay's copy was not confirmed: back to `failed`, which its dead letter still says. */
+  async unreopen(otpId: string): Promise<void> {
+    await this.#pool.query(
+      `UPDATE ${this.#table} SET delivery_status = 'failed' WHERE id = $1 AND delivery_status = 'pending'`,
+      [otpId],
+    );
+  }
 }
