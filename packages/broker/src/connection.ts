@@ -40,16 +40,12 @@ export class ManagedConnection extends EventEmitter<Events> {
   #closing = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
-  /** Resolves when close() is called: every wait of the loop races it, so close() never waits on the broker. */
-  readonly #closed: Promise<void>;
-  #resolveClosed!: () => void;
+  /** Ends the loop's current wait on close(), so that close() never waits on the broker. */
+  readonly #interrupts = new Set<() => void>();
 
   constructor(options: ManagedConnectionOptions) {
     super();
     this.#options = options;
-    this.#closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve;
-    });
   }
 
   /** The live connection, if any. */
@@ -95,7 +91,7 @@ export class ManagedConnection extends EventEmitter<Events> {
    */
   async close(): Promise<void> {
     this.#closing = true;
-    this.#resolveClosed();
+    for (const interrupt of this.#interrupts) interrupt();
     this.#wake?.();
     await Promise.all([this.#connection, this.#opening].map((c) => c && this.#closeWithin(c)));
     await this.#loop;
@@ -129,10 +125,10 @@ export class ManagedConnection extends EventEmitter<Events> {
         // A connect still pending when close() is called ends on its own (connect timeout, or the
         // closing check after the hooks); its failure is not worth a log line then.
         attempt.catch(() => {});
-        const opened = await Promise.race([attempt, this.#closed.then(() => undefined)]);
+        const opened = await this.#unlessClosed(attempt);
         if (opened === undefined) break;
         delay = minReconnectDelayMs;
-        const error = await Promise.race([opened.closed, this.#closed.then(() => undefined)]);
+        const error = await this.#unlessClosed(opened.closed);
         this.#connection = undefined;
         this.emit("disconnected", error);
         if (!this.#closing) log.warn({ err: error }, "lost the connection to RabbitMQ; reconnecting");
@@ -143,6 +139,34 @@ export class ManagedConnection extends EventEmitter<Events> {
       await this.#sleep(delay / 2 + Math.random() * (delay / 2));
       delay = Math.min(delay * 2, maxReconnectDelayMs);
     }
+    // close() can interrupt the wait for a connect that has just succeeded (its 'connected' already
+    // emitted): that connection is being closed by close() too, and ends here like any other.
+    if (this.#connection) {
+      this.#connection = undefined;
+      this.emit("disconnected", undefined);
+    }
+  }
+
+  /**
+   * `promise`, or undefined as soon as close() is called. (Not a race with one long-lived promise:
+   * each race would leave a reaction on it for every reconnect attempt of a long outage.)
+   */
+  #unlessClosed<T>(promise: Promise<T>): Promise<T | undefined> {
+    if (this.#closing) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      const interrupt = () => resolve(undefined);
+      this.#interrupts.add(interrupt);
+      promise.then(
+        (value) => {
+          this.#interrupts.delete(interrupt);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#interrupts.delete(interrupt);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Connects and runs the hooks; resolves with a promise of the connection's end (boxed: not adopted). */
