@@ -11,6 +11,13 @@ export interface ManagedConnectionOptions {
   readonly maxReconnectDelayMs?: number;
   /** Short heartbeats notice a dead broker in seconds instead of the TCP timeout's minutes. */
   readonly heartbeatSeconds?: number;
+  /**
+   * How long the TCP connect plus AMQP handshake may take. Heartbeats only start once the handshake
+   * is done, so without this a broker that accepts the socket but never answers stalls the loop.
+   */
+  readonly connectTimeoutMs?: number;
+  /** How long close() waits for the broker's close-ok before dropping the socket. */
+  readonly closeTimeoutMs?: number;
 }
 
 /** Runs on every (re)connection, before it counts as connected: declare topology, open channels. */
@@ -28,9 +35,13 @@ export class ManagedConnection extends EventEmitter<Events> {
   readonly #options: ManagedConnectionOptions;
   readonly #hooks: SetupHook[] = [];
   #connection: ChannelModel | undefined;
+  /** The connection whose setup hooks are running: not usable yet, but close() must end it too. */
+  #opening: ChannelModel | undefined;
   #closing = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
+  /** Ends the loop's current wait on close(), so that close() never waits on the broker. */
+  readonly #interrupts = new Set<() => void>();
 
   constructor(options: ManagedConnectionOptions) {
     super();
@@ -73,13 +84,36 @@ export class ManagedConnection extends EventEmitter<Events> {
     });
   }
 
-  /** Stops reconnecting and closes the connection (channels close with it). */
+  /**
+   * Stops reconnecting and closes the connection (channels close with it). Resolves within about
+   * `closeTimeoutMs` whatever the broker does: an unreachable or hung broker, a reconnect loop
+   * sleeping, or a connection still in its handshake or setup hooks must not hold up a shutdown.
+   */
   async close(): Promise<void> {
     this.#closing = true;
+    for (const interrupt of this.#interrupts) interrupt();
     this.#wake?.();
-    const connection = this.#connection;
-    if (connection) await connection.close().catch(() => {});
+    await Promise.all([this.#connection, this.#opening].map((c) => c && this.#closeWithin(c)));
     await this.#loop;
+  }
+
+  /** A polite close (close / close-ok); if the broker does not answer in time, the socket is dropped. */
+  async #closeWithin(connection: ChannelModel): Promise<void> {
+    const { closeTimeoutMs = 2_000 } = this.#options;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      connection.close().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), closeTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    // Destroying the socket with an error makes amqplib close the connection and emit 'close',
+    // which ends the loop's wait on it. The stream is not in amqplib's typings.
+    if (!answered) streamOf(connection)?.destroy(new Error("RabbitMQ did not answer the close"));
   }
 
   async #run(): Promise<void> {
@@ -87,9 +121,14 @@ export class ManagedConnection extends EventEmitter<Events> {
     let delay = minReconnectDelayMs;
     while (!this.#closing) {
       try {
-        const closed = await this.#connectOnce();
+        const attempt = this.#connectOnce();
+        // A connect still pending when close() is called ends on its own (connect timeout, or the
+        // closing check after the hooks); its failure is not worth a log line then.
+        attempt.catch(() => {});
+        const opened = await this.#unlessClosed(attempt);
+        if (opened === undefined) break;
         delay = minReconnectDelayMs;
-        const error = await closed;
+        const error = await this.#unlessClosed(opened.closed);
         this.#connection = undefined;
         this.emit("disconnected", error);
         if (!this.#closing) log.warn({ err: error }, "lost the connection to RabbitMQ; reconnecting");
@@ -100,33 +139,70 @@ export class ManagedConnection extends EventEmitter<Events> {
       await this.#sleep(delay / 2 + Math.random() * (delay / 2));
       delay = Math.min(delay * 2, maxReconnectDelayMs);
     }
+    // close() can interrupt the wait for a connect that has just succeeded (its 'connected' already
+    // emitted): that connection is being closed by close() too, and ends here like any other.
+    if (this.#connection) {
+      this.#connection = undefined;
+      this.emit("disconnected", undefined);
+    }
   }
 
-  /** Connects and runs the hooks; resolves with a promise of the connection's end. */
-  async #connectOnce(): Promise<Promise<Error | undefined>> {
-    const { url, name, log, heartbeatSeconds = 10 } = this.#options;
+  /**
+   * `promise`, or undefined as soon as close() is called. (Not a race with one long-lived promise:
+   * each race would leave a reaction on it for every reconnect attempt of a long outage.)
+   */
+  #unlessClosed<T>(promise: Promise<T>): Promise<T | undefined> {
+    if (this.#closing) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      const interrupt = () => resolve(undefined);
+      this.#interrupts.add(interrupt);
+      promise.then(
+        (value) => {
+          this.#interrupts.delete(interrupt);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#interrupts.delete(interrupt);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Connects and runs the hooks; resolves with a promise of the connection's end (boxed: not adopted). */
+  async #connectOnce(): Promise<{ closed: Promise<Error | undefined> }> {
+    const { url, name, log, heartbeatSeconds = 10, connectTimeoutMs = 10_000 } = this.#options;
     const target = new URL(url);
     if (!target.searchParams.has("heartbeat")) target.searchParams.set("heartbeat", String(heartbeatSeconds));
-    const connection = await amqp.connect(target.toString(), { clientProperties: { connection_name: name } });
+    const connection = await amqp.connect(target.toString(), {
+      clientProperties: { connection_name: name },
+      timeout: connectTimeoutMs,
+    });
     const closed = new Promise<Error | undefined>((resolve) => connection.once("close", resolve));
     // 'error' is always followed by 'close', which drives the reconnection.
     connection.on("error", (error: Error) => log.warn({ err: error }, "RabbitMQ connection error"));
     connection.on("blocked", (reason: string) => log.warn({ reason }, "RabbitMQ blocked this connection"));
     connection.on("unblocked", () => log.info({}, "RabbitMQ unblocked this connection"));
+    this.#opening = connection;
     try {
       if (this.#closing) throw new Error("closing");
       for (const hook of this.#hooks) await hook(connection);
+      // close() may have come while the hooks ran: never report a connection after it.
+      if (this.#closing) throw new Error("closing");
     } catch (error) {
-      await connection.close().catch(() => {});
+      await this.#closeWithin(connection);
       throw error;
+    } finally {
+      this.#opening = undefined;
     }
     this.#connection = connection;
     log.info({ name }, "connected to RabbitMQ");
     this.emit("connected", connection);
-    return closed;
+    return { closed };
   }
 
   #sleep(ms: number): Promise<void> {
+    if (this.#closing) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.#wake = () => {
@@ -135,4 +211,8 @@ export class ManagedConnection extends EventEmitter<Events> {
       };
     });
   }
+}
+
+function streamOf(connection: ChannelModel): { destroy(error?: Error): void } | undefined {
+  return (connection as unknown as { connection?: { stream?: { destroy(error?: Error): void } } }).connection?.stream;
 }

@@ -21,7 +21,12 @@ import type { Channel as AmqpChannel, ChannelModel, Options } from "amqplib";
 /** The backoff steps a retry can wait, shortest first. The dispatcher picks one per attempt. */
 export const RETRY_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 512_000] as const;
 
-/** A message redelivered this many times (crashing consumers) goes to the dead-letter queue. */
+/**
+ * The work queues' `x-delivery-limit`. A message handed out again this many times (crashing
+ * consumers) is on its last allowed delivery (`x-delivery-count` = the limit): the dispatcher
+ * dead-letters it itself then, with reason `poison` and the OTP recorded failed. Should even that
+ * fail, RabbitMQ dead-letters it on its next return (reason `delivery_limit` in `x-death`).
+ */
 export const POISON_DELIVERY_LIMIT = 20;
 
 export interface Topology {

@@ -20,7 +20,11 @@ export interface QueueConsumerOptions {
   readonly handler: MessageHandler;
   /** Delay before reopening a channel the broker closed while the connection lived. */
   readonly reopenDelayMs?: number;
-  /** Declares the queue (idempotently) before every consume: a deleted queue comes back. */
+  /**
+   * Declares the queue (idempotently) before consuming again after the broker cancelled the
+   * consumer (e.g. the queue was deleted) or closed its channel. Not run on a (re)connection: the
+   * connection's setup hook has declared the topology just before.
+   */
   readonly declare?: (channel: AmqpChannel) => Promise<void>;
 }
 
@@ -55,18 +59,15 @@ export class QueueConsumer {
 
   /** Registers the consumer with the connection; it starts consuming on the next (or current) connection. */
   async attach(): Promise<void> {
-    await this.#connection.addSetup((c) => this.#open(c));
-  }
-
-  get inFlight(): number {
-    return this.#inFlight.size;
+    // The connection's earlier setup hook has declared the topology: no declaration here.
+    await this.#connection.addSetup((c) => this.#open(c, false));
   }
 
   get isConsuming(): boolean {
     return this.#current?.tag !== undefined;
   }
 
-  async #open(connection: ChannelModel): Promise<void> {
+  async #open(connection: ChannelModel, declare: boolean): Promise<void> {
     if (this.#stopping) return;
     const { queue, prefetch, log } = this.#options;
     const channel = await connection.createChannel();
@@ -77,11 +78,11 @@ export class QueueConsumer {
     channel.on("close", () => this.#onClose(state));
     await channel.prefetch(prefetch);
     this.#current = state;
+    if (declare) await this.#options.declare?.(channel);
     await this.#consume(state);
   }
 
   async #consume(state: ChannelState): Promise<void> {
-    await this.#options.declare?.(state.channel);
     const { consumerTag } = await state.channel.consume(
       this.#options.queue,
       (message) => {
@@ -100,8 +101,11 @@ export class QueueConsumer {
     this.#options.log.warn({ queue: this.#options.queue }, "RabbitMQ cancelled the consumer; consuming again");
     setTimeout(() => {
       if (this.#stopping || state.closed.signal.aborted || this.#current !== state) return;
-      // Declares the queue again if it was deleted; a failure closes the channel, which reopens later.
-      this.#consume(state).catch((error) => this.#options.log.warn({ err: error }, "cannot consume again yet"));
+      // Declares the queue again in case it was deleted; a failure closes the channel, which reopens later.
+      (async () => {
+        await this.#options.declare?.(state.channel);
+        await this.#consume(state);
+      })().catch((error) => this.#options.log.warn({ err: error }, "cannot consume again yet"));
     }, 500).unref();
   }
 
@@ -111,11 +115,12 @@ export class QueueConsumer {
     if (this.#current !== state) return;
     this.#current = undefined;
     if (this.#stopping) return;
-    // The channel alone closed (e.g. a channel-level error) while the connection lives: reopen it.
+    // The channel alone closed (e.g. a channel-level error) while the connection lives: reopen it,
+    // declaring the queue, since a consume on a deleted queue (404) is one way a channel closes.
     // When the connection itself died, the connection's setup hook opens a new one on reconnect.
     setTimeout(() => {
       if (this.#stopping || this.#current || this.#connection.connection !== state.connection) return;
-      this.#open(state.connection).catch((error) =>
+      this.#open(state.connection, true).catch((error) =>
         this.#options.log.warn({ err: error, queue: this.#options.queue }, "cannot reopen the consumer channel"),
       );
     }, this.#options.reopenDelayMs ?? 1_000).unref();

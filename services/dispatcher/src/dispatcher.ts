@@ -1,5 +1,12 @@
 import { hostname } from "node:os";
-import { assertTopology, ConfirmPublisher, declareTopologyOnConnect, ManagedConnection, topology } from "@otp/broker";
+import {
+  assertTopology,
+  ConfirmPublisher,
+  declareTopologyOnConnect,
+  ManagedConnection,
+  POISON_DELIVERY_LIMIT,
+  topology,
+} from "@otp/broker";
 import { type Channel, type Config, deriveKeyring } from "@otp/contracts";
 import { createDb, createPool, databaseAnswers, loadMasterSecret, migrateWhenReachable } from "@otp/db";
 import type { ConsumeMessage } from "amqplib";
@@ -97,6 +104,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
             lookup: (otpId) =>
               holdUntilDone("read the delivery status", () => store.lookup(otpId), ctx.abandon, channelLog),
             observeAttempt: (ch, seconds) => metrics.attemptDuration.observe({ channel: ch }, seconds),
+            deliveryLimit: POISON_DELIVERY_LIMIT,
           },
           { queueChannel: channel, content: message.content, headers },
           ctx.forceStop,

@@ -1,8 +1,7 @@
 import { parseArgs } from "node:util";
-import { topology } from "@otp/broker";
+import { ConfirmPublisher, declareTopologyOnConnect, ManagedConnection, silentLog, topology } from "@otp/broker";
 import { loadConfigOrExit } from "@otp/contracts";
 import { createPool } from "@otp/db";
-import amqp from "amqplib";
 import { type DeadLetter, listDeadLetters, replayDeadLetters } from "./dlq.js";
 import { StatusStore } from "./status.js";
 
@@ -39,7 +38,16 @@ if (command === "replay" && !values.all && (values.id ?? []).length === 0) {
 
 const config = loadConfigOrExit();
 const t = topology(config.amqp.prefix);
-const connection = await amqp.connect(config.amqp.url, { clientProperties: { connection_name: "otp-dlq-cli" } });
+// The service's own connection and confirmed publisher, so a replay is published as every other
+// copy is (mandatory, confirm timeout); the topology is declared so that a replay always routes.
+const managed = new ManagedConnection({ url: config.amqp.url, name: "otp-dlq-cli", log: silentLog });
+await managed.addSetup(declareTopologyOnConnect(t));
+const publisher = await ConfirmPublisher.attach(managed, { log: silentLog });
+managed.start();
+const connection = await managed.waitForConnection(10_000).catch((error: Error) => {
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+});
 
 function table(letters: readonly DeadLetter[]): string {
   const rows = [
@@ -69,20 +77,27 @@ try {
   } else {
     const pool = createPool(config.pg, { applicationName: "otp-dlq-cli", onError: () => {} });
     try {
-      const result = await replayDeadLetters(connection, t, new StatusStore(pool, config.pg.schema), {
-        all: values.all,
-        ids: values.id ?? [],
-      });
+      const result = await replayDeadLetters(
+        { connection, publisher, topology: t, store: new StatusStore(pool, config.pg.schema) },
+        { all: values.all, ids: values.id ?? [] },
+      );
       if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       else {
         for (const id of result.replayed) process.stdout.write(`replayed ${id}\n`);
         for (const s of result.skipped) process.stdout.write(`skipped  ${s.id}: ${s.why}\n`);
+        for (const f of result.failed) process.stdout.write(`failed   ${f.id}: ${f.why}\n`);
         process.stdout.write(`${result.replayed.length} replayed, ${result.skipped.length} skipped\n`);
+      }
+      if (result.failed.length > 0) {
+        process.stderr.write(
+          "the replay stopped: a copy was not confirmed; the dead letters not replayed are still there\n",
+        );
+        process.exitCode = 1;
       }
     } finally {
       await pool.end();
     }
   }
 } finally {
-  await connection.close().catch(() => {});
+  await managed.close();
 }

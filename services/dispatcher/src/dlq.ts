@@ -1,6 +1,6 @@
-import { assertTopology, type Topology } from "@otp/broker";
-import { CHANNELS, type Channel, DeliveryEvent } from "@otp/contracts";
-import type { ChannelModel, ConfirmChannel, GetMessage } from "amqplib";
+import type { ConfirmPublisher, Topology } from "@otp/broker";
+import { DeliveryEvent } from "@otp/contracts";
+import type { ChannelModel, GetMessage } from "amqplib";
 import { carriedHeaders, H } from "./headers.js";
 
 /** One message of the dead-letter queue, as an operator sees it: never the sealed content. */
@@ -18,11 +18,15 @@ export interface DeadLetter {
 export interface ReplayResult {
   readonly replayed: string[];
   readonly skipped: { readonly id: string; readonly why: string }[];
+  /** At most one: the replay stops at the first copy the broker does not confirm. */
+  readonly failed: { readonly id: string; readonly why: string }[];
 }
 
-/** What replay needs from the database: put a failed OTP back to pending (unless expired). */
+/** What replay needs from the database: put a failed OTP back to pending (unless expired), and undo that. */
 export interface Reopener {
   reopen(otpId: string): Promise<boolean>;
+  /** The replay's copy was not confirmed: the OTP is failed again, as its dead letter says. */
+  unreopen(otpId: string): Promise<void>;
 }
 
 function headerString(value: unknown): string | null {
@@ -79,31 +83,44 @@ export async function listDeadLetters(connection: ChannelModel, t: Topology, lim
   }
 }
 
+/** What replay needs to republish: the service's confirmed publisher (mandatory, confirm timeout). */
+export type ReplayPublisher = Pick<ConfirmPublisher, "publish">;
+
+export interface ReplayDeps {
+  /** For reading the dead-letter queue. */
+  readonly connection: ChannelModel;
+  readonly publisher: ReplayPublisher;
+  readonly topology: Topology;
+  readonly store: Reopener;
+  readonly now?: () => number;
+}
+
 /**
  * Moves dead letters back to their channel's work queue with a fresh attempt counter: the copy is
- * confirmed before the dead letter is removed (acked). The OTP goes back to `pending` first, so
- * the dispatcher does not skip the replayed event as "no longer pending". Events whose code has
- * expired, and messages that are not readable events, stay in the dead-letter queue.
+ * confirmed (and routed) before the dead letter is removed (acked). The OTP goes back to `pending`
+ * first, so the dispatcher does not skip the replayed event as "no longer pending"; if the copy is
+ * not confirmed, the OTP goes back to `failed`, the dead letter stays, and the replay stops there
+ * (the broker is likely unwell; the rest stay too). Events whose code has expired, and messages that
+ * are not readable events, stay in the dead-letter queue.
  */
 export async function replayDeadLetters(
-  connection: ChannelModel,
-  t: Topology,
-  store: Reopener,
+  deps: ReplayDeps,
   select: { readonly ids?: readonly string[]; readonly all?: boolean },
-  now: () => number = Date.now,
 ): Promise<ReplayResult> {
+  const { topology: t, store, publisher, now = Date.now } = deps;
   const wanted = new Set(select.ids ?? []);
-  const result: ReplayResult = { replayed: [], skipped: [] };
-  const ch: ConfirmChannel = await connection.createConfirmChannel();
+  const result: ReplayResult = { replayed: [], skipped: [], failed: [] };
+  // Messages got and not acked stay with this channel until it closes, then go back to the queue.
+  const ch = await deps.connection.createChannel();
+  ch.on("error", () => {}); // a missing queue closes the channel; the get reports it
   try {
-    await assertTopology(ch, t);
     for (;;) {
       const message = await ch.get(t.deadQueue, { noAck: false });
       if (message === false) break;
       const letter = describe(message);
       if (!select.all && !wanted.has(letter.id)) continue;
       const { event } = letter;
-      if (!event || !(CHANNELS as readonly string[]).includes(event.channel)) {
+      if (!event) {
         result.skipped.push({ id: letter.id, why: `not a readable delivery event (${letter.reason})` });
         continue;
       }
@@ -111,13 +128,23 @@ export async function replayDeadLetters(
         result.skipped.push({ id: letter.id, why: `the code expired at ${event.expire_at}` });
         continue;
       }
-      await store.reopen(event.otp_id);
-      await publishConfirmed(ch, t.exchange, event.channel, message);
+      const reopened = await store.reopen(event.otp_id);
+      try {
+        await publisher.publish(t.exchange, event.channel, message.content, {
+          messageId: message.properties.messageId ?? event.id,
+          headers: carriedHeaders(message.properties.headers as Record<string, unknown> | undefined),
+        });
+      } catch (error) {
+        if (reopened) await store.unreopen(event.otp_id);
+        result.failed.push({ id: letter.id, why: `not republished: ${(error as Error).message}` });
+        break;
+      }
       ch.ack(message);
       result.replayed.push(letter.id);
     }
     for (const id of wanted) {
-      if (!result.replayed.includes(id) && !result.skipped.some((s) => s.id === id)) {
+      const seen = [...result.replayed, ...result.skipped.map((s) => s.id), ...result.failed.map((s) => s.id)];
+      if (!seen.includes(id) && result.failed.length === 0) {
         result.skipped.push({ id, why: "not in the dead-letter queue" });
       }
     }
@@ -125,22 +152,4 @@ export async function replayDeadLetters(
   } finally {
     await ch.close().catch(() => {});
   }
-}
-
-function publishConfirmed(ch: ConfirmChannel, exchange: string, channel: Channel, message: GetMessage): Promise<void> {
-  return new Promise((resolve, reject) => {
-    ch.publish(
-      exchange,
-      channel,
-      message.content,
-      {
-        persistent: true,
-        contentType: "application/json",
-        messageId: message.properties.messageId,
-        headers: carriedHeaders(message.properties.headers as Record<string, unknown> | undefined),
-      },
-      (error: unknown) =>
-        error ? reject(new Error(`RabbitMQ did not confirm the replay: ${String(error)}`)) : resolve(),
-    );
-  });
 }

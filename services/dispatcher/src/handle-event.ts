@@ -6,7 +6,7 @@ import {
   type Keyring,
   unsealContent,
 } from "@otp/contracts";
-import { attemptOf, type Headers } from "./headers.js";
+import { attemptOf, deliveryCountOf, type Headers } from "./headers.js";
 import type { RetryPolicy } from "./retry-policy.js";
 import type { DeliveryStatus, OtpDelivery } from "./status.js";
 import type { Transport } from "./transports/index.js";
@@ -17,7 +17,8 @@ export type DeadReason =
   | "otp_not_found"
   | "unsealable"
   | "rejected"
-  | "exhausted";
+  | "exhausted"
+  | "poison";
 
 /** What to do with one consumed message; the consumer wrapper carries it out (settle.ts). */
 export type Outcome =
@@ -60,6 +61,8 @@ export interface HandlerDeps {
   readonly now: () => number;
   /** Called with each provider attempt's duration. */
   readonly observeAttempt: (channel: Channel, seconds: number) => void;
+  /** The work queues' `x-delivery-limit`: past it RabbitMQ would drop the message on its own. */
+  readonly deliveryLimit: number;
 }
 
 export interface Incoming {
@@ -95,6 +98,15 @@ export async function handleEvent(deps: HandlerDeps, incoming: Incoming, signal:
 
   const expireAtMs = Date.parse(event.expire_at);
   if (deps.now() >= expireAtMs) return { kind: "expired", event, attempted: false, error: null };
+
+  // The last delivery the queue allows: handling it has failed every time before (a crash, a bug).
+  // Dead-lettered here rather than tried once more, so that it lands in the dead-letter queue with a
+  // reason and its OTP is recorded failed; at the limit RabbitMQ would dead-letter it bare and the
+  // OTP would stay pending for ever.
+  const deliveries = deliveryCountOf(incoming.headers);
+  if (deliveries >= deps.deliveryLimit) {
+    return dead("poison", `handed out ${deliveries} times before without an outcome; not tried again`, false);
+  }
 
   let content: DeliveryContent;
   try {

@@ -4,7 +4,7 @@ export const H = {
   attempt: "x-otp-attempt",
   /** The error of the previous attempt (short, never the code or a text). */
   lastError: "x-otp-last-error",
-  /** Why it was dead-lettered: malformed, unsupported_version, otp_not_found, unsealable, rejected, exhausted. */
+  /** Why it was dead-lettered: malformed, unsupported_version, otp_not_found, unsealable, rejected, exhausted, poison. */
   deadReason: "x-otp-dead-reason",
   deadAt: "x-otp-dead-at",
   /** Attempts made when it was dead-lettered. */
@@ -33,4 +33,14 @@ export function attemptOf(headers: Headers | undefined): number {
   const raw = headers?.[H.attempt];
   const n = typeof raw === "number" ? raw : Number(raw);
   return Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+/**
+ * How many times RabbitMQ handed this message out before without it being acked (a consumer
+ * crashed, its channel closed, or it was nacked): the quorum queue's `x-delivery-count`, 0 on the
+ * first delivery.
+ */
+export function deliveryCountOf(headers: Headers | undefined): number {
+  const n = Number(headers?.["x-delivery-count"] ?? 0);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
 }

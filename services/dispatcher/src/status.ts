@@ -6,7 +6,6 @@ export type DeliveryStatus = "pending" | "delivered" | "failed" | "expired";
 
 export interface OtpDelivery {
   readonly status: DeliveryStatus;
-  readonly expireAt: Date;
 }
 
 export interface RecordInput {
@@ -25,18 +24,18 @@ export interface RecordInput {
  */
 export class StatusStore {
   readonly #pool: pg.Pool;
-  readonly #table: string;
+  readonly #sql: Statements;
   readonly #lookups: Batcher<string, null, OtpDelivery>;
   readonly #records: Batcher<string, RecordInput, DeliveryStatus>;
 
   constructor(pool: pg.Pool, schema: string) {
     this.#pool = pool;
-    this.#table = tableNames(schema).otp;
+    this.#sql = statements(tableNames(schema).otp);
     this.#lookups = new Batcher((items) => this.#lookupMany(items.map((i) => i.key)));
     this.#records = new Batcher((items) => this.#recordMany(items));
   }
 
-  /** The OTP's delivery status and expiry; undefined when there is no such row. */
+  /** The OTP's delivery status; undefined when there is no such row. (The expiry comes with the event.) */
   lookup(otpId: string): Promise<OtpDelivery | undefined> {
     return this.#lookups.load(otpId, null);
   }
@@ -47,17 +46,59 @@ export class StatusStore {
   }
 
   async #lookupMany(ids: readonly string[]): Promise<Map<string, OtpDelivery>> {
-    const text = `SELECT id, delivery_status, expire_at FROM ${this.#table} WHERE id = ANY($1::uuid[])`;
-    const result = await this.#pool.query<{ id: string; delivery_status: DeliveryStatus; expire_at: Date }>({
-      name: statementName("status_lookup", text),
-      text,
+    const result = await this.#pool.query<{ id: string; delivery_status: DeliveryStatus }>({
+      ...this.#sql.lookup,
       values: [ids],
     });
-    return new Map(result.rows.map((r) => [r.id, { status: r.delivery_status, expireAt: r.expire_at }]));
+    return new Map(result.rows.map((r) => [r.id, { status: r.delivery_status }]));
   }
 
   async #recordMany(items: readonly { key: string; input: RecordInput }[]): Promise<Map<string, DeliveryStatus>> {
-    const text = `UPDATE ${this.#table} AS o SET
+    const result = await this.#pool.query<{ id: string; delivery_status: DeliveryStatus }>({
+      ...this.#sql.record,
+      values: [
+        items.map((i) => i.key),
+        items.map((i) => (i.input.attempted ? 1 : 0)),
+        items.map((i) => i.input.status),
+        items.map((i) => i.input.error),
+      ],
+    });
+    return new Map(result.rows.map((r) => [r.id, r.delivery_status]));
+  }
+
+  /** For a replay from the dead-letter queue: `failed` goes back to `pending` unless the code has expired. */
+  async reopen(otpId: string): Promise<boolean> {
+    const result = await this.#pool.query({ ...this.#sql.reopen, values: [otpId] });
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  /** The replay's copy was not confirmed: back to `failed`, which its dead letter still says. */
+  async unreopen(otpId: string): Promise<void> {
+    await this.#pool.query({ ...this.#sql.unreopen, values: [otpId] });
+  }
+}
+
+interface Statement {
+  readonly name: string;
+  readonly text: string;
+}
+
+type Statements = Record<"lookup" | "record" | "reopen" | "unreopen", Statement>;
+
+function prepared(purpose: string, text: string): Statement {
+  return { name: statementName(purpose, text), text };
+}
+
+/**
+ * The store's statements, built once per store: the text depends only on the table, and the name
+ * (a hash of the text) would otherwise be recomputed for every batch on the hot path.
+ */
+function statements(table: string): Statements {
+  return {
+    lookup: prepared("status_lookup", `SELECT id, delivery_status FROM ${table} WHERE id = ANY($1::uuid[])`),
+    record: prepared(
+      "status_record",
+      `UPDATE ${table} AS o SET
          delivery_attempts = o.delivery_attempts + v.inc,
          delivery_status = CASE
            WHEN o.delivery_status = 'delivered' THEN 'delivered'
@@ -71,27 +112,16 @@ export class StatusStore {
            ELSE v.err END
        FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[]) AS v(id, inc, status, err)
        WHERE o.id = v.id
-       RETURNING o.id, o.delivery_status`;
-    const result = await this.#pool.query<{ id: string; delivery_status: DeliveryStatus }>({
-      name: statementName("status_record", text),
-      text,
-      values: [
-        items.map((i) => i.key),
-        items.map((i) => (i.input.attempted ? 1 : 0)),
-        items.map((i) => i.input.status),
-        items.map((i) => i.input.error),
-      ],
-    });
-    return new Map(result.rows.map((r) => [r.id, r.delivery_status]));
-  }
-
-  /** For a replay from the dead-letter queue: `failed` goes back to `pending` unless the code has expired. */
-  async reopen(otpId: string): Promise<boolean> {
-    const result = await this.#pool.query(
-      `UPDATE ${this.#table} SET delivery_status = 'pending'
+       RETURNING o.id, o.delivery_status`,
+    ),
+    reopen: prepared(
+      "status_reopen",
+      `UPDATE ${table} SET delivery_status = 'pending'
        WHERE id = $1 AND delivery_status = 'failed' AND expire_at > now()`,
-      [otpId],
-    );
-    return (result.rowCount ?? 0) > 0;
-  }
+    ),
+    unreopen: prepared(
+      "status_unreopen",
+      `UPDATE ${table} SET delivery_status = 'failed' WHERE id = $1 AND delivery_status = 'pending'`,
+    ),
+  };
 }

@@ -76,7 +76,7 @@ describe("StatusStore: idempotent, never regresses a final status", () => {
     expect((await row(same)).attempts).toBe(2);
   });
 
-  it("reopen (dlq replay) puts failed back to pending unless expired", async () => {
+  it("reopen (dlq replay) puts failed back to pending unless expired; unreopen undoes it", async () => {
     const live = await otp();
     const gone = await otp(-1_000);
     for (const id of [live, gone]) await store.record(id, { status: "failed", attempted: true, error: "e" });
@@ -84,5 +84,12 @@ describe("StatusStore: idempotent, never regresses a final status", () => {
     expect(await store.reopen(gone)).toBe(false);
     expect((await row(live)).status).toBe("pending");
     expect((await row(gone)).status).toBe("failed");
+    // A replay whose copy was not confirmed undoes its reopen; never touches a delivered OTP.
+    await store.unreopen(live);
+    expect((await row(live)).status).toBe("failed");
+    const delivered = await otp();
+    await store.record(delivered, { status: "delivered", attempted: true, error: null });
+    await store.unreopen(delivered);
+    expect((await row(delivered)).status).toBe("delivered");
   });
 });

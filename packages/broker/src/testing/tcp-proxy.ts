@@ -11,6 +11,8 @@ export class TcpProxy {
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   #port = 0;
+  #blackholed = false;
+  #accepted = 0;
 
   constructor(targetHost: string, targetPort: number) {
     this.#targetHost = targetHost;
@@ -20,6 +22,11 @@ export class TcpProxy {
   /** Listens on an ephemeral port (or the port it had before a cut); resolves with it. */
   async start(): Promise<number> {
     const server = createServer((client) => {
+      this.#accepted++;
+      if (this.#blackholed) {
+        this.#swallow(client);
+        return;
+      }
       const upstream = connect(this.#targetPort, this.#targetHost);
       for (const s of [client, upstream]) {
         this.#sockets.add(s);
@@ -47,8 +54,37 @@ export class TcpProxy {
     return this.#port;
   }
 
+  /** How many client connections the proxy has accepted so far (a reconnect loop shows up here). */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  /**
+   * Keeps every connection open and accepts new ones, but passes no byte either way: a broker that
+   * hangs, or a network that drops packets, which a client only notices by its own timeouts (unlike
+   * `cut()`, whose refusal it sees at once). `restore()` or `cut()` ends it.
+   */
+  blackhole(): void {
+    this.#blackholed = true;
+    for (const s of this.#sockets) {
+      s.unpipe();
+      this.#swallow(s);
+    }
+  }
+
+  /** Reads and drops whatever arrives, so the peer's writes neither fail nor back up. */
+  #swallow(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.on("close", () => this.#sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    socket.removeAllListeners("data");
+    socket.on("data", () => {});
+    socket.resume();
+  }
+
   /** Drops every open connection and stops accepting new ones. */
   async cut(): Promise<void> {
+    this.#blackholed = false;
     const server = this.#server;
     this.#server = undefined;
     for (const s of this.#sockets) s.destroy();
@@ -56,8 +92,9 @@ export class TcpProxy {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** Accepts connections again, on the same port. */
+  /** Accepts connections again, on the same port (after a blackhole, once its connections are dropped). */
   async restore(): Promise<void> {
+    if (this.#blackholed) await this.cut();
     if (!this.#server) await this.start();
   }
 

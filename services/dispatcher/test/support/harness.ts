@@ -170,7 +170,7 @@ export function useHarness(label: string) {
     /** Starts a dispatcher in this process; stopped after the file's tests. */
     async start(
       overrides: Record<string, string> = {},
-      options: Partial<Omit<DispatcherOptions, "config" | "log">> = {},
+      options: Partial<Omit<DispatcherOptions, "config">> = {},
     ): Promise<Dispatcher> {
       const config = harness.config(overrides);
       const dispatcher = await startDispatcher({

@@ -1,0 +1,115 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ManagedConnection } from "./connection.js";
+import { silentLog } from "./log.js";
+import { useTestBroker } from "./testing/index.js";
+import { TcpProxy } from "./testing/tcp-proxy.js";
+
+const broker = useTestBroker("conn");
+const proxies: TcpProxy[] = [];
+afterEach(async () => {
+  for (const p of proxies.splice(0)) await p.stop();
+});
+
+async function throughProxy(options: { heartbeatSeconds?: number } = {}) {
+  const target = new URL(broker.url);
+  const proxy = new TcpProxy("127.0.0.1", Number(target.port || 5672));
+  proxies.push(proxy);
+  target.hostname = "127.0.0.1";
+  target.port = String(await proxy.start());
+  const connection = new ManagedConnection({
+    url: target.toString(),
+    name: "close-test",
+    log: silentLog,
+    minReconnectDelayMs: 50,
+    maxReconnectDelayMs: 100,
+    // Long enough that only close() itself, not a heartbeat or connect timeout, can end the waits.
+    heartbeatSeconds: options.heartbeatSeconds ?? 30,
+    connectTimeoutMs: 60_000,
+    closeTimeoutMs: 500,
+  });
+  return { proxy, connection };
+}
+
+/** Resolves with how long close() took; fails the test rather than hanging it. */
+async function timeClose(connection: ManagedConnection): Promise<number> {
+  const started = performance.now();
+  await Promise.race([
+    connection.close(),
+    new Promise((_, reject) => setTimeout(() => reject(new Error("close() did not resolve within 5 s")), 5_000)),
+  ]);
+  return performance.now() - started;
+}
+
+/** After close(), the connection makes no further attempt (the proxy would accept it). */
+async function expectNoReconnect(proxy: TcpProxy): Promise<void> {
+  const before = proxy.accepted;
+  await new Promise((r) => setTimeout(r, 400));
+  expect(proxy.accepted).toBe(before);
+}
+
+describe("ManagedConnection.close() resolves promptly and stops reconnecting", () => {
+  it("while the reconnect loop runs against a broker that refuses connections", async () => {
+    const { proxy, connection } = await throughProxy();
+    await proxy.cut();
+    connection.start();
+    await new Promise((r) => setTimeout(r, 300)); // a few refused attempts and backoff sleeps
+    expect(connection.isConnected).toBe(false);
+    expect(await timeClose(connection)).toBeLessThan(1_000);
+    await proxy.restore();
+    await expectNoReconnect(proxy);
+    expect(connection.isConnected).toBe(false);
+  });
+
+  it("while a connection is mid-open: the broker took the socket but never answers the handshake", async () => {
+    const { proxy, connection } = await throughProxy();
+    proxy.blackhole();
+    connection.start();
+    await expect.poll(() => proxy.accepted).toBe(1);
+    expect(await timeClose(connection)).toBeLessThan(1_000);
+    await proxy.restore();
+    await expectNoReconnect(proxy);
+    expect(connection.isConnected).toBe(false);
+  });
+
+  it("while a setup hook waits on a broker that stopped answering", async () => {
+    const { proxy, connection } = await throughProxy();
+    let hookStarted = false;
+    await connection.addSetup(async (c) => {
+      hookStarted = true;
+      proxy.blackhole();
+      await c.createChannel(); // never answered
+    });
+    const connected = vi.fn();
+    connection.on("connected", connected);
+    connection.start();
+    await expect.poll(() => hookStarted).toBe(true);
+    expect(await timeClose(connection)).toBeLessThan(1_500);
+    await proxy.restore();
+    await expectNoReconnect(proxy);
+    expect(connected).not.toHaveBeenCalled();
+  });
+
+  it("while connected to a broker that stopped answering (no close-ok): the socket is dropped", async () => {
+    const { proxy, connection } = await throughProxy();
+    const disconnected = vi.fn();
+    connection.on("disconnected", disconnected);
+    connection.start();
+    await connection.waitForConnection(10_000);
+    proxy.blackhole();
+    // 500 ms close timeout, far from the 30 s heartbeat that would end it otherwise.
+    expect(await timeClose(connection)).toBeLessThan(1_500);
+    expect(connection.isConnected).toBe(false);
+    expect(disconnected).toHaveBeenCalledTimes(1);
+    await proxy.restore();
+    await expectNoReconnect(proxy);
+  });
+
+  it("while connected to a healthy broker: a polite close, no reconnection", async () => {
+    const { proxy, connection } = await throughProxy();
+    connection.start();
+    await connection.waitForConnection(10_000);
+    expect(await timeClose(connection)).toBeLessThan(1_000);
+    await expectNoReconnect(proxy);
+    expect(connection.isConnected).toBe(false);
+  });
+});

@@ -1,0 +1,78 @@
+import { ConfirmPublisher, ManagedConnection, PublishFailedError, silentLog } from "@otp/broker";
+import type { DeliveryEvent } from "@otp/contracts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ReplayPublisher, replayDeadLetters } from "../src/dlq.js";
+import { StatusStore } from "../src/status.js";
+import { useHarness } from "./support/harness.js";
+
+const h = useHarness("dlq-replay");
+let managed: ManagedConnection;
+let publisher: ConfirmPublisher;
+
+beforeAll(async () => {
+  managed = new ManagedConnection({ url: h.broker.url, name: "dlq-replay-test", log: silentLog });
+  publisher = await ConfirmPublisher.attach(managed, { log: silentLog });
+  managed.start();
+  await managed.waitForConnection(10_000);
+});
+afterAll(() => managed.close());
+
+/** An sms event rejected by the provider (422): failed, and its copy in the dead-letter queue. */
+async function deadLettered(target: string): Promise<DeliveryEvent> {
+  h.provider.reset();
+  h.provider.addRule({ path: "/smsvc", status: 422, body: { status: false, message: "blacklisted" } });
+  const d = await h.start({ OTP_DELIVERY_MODE: "direct", DISPATCHER_CHANNELS: "sms" });
+  const event = await h.send({ channel: "sms", target, message: "code {password}" });
+  await expect.poll(() => h.status(event.otp_id)).toBe("failed");
+  await expect.poll(() => h.messageCount(h.t.deadQueue)).toBe(1);
+  // Nobody consumes sms from here on: a replayed copy stays in the work queue for the test to see.
+  await d.stop();
+  return event;
+}
+
+const replay = (p: ReplayPublisher, ids: string[]) =>
+  replayDeadLetters(
+    {
+      connection: managed.connection ?? (undefined as never),
+      publisher: p,
+      topology: h.t,
+      store: new StatusStore(h.pool, h.pgConfig().schema),
+    },
+    { ids },
+  );
+
+describe("dlq replay", () => {
+  it("republishes through the confirmed publisher: the copy is in the work queue, the dead-letter queue is empty", async () => {
+    const event = await deadLettered("77010000031");
+    const result = await replay(publisher, [event.id]);
+    expect(result).toEqual({ replayed: [event.id], skipped: [], failed: [] });
+    expect(await h.messageCount(h.t.deadQueue)).toBe(0);
+    expect(await h.status(event.otp_id)).toBe("pending");
+
+    const ch = await (await h.amqp()).createChannel();
+    const copy = await ch.get(h.t.workQueue("sms"), { noAck: true });
+    await ch.close();
+    expect(copy).not.toBe(false);
+    if (copy === false) return;
+    expect(copy.properties.messageId).toBe(event.id);
+    expect(JSON.parse(copy.content.toString("utf8"))).toEqual(event);
+    // A fresh start: none of the dead letter's bookkeeping (attempt counter, reason) comes along.
+    const headers = Object.keys(copy.properties.headers ?? {}).filter((k) => k.startsWith("x-otp-"));
+    expect(headers).toEqual([]);
+  });
+
+  it("a copy the broker does not confirm: the dead letter stays, the OTP stays failed, the replay reports it", async () => {
+    const event = await deadLettered("77010000032");
+    const failing: ReplayPublisher = {
+      publish: async () => {
+        throw new PublishFailedError("no confirm from RabbitMQ within 10000 ms");
+      },
+    };
+    const result = await replay(failing, [event.id]);
+    expect(result.replayed).toEqual([]);
+    expect(result.failed).toEqual([{ id: event.id, why: expect.stringContaining("no confirm") }]);
+    expect(await h.messageCount(h.t.deadQueue)).toBe(1);
+    expect(await h.messageCount(h.t.workQueue("sms"))).toBe(0);
+    expect(await h.status(event.otp_id)).toBe("failed");
+  });
+});

@@ -1,0 +1,53 @@
+import { POISON_DELIVERY_LIMIT } from "@otp/broker";
+import type { Channel } from "@otp/contracts";
+import { describe, expect, it } from "vitest";
+import { listDeadLetters } from "../src/dlq.js";
+import { useHarness } from "./support/harness.js";
+
+const h = useHarness("poison");
+
+/**
+ * Plays a dispatcher that crashes while handling the message: takes it off the work queue and dies
+ * holding it (its channel closes, unacked), `times` times over. Each counts towards the queue's
+ * delivery limit, as a real crash does.
+ */
+async function crashWhileHandling(channel: Channel, times: number): Promise<void> {
+  const connection = await h.amqp();
+  for (let i = 0; i < times; i++) {
+    const ch = await connection.createChannel();
+    let message: Awaited<ReturnType<typeof ch.get>> = false;
+    const deadline = Date.now() + 5_000;
+    while (message === false && Date.now() < deadline) {
+      message = await ch.get(h.t.workQueue(channel), { noAck: false });
+      if (message === false) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(message, `delivery ${i + 1}`).not.toBe(false);
+    await ch.close();
+  }
+}
+
+describe("a message that keeps crashing its consumer (poison)", () => {
+  it("on its last allowed delivery it is dead-lettered as poison and its OTP recorded failed, nothing sent; one delivery earlier it is still delivered", async () => {
+    const poison = await h.send({ channel: "sms", target: "77010000021", message: "code {password}" });
+    await crashWhileHandling("sms", POISON_DELIVERY_LIMIT);
+    const almost = await h.send({ channel: "call", target: "77010000022" });
+    await crashWhileHandling("call", POISON_DELIVERY_LIMIT - 1);
+
+    await h.start({ OTP_DELIVERY_MODE: "direct", DISPATCHER_CHANNELS: "sms,call" });
+
+    await expect.poll(() => h.status(poison.otp_id)).toBe("failed");
+    const row = await h.row(poison.otp_id);
+    expect(row.attempts).toBe(0);
+    expect(row.lastError).toBe(
+      `poison: handed out ${POISON_DELIVERY_LIMIT} times before without an outcome; not tried again`,
+    );
+    // Our copy, with our reason: not a bare broker dead letter (reason "broker: delivery_limit").
+    await expect
+      .poll(async () => (await listDeadLetters(await h.amqp(), h.t)).filter((l) => l.id === poison.id))
+      .toEqual([expect.objectContaining({ channel: "sms", otpId: poison.otp_id, reason: "poison", attempts: 0 })]);
+    await expect.poll(() => h.messageCount(h.t.workQueue("sms"))).toBe(0);
+
+    await expect.poll(() => h.status(almost.otp_id)).toBe("delivered");
+    expect(h.provider.requests().map((r) => r.headers["idempotency-key"])).toEqual([almost.id]);
+  });
+});
