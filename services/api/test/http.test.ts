@@ -144,7 +144,21 @@ describe("request ids, logs, metrics", () => {
     );
     await api.raw("GET", "/sms/check", JSON.stringify({ phone, password: "Pw-81723" }), json);
     await api.call("GET", `/password?target=${phone}`);
-    await api.call("POST", "/sms", { phone: freshPhone(), lifetime: 60, message: "gen {password}" });
+    const generatedFor = freshPhone();
+    await api.call("POST", "/sms", { phone: generatedFor, lifetime: 60, message: "gen {password}" });
+    const generated = (await api.call("GET", `/password?target=${generatedFor}`)).body as {
+      content: { password: string };
+    };
+    const code = generated.content.password;
+    expect(code).toMatch(/^\d{6}$/);
+    // Every string in every line: a 6-digit code could appear by chance inside a timestamp number.
+    const strings = (value: unknown): string[] =>
+      typeof value === "string"
+        ? [value]
+        : value !== null && typeof value === "object"
+          ? Object.values(value).flatMap(strings)
+          : [];
+    expect(api.logs.flatMap((l) => strings(JSON.parse(l))).filter((s) => s.includes(code))).toEqual([]);
     const all = api.logs.join("\n");
     expect(all).not.toContain("Pw-81723");
     expect(all).not.toContain("Very private text");
