@@ -277,7 +277,7 @@ async function main(): Promise<void> {
       { name: "queue mode, 2 dispatchers", dispatchers: 2, dummy: false },
       // Deliveries are latency-bound (Little's law: in flight ÷ time per delivery): the prefetch lever,
       // here at the earlier default of 32.
-      { name: "queue mode, 1 dispatcher, DISPATCHER_PREFETCH=32", dispatchers: 1, dummy: false, prefetch: 32 },
+      { name: "queue mode, 1 dispatcher, DISPATCHER_PREFETCH=256", dispatchers: 1, dummy: false, prefetch: 256 },
     ];
     for (const [i, s] of scenarios.entries()) {
       log(`delivery: ${s.name}, ${EVENTS} events`);

@@ -18,6 +18,16 @@ describe("phpJsonEncode (PHP json_encode without flags, as Guzzle's `json` optio
     expect(phpJsonEncode('a"b\\c\nd\te\u0001')).toBe('"a\\"b\\\\c\\nd\\te\\u0001"');
   });
 
+  it("encodes every ASCII character as PHP does (the fast path for plain strings included)", () => {
+    for (let code = 0; code < 0x80; code++) {
+      const c = String.fromCharCode(code);
+      // PHP and JSON.stringify agree on ASCII except `/`, which PHP escapes.
+      const php = JSON.stringify(c).replace("/", "\\/");
+      expect(phpJsonEncode(c)).toBe(php);
+      expect(phpJsonEncode(`plain ${c} text`)).toBe(`"plain ${php.slice(1, -1)} text"`);
+    }
+  });
+
   it("writes chat ids as bare integers, even beyond 2^53", () => {
     expect(phpJsonEncode({ to: new JsonInteger("-1001234567890123456") })).toBe('{"to":-1001234567890123456}');
     expect(() => new JsonInteger("12a")).toThrow();

@@ -1,5 +1,8 @@
+import { once } from "node:events";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { classifyAnswer, classifyError, parseRetryAfter, redact } from "./http.js";
+import { classifyAnswer, classifyError, parseRetryAfter, post, redact } from "./http.js";
 
 const answer = (status: number, bodyStart = "", retryAfter: string | null = null) => ({
   status,
@@ -45,5 +48,56 @@ describe("classifying a provider's answer", () => {
 
   it("redacts longest secrets first", () => {
     expect(redact("hello 1234 and 1234", ["1234", "hello 1234"])).toBe("*** and ***");
+  });
+});
+
+describe("post", () => {
+  it("sends to the URL's path and query, with its credentials, the body and the idempotency key", async () => {
+    const seen: { url?: string; headers?: IncomingHttpHeaders; body?: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => {
+        body += chunk;
+      });
+      req.on("end", () => {
+        seen.push({ url: req.url, headers: req.headers, body });
+        res.writeHead(202, { "Retry-After": "3" }).end("queued");
+      });
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { port } = server.address() as AddressInfo;
+    try {
+      const call = (url: string, key: string) =>
+        post(
+          { url, body: '{"a":"\\u00e9"}', headers: {}, idempotencyKey: key, timeoutMs: 2_000, secrets: [] },
+          new AbortController().signal,
+        );
+      // Twice each: the second use of a URL takes its parsed form from the cache.
+      for (const key of ["k1", "k2"]) {
+        expect(await call(`http://user:p%40ss@127.0.0.1:${port}/queue/task?x=1`, key)).toEqual({
+          status: 202,
+          bodyStart: "queued",
+          retryAfter: "3",
+        });
+        await call(`http://127.0.0.1:${port}/other`, `${key}-other`);
+      }
+      expect(seen.map((s) => s.url)).toEqual(["/queue/task?x=1", "/other", "/queue/task?x=1", "/other"]);
+      expect(seen[0]?.headers?.authorization).toBe(`Basic ${Buffer.from("user:p@ss").toString("base64")}`);
+      expect(seen[1]?.headers?.authorization).toBeUndefined();
+      expect(seen[2]?.headers?.["idempotency-key"]).toBe("k2");
+      expect(seen[0]?.headers?.["content-type"]).toBe("application/json");
+      expect(seen[0]?.body).toBe('{"a":"\\u00e9"}');
+    } finally {
+      server.close();
+    }
+  });
+
+  it("an unreachable URL is a network error, a malformed one a rejection", async () => {
+    const signal = new AbortController().signal;
+    const base = { body: "{}", headers: {}, idempotencyKey: "k", timeoutMs: 2_000, secrets: [] };
+    const refused = await post({ ...base, url: "http://127.0.0.1:1/task" }, signal).catch((e: unknown) => e);
+    expect(classifyError(refused, 2_000)).toEqual({ ok: false, transient: true, error: "network error: ECONNREFUSED" });
+    await expect(post({ ...base, url: "not a url" }, signal)).rejects.toThrow();
   });
 });

@@ -29,6 +29,35 @@ const agents = {
   "https:": new https.Agent({ keepAlive: true }),
 };
 
+type Target = Pick<http.RequestOptions, "protocol" | "hostname" | "port" | "path" | "auth">;
+
+/**
+ * The request options of a provider URL, parsed once: the URLs come from the configuration, so a
+ * handful serve every delivery, and parsing one per request showed in the dispatcher's profile.
+ */
+const targets = new Map<string, Target>();
+const MAX_TARGETS = 64;
+
+function targetOf(raw: string): Target {
+  let target = targets.get(raw);
+  if (target === undefined) {
+    const url = new URL(raw);
+    target = {
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: url.port === "" ? undefined : Number(url.port),
+      path: `${url.pathname}${url.search}`,
+      auth:
+        url.username || url.password
+          ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+          : undefined,
+    };
+    if (targets.size >= MAX_TARGETS) targets.clear();
+    targets.set(raw, target);
+  }
+  return target;
+}
+
 function namedError(name: string, message: string): Error {
   const error = new Error(message);
   error.name = name;
@@ -46,9 +75,9 @@ export function post(call: HttpCall, signal: AbortSignal): Promise<HttpAnswer> {
       reject(namedError("AbortError", "aborted before sending"));
       return;
     }
-    const url = new URL(call.url);
+    const target = targetOf(call.url);
     const body = Buffer.from(call.body, "utf8");
-    const client = url.protocol === "https:" ? https : http;
+    const client = target.protocol === "https:" ? https : http;
     let settled = false;
     const finish = (error: Error | undefined, answer?: HttpAnswer) => {
       if (settled) return;
@@ -59,10 +88,10 @@ export function post(call: HttpCall, signal: AbortSignal): Promise<HttpAnswer> {
       else if (answer) resolve(answer);
     };
     const req = client.request(
-      url,
       {
+        ...target,
         method: "POST",
-        agent: agents[url.protocol as keyof typeof agents],
+        agent: agents[target.protocol as keyof typeof agents],
         headers: {
           "Content-Type": "application/json",
           ...call.headers,
