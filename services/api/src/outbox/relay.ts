@@ -33,7 +33,7 @@ class RelayAbandoned extends Error {
 }
 
 /** How long an abandoned pass gets to roll back and hand its connection back to the pool. */
-const ABANDON_GRACE_MS = 500;
+export const ABANDON_GRACE_MS = 500;
 
 /**
  * Publishes what the fast path left behind (broker down, confirm lost, crash between commit and
