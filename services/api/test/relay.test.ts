@@ -133,6 +133,25 @@ describe("OutboxRelay.stop()", () => {
     expect(claimable.rowCount).toBe(3);
   });
 
+  it("waits for a pass in progress to finish: says `finished` and the rows are deleted, not left behind", async () => {
+    await backlog(3);
+    let publishes = 0;
+    // Confirms that come, only slowly: the pass is still publishing when stop() is called.
+    const slow: EventPublisher = {
+      isReady: true,
+      publish: async () => {
+        publishes++;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      },
+    };
+    const relay = relayWith(slow);
+    relay.start();
+    await expect.poll(() => publishes, { timeout: 5_000 }).toBe(3);
+
+    expect(await relay.stop(2_000)).toBe("finished");
+    expect(await outboxCount()).toBe(0);
+  });
+
   it("says `finished` when no pass is in progress", async () => {
     const relay = relayWith({ isReady: true, publish: async () => {} });
     relay.start();
