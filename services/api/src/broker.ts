@@ -18,6 +18,8 @@ export interface BrokerOptions {
   readonly confirmTimeoutMs?: number;
   readonly minReconnectDelayMs?: number;
   readonly maxReconnectDelayMs?: number;
+  /** How long a close waits for RabbitMQ's close-ok before dropping the socket (the API's stop budget). */
+  readonly closeTimeoutMs?: number;
 }
 
 /**
@@ -34,6 +36,7 @@ export async function connectBroker(amqp: Config["amqp"], log: Log, options: Bro
     log,
     minReconnectDelayMs: options.minReconnectDelayMs,
     maxReconnectDelayMs: options.maxReconnectDelayMs,
+    closeTimeoutMs: options.closeTimeoutMs,
   });
   await connection.addSetup(declareTopologyOnConnect(t));
   const publisher = await ConfirmPublisher.attach(connection, { log, confirmTimeoutMs: options.confirmTimeoutMs });

@@ -2,9 +2,9 @@ import { loadConfigOrExit } from "@otp/contracts";
 import { migrateWhenReachable } from "@otp/db";
 import { createLogger } from "./logger.js";
 import { startApi } from "./server.js";
-
-/** A stop that has not finished by then is cut short, so an orchestrator's 10 s grace is met. */
-const FORCE_EXIT_MS = 9_000;
+// A stop that has not finished by then is cut short, so an orchestrator's 10 s grace is met;
+// close() is budgeted to end well before it (see shutdown-budget.ts).
+import { FORCE_EXIT_MS } from "./shutdown-budget.js";
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();

@@ -12,7 +12,8 @@ import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { DeleteBatcher } from "./outbox/delete-batcher.js";
 import { AfterCommitPublisher } from "./outbox/publisher.js";
-import { OutboxRelay, type RelayOptions } from "./outbox/relay.js";
+import { ABANDON_GRACE_MS, OutboxRelay, type RelayOptions } from "./outbox/relay.js";
+import { BROKER_CLOSE_MS, CLOSE_BUDGET_MS, DRAIN_MS, flushTimeoutMs } from "./shutdown-budget.js";
 
 export interface StartOptions {
   readonly logger: Logger;
@@ -21,7 +22,7 @@ export interface StartOptions {
   readonly port?: number;
   readonly broker?: BrokerOptions;
   readonly relay?: Pick<RelayOptions, "intervalMs" | "graceMs" | "batchSize">;
-  /** In-flight requests get this long to finish on close before their connections are cut. */
+  /** In-flight requests get this long to finish on close before their connections are cut (default DRAIN_MS). */
   readonly drainMs?: number;
 }
 
@@ -63,7 +64,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     logger.warn({}, `OTP_TELEGRAM_MESSAGE has no ${PASSWORD_PLACEHOLDER}: webhook codes would reach nobody`);
   }
 
-  const broker = await connectBroker(config.amqp, logger, options.broker);
+  const broker = await connectBroker(config.amqp, logger, { closeTimeoutMs: BROKER_CLOSE_MS, ...options.broker });
   const deletes = new DeleteBatcher(pool, tables.outbox, logger);
   const afterCommit = new AfterCommitPublisher(broker.publisher, broker.topology.exchange, deletes, logger);
   const relay = new OutboxRelay({
@@ -103,19 +104,23 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
 
   let closing: Promise<void> | undefined;
   const close = async () => {
+    // One deadline for the whole stop (shutdown-budget.ts has the arithmetic): each step gets what
+    // the previous ones left, so the sum cannot outgrow main.ts's force exit.
+    const deadline = Date.now() + CLOSE_BUDGET_MS;
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     // Connections kept alive go as soon as they are idle, including those whose request was in
     // flight when the stop began; whatever is still busy after `drainMs` is cut.
     const reaper = setInterval(() => server.closeIdleConnections(), 25);
     server.closeIdleConnections();
-    const drainTimer = setTimeout(() => server.closeAllConnections(), options.drainMs ?? 5_000);
+    const drainTimer = setTimeout(() => server.closeAllConnections(), options.drainMs ?? DRAIN_MS);
     await stopped;
     clearInterval(reaper);
     clearTimeout(drainTimer);
-    // Side by side, not one after the other: the relay's bounded stop (3 s) and the publish drain
-    // (2 s) then fit, with the 5 s request drain, inside main.ts's 9 s force-exit.
-    await Promise.all([relay.stop(), afterCommit.drain(2_000)]);
-    await broker.connection.close();
+    // Side by side, not one after the other, in what is left before the broker's share. The relay's
+    // stop takes up to ABANDON_GRACE_MS past its timeout (an abandoned pass rolling back).
+    const flushMs = flushTimeoutMs(deadline, Date.now());
+    await Promise.all([relay.stop(Math.max(0, flushMs - ABANDON_GRACE_MS)), afterCommit.drain(flushMs)]);
+    await broker.connection.close(); // at most BROKER_CLOSE_MS
     await pool.end();
     logger.info({}, "otp-api stopped");
   };

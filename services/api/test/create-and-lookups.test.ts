@@ -189,7 +189,9 @@ describe("GET /target and GET /password", () => {
     }
   });
 
-  it("other endpoints taking a target refuse a NUL with a 4xx too", async () => {
+  // A regression guard for request validation: the database's refusal (rejected-data.ts) is only
+  // the fallback, and none of these should need it.
+  it("request validation refuses a NUL in the other endpoints taking a target, before any query", async () => {
     const nul = "\u0000";
     const answers = [
       await api.call("POST", "/sms", { phone: `7701${nul}000001`, password: "1", lifetime: 60, message: "m" }),
@@ -205,6 +207,8 @@ describe("GET /target and GET /password", () => {
     for (const answer of answers) {
       expect(answer.status).toBe(400);
       expect(answer.body).toMatchObject({ status: false, status_code: "validation" });
+      // The database fallback's message, which would mean validation let the NUL through.
+      expect(JSON.stringify(answer.body)).not.toContain("cannot be stored");
     }
   });
 });

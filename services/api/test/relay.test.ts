@@ -40,7 +40,10 @@ async function backlog(n: number): Promise<void> {
 
 const outboxCount = async () => (await pool.query("SELECT count(*)::int AS n FROM outbox")).rows[0].n as number;
 
-function relayWith(publisher: EventPublisher, options: { batchSize?: number; stopTimeoutMs?: number } = {}) {
+function relayWith(
+  publisher: EventPublisher,
+  options: { batchSize?: number; stopTimeoutMs?: number; pool?: pg.Pool } = {},
+) {
   return new OutboxRelay({
     pool,
     tables: tableNames("public"),
@@ -81,6 +84,72 @@ describe("OutboxRelay.stop()", () => {
     expect(await outboxCount()).toBe(3);
     const claimable = await pool.query("SELECT id FROM outbox FOR UPDATE SKIP LOCKED");
     expect(claimable.rowCount).toBe(3);
+  });
+
+  it("a pass that stop() gave up on while it waited for a connection publishes nothing once it gets one", async () => {
+    await backlog(3);
+    let publishes = 0;
+    const publisher: EventPublisher = {
+      isReady: true,
+      publish: async () => {
+        publishes++;
+      },
+    };
+    // A pool that hands out its connection only once `open()` is called (a pool exhausted at
+    // shutdown); `released` resolves when the pass gives the connection back, i.e. has ended.
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let connects = 0;
+    let released: () => void = () => {};
+    const passEnded = new Promise<void>((resolve) => {
+      released = resolve;
+    });
+    const slowPool = {
+      async connect() {
+        connects++;
+        await gate;
+        const client = await pool.connect();
+        const release = client.release.bind(client);
+        client.release = (error?: Error | boolean) => {
+          release(error);
+          released();
+        };
+        return client;
+      },
+    } as unknown as pg.Pool;
+
+    const relay = relayWith(publisher, { pool: slowPool, stopTimeoutMs: 100 });
+    relay.start();
+    await expect.poll(() => connects, { timeout: 5_000 }).toBe(1);
+    expect(await relay.stop()).toBe("abandoned");
+
+    open();
+    await passEnded;
+    expect(publishes).toBe(0);
+    expect(await outboxCount()).toBe(3);
+    const claimable = await pool.query("SELECT id FROM outbox FOR UPDATE SKIP LOCKED");
+    expect(claimable.rowCount).toBe(3);
+  });
+
+  it("waits for a pass in progress to finish: says `finished` and the rows are deleted, not left behind", async () => {
+    await backlog(3);
+    let publishes = 0;
+    // Confirms that come, only slowly: the pass is still publishing when stop() is called.
+    const slow: EventPublisher = {
+      isReady: true,
+      publish: async () => {
+        publishes++;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      },
+    };
+    const relay = relayWith(slow);
+    relay.start();
+    await expect.poll(() => publishes, { timeout: 5_000 }).toBe(3);
+
+    expect(await relay.stop(2_000)).toBe("finished");
+    expect(await outboxCount()).toBe(0);
   });
 
   it("says `finished` when no pass is in progress", async () => {

@@ -5,6 +5,8 @@
  * (operator intervention: shutdown, crash recovery), and a few plain messages.
  */
 
+import { someInErrorChain } from "./error-chain.js";
+
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -23,17 +25,11 @@ const UNAVAILABLE_CODES = new Set([
 const UNAVAILABLE_MESSAGES =
   /timeout exceeded when trying to connect|connection terminated|not queryable|terminating connection|connection timeout|pool after calling end/i;
 
-export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
-  if (depth > 3 || typeof error !== "object" || error === null) return false;
-  const { code, message, errors, cause } = error as {
-    code?: unknown;
-    message?: unknown;
-    errors?: unknown;
-    cause?: unknown;
-  };
-  if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08"))) return true;
-  if (typeof message === "string" && UNAVAILABLE_MESSAGES.test(message)) return true;
-  // Node reports a refused connection to a name with several addresses as an AggregateError.
-  if (Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))) return true;
-  return cause !== undefined && isDatabaseUnavailable(cause, depth + 1);
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return someInErrorChain(
+    error,
+    ({ code, message }) =>
+      (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08"))) ||
+      (typeof message === "string" && UNAVAILABLE_MESSAGES.test(message)),
+  );
 }

@@ -21,22 +21,28 @@ export function authMiddleware(config: Config): MiddlewareHandler<AppEnv> {
   const basic = credentials
     ? basicAuth({ username: credentials.username, password: credentials.password, realm: "otp" })
     : undefined;
+  // The expected secret does not change: hash it once here, not on every webhook call.
   const webhookSecret = config.telegramWebhook.secret;
+  const expectedDigest = webhookSecret === undefined ? undefined : digest(webhookSecret);
   return async (c, next) => {
     const path = c.req.path;
     if (path === "/health") return next();
-    if (webhookSecret !== undefined && path === WEBHOOK_PATH) {
-      verifyWebhookSecret(webhookSecret, c.req.header(WEBHOOK_SECRET_HEADER));
+    if (expectedDigest !== undefined && path === WEBHOOK_PATH) {
+      verifyWebhookSecret(expectedDigest, c.req.header(WEBHOOK_SECRET_HEADER));
       return next();
     }
     return basic ? basic(c, next) : next();
   };
 }
 
-/** The webhook's secret header, compared in constant time (digests of equal length). */
-function verifyWebhookSecret(expected: string, given: string | undefined): void {
-  const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
-  if (given === undefined || !timingSafeEqual(digest(expected), digest(given))) {
+/** Digests have equal lengths whatever the secrets' lengths, as timingSafeEqual requires. */
+function digest(secret: string): Buffer {
+  return createHash("sha256").update(secret, "utf8").digest();
+}
+
+/** The webhook's secret header, compared in constant time with the expected secret's digest. */
+function verifyWebhookSecret(expectedDigest: Buffer, given: string | undefined): void {
+  if (given === undefined || !timingSafeEqual(expectedDigest, digest(given))) {
     throw new ApiError("unauthorized", `Missing or wrong ${WEBHOOK_SECRET_HEADER}`);
   }
 }

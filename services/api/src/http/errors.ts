@@ -28,18 +28,31 @@ function fromHttpException(error: HTTPException): ApiError {
   }
 }
 
-export function toApiError(error: unknown): ApiError {
-  if (error instanceof ApiError) return error;
+/**
+ * The answer for `error`, and whether it is a value PostgreSQL refused (the handler logs that
+ * case apart), decided in one walk of the error's causes rather than one for each question.
+ */
+function classify(error: unknown): { apiError: ApiError; refusedByDatabase: boolean } {
+  if (error instanceof ApiError) return { apiError: error, refusedByDatabase: false };
   if (isDatabaseUnavailable(error)) {
-    return new ApiError("unavailable", "The database is unavailable; try again shortly", {
+    const apiError = new ApiError("unavailable", "The database is unavailable; try again shortly", {
       headers: { "Retry-After": "1" },
     });
+    return { apiError, refusedByDatabase: false };
   }
   if (isRejectedData(error)) {
-    return new ApiError("validation", "A parameter holds a value that cannot be stored (a control character?)");
+    const apiError = new ApiError(
+      "validation",
+      "A parameter holds a value that cannot be stored (a control character?)",
+    );
+    return { apiError, refusedByDatabase: true };
   }
-  if (error instanceof HTTPException) return fromHttpException(error);
-  return new ApiError("internal", "Internal error");
+  if (error instanceof HTTPException) return { apiError: fromHttpException(error), refusedByDatabase: false };
+  return { apiError: new ApiError("internal", "Internal error"), refusedByDatabase: false };
+}
+
+export function toApiError(error: unknown): ApiError {
+  return classify(error).apiError;
 }
 
 /**
@@ -48,12 +61,12 @@ export function toApiError(error: unknown): ApiError {
  */
 export function errorHandler(logger: Logger): ErrorHandler<AppEnv> {
   return (error, c) => {
-    const apiError = toApiError(error);
+    const { apiError, refusedByDatabase } = classify(error);
     const reqId = c.get("requestId");
     if (apiError.code === "internal") logger.error({ err: error, reqId }, "internal error");
     else if (apiError.code === "unavailable") logger.warn({ reqId, cause: String(error) }, "database unavailable");
     // A 400 for the client, but validation should have caught it: keep it visible.
-    else if (isRejectedData(error)) logger.warn({ reqId, cause: String(error) }, "database refused a request value");
+    else if (refusedByDatabase) logger.warn({ reqId, cause: String(error) }, "database refused a request value");
     // Whatever is left of an oversized body is not worth reading on a kept-alive connection.
     if (apiError.code === "payload_too_large") c.header("Connection", "close");
     return failure(c, apiError);

@@ -33,7 +33,7 @@ class RelayAbandoned extends Error {
 }
 
 /** How long an abandoned pass gets to roll back and hand its connection back to the pool. */
-const ABANDON_GRACE_MS = 500;
+export const ABANDON_GRACE_MS = 500;
 
 /**
  * Publishes what the fast path left behind (broker down, confirm lost, crash between commit and
@@ -50,8 +50,8 @@ export class OutboxRelay {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #failing = false;
-  /** Rejected by `stop()` at its timeout: a pass stuck in publish gives up and rolls back. */
-  #abandon = abandonSignal();
+  /** Aborted by `stop()` at its timeout: a pass stuck in publish gives up and rolls back. */
+  #abandon = new AbortController();
 
   constructor(options: RelayOptions) {
     this.#o = { intervalMs: 1_000, graceMs: 5_000, batchSize: 500, stopTimeoutMs: 3_000, ...options };
@@ -66,7 +66,7 @@ FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
-    this.#abandon = abandonSignal();
+    this.#abandon = new AbortController();
     this.#loop = this.#run();
   }
 
@@ -87,7 +87,7 @@ FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
       { timeoutMs },
       "outbox relay still publishing at stop; abandoning the pass, its rows stay in the outbox",
     );
-    this.#abandon.reject(new RelayAbandoned("outbox relay stopped"));
+    this.#abandon.abort(new RelayAbandoned("outbox relay stopped"));
     await settlesWithin(loop, ABANDON_GRACE_MS);
     return "abandoned";
   }
@@ -95,6 +95,7 @@ FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
   /** One pass: claims up to a batch, publishes it, deletes what was confirmed. Returns that count. */
   async runOnce(): Promise<number> {
     const { pool, publisher, exchange, clock, graceMs, batchSize } = this.#o;
+    const abandon = this.#abandon.signal;
     if (!publisher.isReady) return 0;
     return withTransaction(pool, async (client) => {
       const cutoff = new Date(clock().getTime() - graceMs);
@@ -102,13 +103,17 @@ FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
         cutoff,
         batchSize,
       ]);
+      // stop() may have given up on this pass while it waited for a connection or for the claim:
+      // shutdown has moved on (broker and pool closing), so publishing now would race it. Throwing
+      // rolls the claim back; the rows stay for the next relay.
+      if (abandon.aborted) throw abandon.reason;
       if (rows.length === 0) return 0;
-      const results = await Promise.race([
+      const results = await unlessAborted(
         Promise.allSettled(
           rows.map((row) => publisher.publish(exchange, row.channel, Buffer.from(row.body), { messageId: row.id })),
         ),
-        this.#abandon.promise,
-      ]);
+        abandon,
+      );
       const confirmed: string[] = [];
       const failed: string[] = [];
       const errors: string[] = [];
@@ -156,14 +161,23 @@ FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
   }
 }
 
-function abandonSignal(): { promise: Promise<never>; reject: (error: Error) => void } {
-  let reject: (error: Error) => void = () => {};
-  const promise = new Promise<never>((_, rej) => {
-    reject = rej;
+/**
+ * `work`, or the signal's reason once it is aborted. The listener belongs to this call and is
+ * removed when it ends: a reaction left on one long-lived promise per pass would hold every
+ * pass's results until shutdown.
+ */
+async function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) throw signal.reason;
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
   });
-  // Rejected only at a stop, maybe while no pass is listening: that is not an unhandled rejection.
-  promise.catch(() => {});
-  return { promise, reject };
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }
 
 /** Whether `promise` settles within `ms`; it is never rejected-through, only waited for. */
