@@ -60,8 +60,8 @@ describe("dlq list / replay", () => {
     const a = await h.send({ channel: "sms", target: "77010000011", password: "55555", message: "code {password}" });
     const b = await h.send({ channel: "sms", target: "77010000012", password: "66666", message: "code {password}" });
     const soon = await h.send({ channel: "sms", target: "77010000013", message: "code {password}", lifetimeMs: 1_500 });
-    for (const e of [a, b, soon]) await expect.poll(() => h.status(e.otp_id)).toBe("failed");
-    await expect.poll(() => h.messageCount(h.t.deadQueue)).toBe(3);
+    for (const e of [a, b, soon]) await expect.poll(() => h.status(e.otp_id), { timeout: 10_000 }).toBe("failed");
+    await expect.poll(() => h.messageCount(h.t.deadQueue), { timeout: 10_000 }).toBe(3);
 
     const list = await dlq("list");
     expect(list.code).toBe(0);
@@ -86,7 +86,7 @@ describe("dlq list / replay", () => {
     const one = await dlq("replay", "--id", a.id);
     expect(one.code).toBe(0);
     expect(one.stdout).toContain(`replayed ${a.id}`);
-    await expect.poll(() => h.status(a.otp_id)).toBe("delivered");
+    await expect.poll(() => h.status(a.otp_id), { timeout: 10_000 }).toBe("delivered");
     expect(await h.row(a.otp_id)).toMatchObject({ attempts: 2 });
     expect(await h.status(b.otp_id)).toBe("failed");
 
@@ -95,7 +95,7 @@ describe("dlq list / replay", () => {
     expect(all.code).toBe(0);
     expect(all.stdout).toContain(`replayed ${b.id}`);
     expect(all.stdout).toMatch(new RegExp(`skipped\\s+${soon.id}: the code expired`));
-    await expect.poll(() => h.status(b.otp_id)).toBe("delivered");
+    await expect.poll(() => h.status(b.otp_id), { timeout: 10_000 }).toBe("delivered");
     expect(await h.status(soon.otp_id)).toBe("failed");
     // The expired one stays for inspection; nothing was sent for it.
     expect(await h.messageCount(h.t.deadQueue)).toBe(1);

@@ -23,8 +23,8 @@ async function deadLettered(target: string): Promise<DeliveryEvent> {
   h.provider.addRule({ path: "/smsvc", status: 422, body: { status: false, message: "blacklisted" } });
   const d = await h.start({ OTP_DELIVERY_MODE: "direct", DISPATCHER_CHANNELS: "sms" });
   const event = await h.send({ channel: "sms", target, message: "code {password}" });
-  await expect.poll(() => h.status(event.otp_id)).toBe("failed");
-  await expect.poll(() => h.messageCount(h.t.deadQueue)).toBe(1);
+  await expect.poll(() => h.status(event.otp_id), { timeout: 10_000 }).toBe("failed");
+  await expect.poll(() => h.messageCount(h.t.deadQueue), { timeout: 10_000 }).toBe(1);
   // Nobody consumes sms from here on: a replayed copy stays in the work queue for the test to see.
   await d.stop();
   return event;

@@ -35,7 +35,7 @@ describe("a message that keeps crashing its consumer (poison)", () => {
 
     await h.start({ OTP_DELIVERY_MODE: "direct", DISPATCHER_CHANNELS: "sms,call" });
 
-    await expect.poll(() => h.status(poison.otp_id)).toBe("failed");
+    await expect.poll(() => h.status(poison.otp_id), { timeout: 10_000 }).toBe("failed");
     const row = await h.row(poison.otp_id);
     expect(row.attempts).toBe(0);
     expect(row.lastError).toBe(
@@ -43,11 +43,13 @@ describe("a message that keeps crashing its consumer (poison)", () => {
     );
     // Our copy, with our reason: not a bare broker dead letter (reason "broker: delivery_limit").
     await expect
-      .poll(async () => (await listDeadLetters(await h.amqp(), h.t)).filter((l) => l.id === poison.id))
+      .poll(async () => (await listDeadLetters(await h.amqp(), h.t)).filter((l) => l.id === poison.id), {
+        timeout: 10_000,
+      })
       .toEqual([expect.objectContaining({ channel: "sms", otpId: poison.otp_id, reason: "poison", attempts: 0 })]);
-    await expect.poll(() => h.messageCount(h.t.workQueue("sms"))).toBe(0);
+    await expect.poll(() => h.messageCount(h.t.workQueue("sms")), { timeout: 10_000 }).toBe(0);
 
-    await expect.poll(() => h.status(almost.otp_id)).toBe("delivered");
+    await expect.poll(() => h.status(almost.otp_id), { timeout: 10_000 }).toBe("delivered");
     expect(h.provider.requests().map((r) => r.headers["idempotency-key"])).toEqual([almost.id]);
   });
 });
