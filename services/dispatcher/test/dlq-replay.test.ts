@@ -61,14 +61,19 @@ describe("dlq replay", () => {
     expect(headers).toEqual([]);
   });
 
-  it("a copy the broker does not confirm: the dead letter stays, the OTP stays failed, the replay reports it", async () => {
+  it("a copy the broker does not confirm: the dead letter stays, the OTP is reopened then failed again, the replay reports it", async () => {
     const event = await deadLettered("77010000032");
+    // The status while the copy is being published: the OTP must have been reopened by then, so
+    // that "failed" afterwards shows the reopening undone, not a reopening that never happened.
+    const statusDuringPublish: string[] = [];
     const failing: ReplayPublisher = {
       publish: async () => {
+        statusDuringPublish.push(await h.status(event.otp_id));
         throw new PublishFailedError("no confirm from RabbitMQ within 10000 ms");
       },
     };
     const result = await replay(failing, [event.id]);
+    expect(statusDuringPublish).toEqual(["pending"]);
     expect(result.replayed).toEqual([]);
     expect(result.failed).toEqual([{ id: event.id, why: expect.stringContaining("no confirm") }]);
     expect(await h.messageCount(h.t.deadQueue)).toBe(1);
