@@ -2,7 +2,7 @@ import { POISON_DELIVERY_LIMIT } from "@otp/broker";
 import type { Channel } from "@otp/contracts";
 import { describe, expect, it } from "vitest";
 import { listDeadLetters } from "../src/dlq.js";
-import { useHarness } from "./support/harness.js";
+import { until, useHarness } from "./support/harness.js";
 
 const h = useHarness("poison");
 
@@ -15,13 +15,12 @@ async function crashWhileHandling(channel: Channel, times: number): Promise<void
   const connection = await h.amqp();
   for (let i = 0; i < times; i++) {
     const ch = await connection.createChannel();
-    let message: Awaited<ReturnType<typeof ch.get>> = false;
-    const deadline = Date.now() + 5_000;
-    while (message === false && Date.now() < deadline) {
-      message = await ch.get(h.t.workQueue(channel), { noAck: false });
-      if (message === false) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(message, `delivery ${i + 1}`).not.toBe(false);
+    // Got (unacked) once: the message is now held by this channel, until it closes.
+    await until(
+      async () => (await ch.get(h.t.workQueue(channel), { noAck: false })) !== false,
+      10_000,
+      `delivery ${i + 1} of the ${channel} message`,
+    );
     await ch.close();
   }
 }
