@@ -1,3 +1,4 @@
+import { sleep } from "@otp/testkit";
 import autocannon from "autocannon";
 import type pg from "pg";
 import { phpJsonEncode } from "../../../services/dispatcher/src/php-json.js";
@@ -5,7 +6,6 @@ import { queueTask, renderCall } from "../../../services/dispatcher/src/render.j
 import { type CpuSnapshot, coresBetween, type Roles, snapshot } from "./cpu.js";
 import { type Measurement, measureHttp } from "./load.js";
 import type { Child } from "./processes.js";
-import { sleep } from "./processes.js";
 
 /**
  * End-to-end delivery: N OTPs are created through the API while no dispatcher runs (their events

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sleep } from "@otp/testkit";
 
 /** The repository root: every service runs from its built `dist/`, as `pnpm start:*` runs it. */
 export const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
@@ -61,8 +62,4 @@ export async function waitForHttp(url: string, child: Child, timeoutMs = 60_000)
     if (Date.now() > deadline) throw new Error(`${child.name} did not answer ${url} within ${timeoutMs} ms`);
     await sleep(100);
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -13,7 +13,7 @@ import type { ConsumeMessage } from "amqplib";
 import type { MessageContext, Settlement } from "./consumer.js";
 import { QueueConsumer } from "./consumer.js";
 import { DelayQueues } from "./delay-queues.js";
-import { handleEvent } from "./handle-event.js";
+import { type HandlerDeps, handleEvent } from "./handle-event.js";
 import { holdUntilDone } from "./hold.js";
 import { type HealthReport, type HttpServer, startHttpServer } from "./http-server.js";
 import type { Logger } from "./log.js";
@@ -91,26 +91,32 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
 
   const handlerFor = (channel: Channel) => {
     const channelLog = log.child({ channel });
+    // Built once per channel, not per message (the hot path): only `lookup` depends on the message,
+    // through the signal that abandons it.
+    const handlerDeps: Omit<HandlerDeps, "lookup"> = {
+      keys,
+      transport,
+      policy,
+      now,
+      observeAttempt: (ch, seconds) => metrics.attemptDuration.observe({ channel: ch }, seconds),
+      deliveryLimit: POISON_DELIVERY_LIMIT,
+    };
+    const channelSettleDeps = { ...settleDeps, log: channelLog };
     return async (message: ConsumeMessage, ctx: MessageContext): Promise<Settlement> => {
       metrics.inFlight.inc({ channel });
       try {
         const headers = message.properties.headers as Record<string, unknown> | undefined;
         const outcome = await handleEvent(
           {
-            keys,
-            transport,
-            policy,
-            now,
+            ...handlerDeps,
             lookup: (otpId) =>
               holdUntilDone("read the delivery status", () => store.lookup(otpId), ctx.abandon, channelLog),
-            observeAttempt: (ch, seconds) => metrics.attemptDuration.observe({ channel: ch }, seconds),
-            deliveryLimit: POISON_DELIVERY_LIMIT,
           },
           { queueChannel: channel, content: message.content, headers },
           ctx.forceStop,
         );
         await settle(
-          { ...settleDeps, log: channelLog },
+          channelSettleDeps,
           outcome,
           { queueChannel: channel, content: message.content, messageId: message.properties.messageId, headers },
           ctx.abandon,

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ConfirmPublisher, declareTopologyOnConnect, ManagedConnection, silentLog, topology } from "@otp/broker";
+import { ConfirmPublisher, declareTopologyOnConnect, type Log, ManagedConnection, topology } from "@otp/broker";
 import { loadConfigOrExit } from "@otp/contracts";
 import { createPool } from "@otp/db";
 import { type DeadLetter, listDeadLetters, replayDeadLetters } from "./dlq.js";
@@ -38,16 +38,38 @@ if (command === "replay" && !values.all && (values.id ?? []).length === 0) {
 
 const config = loadConfigOrExit();
 const t = topology(config.amqp.prefix);
-// The service's own connection and confirmed publisher, so a replay is published as every other
-// copy is (mandatory, confirm timeout); the topology is declared so that a replay always routes.
-const managed = new ManagedConnection({ url: config.amqp.url, name: "otp-dlq-cli", log: silentLog });
-await managed.addSetup(declareTopologyOnConnect(t));
-const publisher = await ConfirmPublisher.attach(managed, { log: silentLog });
+
+/**
+ * Connection trouble goes to stderr as it happens: the wait below only says that no connection came
+ * within its time, while the reason (a refused login, a refused or unreachable port) is in these.
+ */
+const stderrLog: Log = {
+  info() {},
+  debug() {},
+  warn: writeToStderr,
+  error: writeToStderr,
+};
+function writeToStderr(obj: object, msg?: string): void {
+  const err = (obj as { err?: unknown }).err;
+  process.stderr.write(`${msg ?? "RabbitMQ"}${err instanceof Error ? `: ${err.message}` : ""}\n`);
+}
+
+const managed = new ManagedConnection({ url: config.amqp.url, name: "otp-dlq-cli", log: stderrLog });
+// Only a replay declares the topology (so that its copies always route) and publishes, with the
+// service's own confirmed publisher so that a replay is published as every other copy is (mandatory,
+// confirm timeout). A list declares nothing: under a mistyped RABBITMQ_PREFIX it must say that
+// there is nothing there, not create an empty topology and list it.
+const publisher = command === "replay" ? await attachReplayPublisher(managed) : undefined;
 managed.start();
 const connection = await managed.waitForConnection(10_000).catch((error: Error) => {
   process.stderr.write(`${error.message}\n`);
   process.exit(1);
 });
+
+async function attachReplayPublisher(connection: ManagedConnection): Promise<ConfirmPublisher> {
+  await connection.addSetup(declareTopologyOnConnect(t));
+  return ConfirmPublisher.attach(connection, { log: stderrLog });
+}
 
 function table(letters: readonly DeadLetter[]): string {
   const rows = [
@@ -74,7 +96,8 @@ try {
         ? `${JSON.stringify(letters, null, 2)}\n`
         : `${table(letters)}\n${letters.length} dead letter(s) in ${t.deadQueue}\n`,
     );
-  } else {
+  } else if (publisher) {
+    // (a replay: the publisher is attached exactly then)
     const pool = createPool(config.pg, { applicationName: "otp-dlq-cli", onError: () => {} });
     try {
       const result = await replayDeadLetters(

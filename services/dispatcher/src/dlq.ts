@@ -142,10 +142,11 @@ export async function replayDeadLetters(
       ch.ack(message);
       result.replayed.push(letter.id);
     }
-    for (const id of wanted) {
-      const seen = [...result.replayed, ...result.skipped.map((s) => s.id), ...result.failed.map((s) => s.id)];
-      if (!seen.includes(id) && result.failed.length === 0) {
-        result.skipped.push({ id, why: "not in the dead-letter queue" });
+    // After a failure the rest were not looked at: they may well be in the queue.
+    if (result.failed.length === 0) {
+      const seen = new Set([...result.replayed, ...result.skipped.map((s) => s.id)]);
+      for (const id of wanted) {
+        if (!seen.has(id)) result.skipped.push({ id, why: "not in the dead-letter queue" });
       }
     }
     return result;

@@ -28,7 +28,7 @@ it("declares its queue again only after the broker cancelled the consumer, not o
   });
   await consumer.attach();
   connection.start();
-  await expect.poll(() => consumer.isConsuming).toBe(true);
+  await expect.poll(() => consumer.isConsuming, { timeout: 10_000 }).toBe(true);
   // The connection's setup hook declared the topology just before: nothing more to declare.
   expect(declares).toBe(0);
 
@@ -39,7 +39,7 @@ it("declares its queue again only after the broker cancelled the consumer, not o
     await expect.poll(() => declares, { timeout: 5_000 }).toBe(1);
     await expect.poll(() => consumer.isConsuming, { timeout: 5_000 }).toBe(true);
     ch.publish(t.exchange, "sms", Buffer.from("after the queue came back"), { persistent: true });
-    await expect.poll(() => received).toEqual(["after the queue came back"]);
+    await expect.poll(() => received, { timeout: 10_000 }).toEqual(["after the queue came back"]);
     expect(declares).toBe(1);
   } finally {
     await consumer.stop(1_000);

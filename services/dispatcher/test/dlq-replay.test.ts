@@ -22,9 +22,10 @@ async function deadLettered(target: string): Promise<DeliveryEvent> {
   h.provider.reset();
   h.provider.addRule({ path: "/smsvc", status: 422, body: { status: false, message: "blacklisted" } });
   const d = await h.start({ OTP_DELIVERY_MODE: "direct", DISPATCHER_CHANNELS: "sms" });
+  const before = await h.messageCount(h.t.deadQueue);
   const event = await h.send({ channel: "sms", target, message: "code {password}" });
-  await expect.poll(() => h.status(event.otp_id)).toBe("failed");
-  await expect.poll(() => h.messageCount(h.t.deadQueue)).toBe(1);
+  await expect.poll(() => h.status(event.otp_id), { timeout: 10_000 }).toBe("failed");
+  await expect.poll(() => h.messageCount(h.t.deadQueue), { timeout: 10_000 }).toBe(before + 1);
   // Nobody consumes sms from here on: a replayed copy stays in the work queue for the test to see.
   await d.stop();
   return event;
@@ -61,18 +62,38 @@ describe("dlq replay", () => {
     expect(headers).toEqual([]);
   });
 
-  it("a copy the broker does not confirm: the dead letter stays, the OTP stays failed, the replay reports it", async () => {
+  it("a copy the broker does not confirm: the dead letter stays, the OTP is reopened then failed again, the replay reports it", async () => {
     const event = await deadLettered("77010000032");
+    // The status while the copy is being published: the OTP must have been reopened by then, so
+    // that "failed" afterwards shows the reopening undone, not a reopening that never happened.
+    const statusDuringPublish: string[] = [];
     const failing: ReplayPublisher = {
       publish: async () => {
+        statusDuringPublish.push(await h.status(event.otp_id));
         throw new PublishFailedError("no confirm from RabbitMQ within 10000 ms");
       },
     };
-    const result = await replay(failing, [event.id]);
+    // An id not in the queue: after a failure nothing more is looked at, so it is not reported.
+    const result = await replay(failing, [event.id, "not-a-dead-letter"]);
+    expect(statusDuringPublish).toEqual(["pending"]);
     expect(result.replayed).toEqual([]);
+    expect(result.skipped).toEqual([]);
     expect(result.failed).toEqual([{ id: event.id, why: expect.stringContaining("no confirm") }]);
     expect(await h.messageCount(h.t.deadQueue)).toBe(1);
     expect(await h.messageCount(h.t.workQueue("sms"))).toBe(0);
+    expect(await h.status(event.otp_id)).toBe("failed");
+  });
+
+  it("an id not in the dead-letter queue is reported skipped; the dead letters not asked for stay", async () => {
+    const event = await deadLettered("77010000033");
+    const before = await h.messageCount(h.t.deadQueue);
+    const result = await replay(publisher, ["not-a-dead-letter"]);
+    expect(result).toEqual({
+      replayed: [],
+      skipped: [{ id: "not-a-dead-letter", why: "not in the dead-letter queue" }],
+      failed: [],
+    });
+    expect(await h.messageCount(h.t.deadQueue)).toBe(before);
     expect(await h.status(event.otp_id)).toBe("failed");
   });
 });

@@ -2,7 +2,7 @@ import { POISON_DELIVERY_LIMIT } from "@otp/broker";
 import type { Channel } from "@otp/contracts";
 import { describe, expect, it } from "vitest";
 import { listDeadLetters } from "../src/dlq.js";
-import { useHarness } from "./support/harness.js";
+import { until, useHarness } from "./support/harness.js";
 
 const h = useHarness("poison");
 
@@ -15,13 +15,12 @@ async function crashWhileHandling(channel: Channel, times: number): Promise<void
   const connection = await h.amqp();
   for (let i = 0; i < times; i++) {
     const ch = await connection.createChannel();
-    let message: Awaited<ReturnType<typeof ch.get>> = false;
-    const deadline = Date.now() + 5_000;
-    while (message === false && Date.now() < deadline) {
-      message = await ch.get(h.t.workQueue(channel), { noAck: false });
-      if (message === false) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(message, `delivery ${i + 1}`).not.toBe(false);
+    // Got (unacked) once: the message is now held by this channel, until it closes.
+    await until(
+      async () => (await ch.get(h.t.workQueue(channel), { noAck: false })) !== false,
+      10_000,
+      `delivery ${i + 1} of the ${channel} message`,
+    );
     await ch.close();
   }
 }
@@ -35,7 +34,7 @@ describe("a message that keeps crashing its consumer (poison)", () => {
 
     await h.start({ OTP_DELIVERY_MODE: "direct", DISPATCHER_CHANNELS: "sms,call" });
 
-    await expect.poll(() => h.status(poison.otp_id)).toBe("failed");
+    await expect.poll(() => h.status(poison.otp_id), { timeout: 10_000 }).toBe("failed");
     const row = await h.row(poison.otp_id);
     expect(row.attempts).toBe(0);
     expect(row.lastError).toBe(
@@ -43,11 +42,13 @@ describe("a message that keeps crashing its consumer (poison)", () => {
     );
     // Our copy, with our reason: not a bare broker dead letter (reason "broker: delivery_limit").
     await expect
-      .poll(async () => (await listDeadLetters(await h.amqp(), h.t)).filter((l) => l.id === poison.id))
+      .poll(async () => (await listDeadLetters(await h.amqp(), h.t)).filter((l) => l.id === poison.id), {
+        timeout: 10_000,
+      })
       .toEqual([expect.objectContaining({ channel: "sms", otpId: poison.otp_id, reason: "poison", attempts: 0 })]);
-    await expect.poll(() => h.messageCount(h.t.workQueue("sms"))).toBe(0);
+    await expect.poll(() => h.messageCount(h.t.workQueue("sms")), { timeout: 10_000 }).toBe(0);
 
-    await expect.poll(() => h.status(almost.otp_id)).toBe("delivered");
+    await expect.poll(() => h.status(almost.otp_id), { timeout: 10_000 }).toBe("delivered");
     expect(h.provider.requests().map((r) => r.headers["idempotency-key"])).toEqual([almost.id]);
   });
 });

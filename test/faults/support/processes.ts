@@ -1,9 +1,10 @@
-export { freePort } from "@otp/testkit";
+export { freePort, sleep } from "@otp/testkit";
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sleep } from "@otp/testkit";
 
 /** The repository root: the services run from their builds under it. */
 export const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
@@ -147,8 +148,6 @@ export class ServiceProcess {
 export async function killAll(): Promise<void> {
   await Promise.all([...running].map((p) => p.kill()));
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `probe` until it returns true; false when `timeoutMs` passes first. */
 export async function until(

@@ -1,6 +1,4 @@
-import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders } from "node:http";
-import type { AddressInfo } from "node:net";
+import { RecordingProvider } from "@otp/testkit";
 import { describe, expect, it } from "vitest";
 import { classifyAnswer, classifyError, parseRetryAfter, post, redact } from "./http.js";
 
@@ -53,20 +51,9 @@ describe("classifying a provider's answer", () => {
 
 describe("post", () => {
   it("sends to the URL's path and query, with its credentials, the body and the idempotency key", async () => {
-    const seen: { url?: string; headers?: IncomingHttpHeaders; body?: string }[] = [];
-    const server = createServer((req, res) => {
-      let body = "";
-      req.on("data", (chunk) => {
-        body += chunk;
-      });
-      req.on("end", () => {
-        seen.push({ url: req.url, headers: req.headers, body });
-        res.writeHead(202, { "Retry-After": "3" }).end("queued");
-      });
-    });
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    const { port } = server.address() as AddressInfo;
+    const provider = new RecordingProvider();
+    const port = await provider.start();
+    provider.addRule({ path: "/queue/task", status: 202, body: "queued", headers: { "Retry-After": "3" } });
     try {
       const call = (url: string, key: string) =>
         post(
@@ -82,14 +69,20 @@ describe("post", () => {
         });
         await call(`http://127.0.0.1:${port}/other`, `${key}-other`);
       }
-      expect(seen.map((s) => s.url)).toEqual(["/queue/task?x=1", "/other", "/queue/task?x=1", "/other"]);
-      expect(seen[0]?.headers?.authorization).toBe(`Basic ${Buffer.from("user:p@ss").toString("base64")}`);
-      expect(seen[1]?.headers?.authorization).toBeUndefined();
-      expect(seen[2]?.headers?.["idempotency-key"]).toBe("k2");
-      expect(seen[0]?.headers?.["content-type"]).toBe("application/json");
+      const seen = provider.requests();
+      expect(seen.map((s) => `${s.method} ${s.path}${s.query}`)).toEqual([
+        "POST /queue/task?x=1",
+        "POST /other",
+        "POST /queue/task?x=1",
+        "POST /other",
+      ]);
+      expect(seen[0]?.headers.authorization).toBe(`Basic ${Buffer.from("user:p@ss").toString("base64")}`);
+      expect(seen[1]?.headers.authorization).toBeUndefined();
+      expect(seen.map((s) => s.headers["idempotency-key"])).toEqual(["k1", "k1-other", "k2", "k2-other"]);
+      expect(seen[0]?.headers["content-type"]).toBe("application/json");
       expect(seen[0]?.body).toBe('{"a":"\\u00e9"}');
     } finally {
-      server.close();
+      await provider.stop();
     }
   });
 
