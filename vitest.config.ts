@@ -15,6 +15,9 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Polls wait on real PostgreSQL and RabbitMQ (a quorum queue declare alone takes ~0.2 s); on a
+    // loaded 2-core machine vitest's 1 s default makes a passing poll flaky.
+    expect: { poll: { timeout: 10_000 } },
     // Each file has its own database and broker names, so files run in parallel.
     fileParallelism: true,
   },
