@@ -1,3 +1,4 @@
+export * from "./client.js";
 export * from "./connection.js";
 export * from "./errors.js";
 export * from "./log.js";

@@ -6,5 +6,6 @@ export * from "./logger.js";
 export * from "./requests.js";
 export * from "./responses.js";
 export * from "./scalars.js";
+export * from "./stop-signals.js";
 export * from "./telegram.js";
 export * from "./validation-message.js";

@@ -99,9 +99,19 @@ export const OtpStatusContent = z.object({
 export type OtpStatusContent = z.infer<typeof OtpStatusContent>;
 export const OtpStatusResponse = contentResponse(OtpStatusContent).meta({ id: "OtpStatusResponse" });
 
-export const HealthResponse = z
-  .object({
-    status: z.boolean(),
-    content: z.object({ database: z.boolean(), broker: z.boolean() }),
-  })
-  .meta({ id: "HealthResponse" });
+/**
+ * The one health answer of both services (`GET /health`): `status` is true, and the HTTP status
+ * 200, when PostgreSQL answers and RabbitMQ is connected; else false and 503. The dispatcher adds
+ * the OTP channels it is consuming right now.
+ */
+export const HealthContent = z.object({
+  database: z.boolean(),
+  broker: z.boolean(),
+  consuming: z.array(z.enum(CHANNELS)).optional(),
+});
+export type HealthContent = z.infer<typeof HealthContent>;
+export const HealthResponse = z.object({ status: z.boolean(), content: HealthContent }).meta({ id: "HealthResponse" });
+
+export function healthAnswer(content: HealthContent): { status: boolean; content: HealthContent } {
+  return { status: content.database && content.broker, content };
+}

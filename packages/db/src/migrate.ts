@@ -3,6 +3,7 @@ import type { PgConfig } from "@otp/contracts";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate as drizzleMigrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
+import { type RetryOptions, retryWhileUnreachable } from "./retry.js";
 import { quoteIdent } from "./sql.js";
 
 /** The committed migrations: `packages/db/migrations`, one level above both src/ and dist/. */
@@ -90,28 +91,11 @@ export async function appliedMigrations(client: pg.ClientBase, schema: string): 
   return result.rows[0]?.n ?? 0;
 }
 
-export interface MigrateWhenReachableOptions {
-  readonly log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
-  /** Give up (throw) after this long; the process then exits and its supervisor restarts it. */
-  readonly giveUpAfterMs?: number;
-}
-
 /**
  * Runs {@link migrate}, retrying with backoff while PostgreSQL is not reachable yet: either service
- * may start before the database does (compose, Kubernetes, a host reboot).
+ * may start before the database does.
  */
-export async function migrateWhenReachable(config: PgConfig, options: MigrateWhenReachableOptions): Promise<void> {
-  const { log, giveUpAfterMs = 300_000 } = options;
-  const deadline = Date.now() + giveUpAfterMs;
-  let delay = 500;
-  for (;;) {
-    try {
-      return await migrate(config, { log: (message) => log.info({}, message) });
-    } catch (error) {
-      if (Date.now() + delay > deadline) throw error;
-      log.warn({ err: error, retryInMs: delay }, "cannot migrate the database yet; retrying");
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, 5_000);
-    }
-  }
+export function migrateWhenReachable(config: PgConfig, options: RetryOptions): Promise<void> {
+  const { log } = options;
+  return retryWhileUnreachable("migrate the database", () => migrate(config, { log: (m) => log.info({}, m) }), options);
 }

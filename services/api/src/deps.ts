@@ -1,8 +1,7 @@
-import type { Config, Keyring } from "@otp/contracts";
+import type { Config, Keyring, Logger } from "@otp/contracts";
 import type pg from "pg";
 import type { Clock } from "./clock.js";
 import type { PendingEvent } from "./domain/issue.js";
-import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 
 /** Everything `createApp` needs; `main.ts` builds the real ones, tests their own. */

@@ -1,14 +1,14 @@
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
-import { type Config, deriveKeyring, type Keyring, PASSWORD_PLACEHOLDER } from "@otp/contracts";
-import { createDb, createPool, loadMasterSecret, tableNames } from "@otp/db";
+import { type BrokerClient, type BrokerClientOptions, createBrokerClient } from "@otp/broker";
+import type { Logger } from "@otp/contracts";
+import { type Config, type Keyring, PASSWORD_PLACEHOLDER } from "@otp/contracts";
+import { createPool, loadKeyring, tableNames } from "@otp/db";
 import type pg from "pg";
 import { Registry } from "prom-client";
 import { createApp } from "./app.js";
-import { type Broker, type BrokerOptions, connectBroker } from "./broker.js";
 import { type Clock, systemClock } from "./clock.js";
-import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { DeleteBatcher } from "./outbox/delete-batcher.js";
 import { AfterCommitPublisher } from "./outbox/publisher.js";
@@ -20,7 +20,10 @@ export interface StartOptions {
   readonly clock?: Clock;
   /** Overrides `config.port`; 0 picks a free port (tests). */
   readonly port?: number;
-  readonly broker?: BrokerOptions;
+  readonly broker?: Pick<
+    BrokerClientOptions,
+    "confirmTimeoutMs" | "minReconnectDelayMs" | "maxReconnectDelayMs" | "closeTimeoutMs"
+  >;
   readonly relay?: Pick<RelayOptions, "intervalMs" | "graceMs" | "batchSize">;
   /** In-flight requests get this long to finish on close before their connections are cut (default DRAIN_MS). */
   readonly drainMs?: number;
@@ -33,7 +36,7 @@ export interface RunningApi {
   readonly keys: Keyring;
   readonly metrics: Metrics;
   readonly pool: pg.Pool;
-  readonly broker: Broker;
+  readonly broker: BrokerClient;
   readonly relay: OutboxRelay;
   /** Graceful stop: no new connections, in-flight requests finish, outbox work flushed, everything closed. */
   close(): Promise<void>;
@@ -52,19 +55,20 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     onError: (error) => logger.warn({ err: error }, "idle PostgreSQL connection failed"),
   });
   const tables = tableNames(config.pg.schema);
-  const secret = await loadMasterSecret(createDb(pool, config.pg.schema), config.otp.secret);
-  if (secret.stored) {
-    logger.warn(
-      {},
-      "OTP_SECRET is not set: using a key generated and stored in the database. Set OTP_SECRET to a dedicated secret.",
-    );
-  }
-  const keys = deriveKeyring(secret.value);
+  const keys = await loadKeyring(pool, config.pg, config.otp.secret, { log: logger });
   if (!config.telegramWebhook.message.includes(PASSWORD_PLACEHOLDER)) {
     logger.warn({}, `OTP_TELEGRAM_MESSAGE has no ${PASSWORD_PLACEHOLDER}: webhook codes would reach nobody`);
   }
 
-  const broker = await connectBroker(config.amqp, logger, { closeTimeoutMs: BROKER_CLOSE_MS, ...options.broker });
+  // RabbitMQ need not be up: the connection comes up in the background and the outbox holds events.
+  const broker = await createBrokerClient({
+    ...config.amqp,
+    name: "otp-api",
+    log: logger,
+    closeTimeoutMs: BROKER_CLOSE_MS,
+    ...options.broker,
+  });
+  broker.connection.start();
   const deletes = new DeleteBatcher(pool, tables.outbox, logger);
   const afterCommit = new AfterCommitPublisher(broker.publisher, broker.topology.exchange, deletes, logger);
   const relay = new OutboxRelay({

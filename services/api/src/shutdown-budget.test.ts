@@ -1,6 +1,7 @@
+import { FORCE_EXIT_MS } from "@otp/contracts";
 import { describe, expect, it } from "vitest";
 import { ABANDON_GRACE_MS } from "./outbox/relay.js";
-import { BROKER_CLOSE_MS, CLOSE_BUDGET_MS, DRAIN_MS, FORCE_EXIT_MS, flushTimeoutMs } from "./shutdown-budget.js";
+import { BROKER_CLOSE_MS, CLOSE_BUDGET_MS, DRAIN_MS, flushTimeoutMs } from "./shutdown-budget.js";
 
 describe("shutdown budget", () => {
   it("fits the worst case (longest drain, relay abandoned, broker close timed out) inside the force exit, with margin", () => {

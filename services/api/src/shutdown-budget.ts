@@ -1,6 +1,7 @@
 /**
- * How a stop's time is shared out. main.ts force-exits 9 s after SIGTERM (an orchestrator's 10 s
- * grace, minus a second for the exit itself); close() works to one deadline well inside that:
+ * How a stop's time is shared out. The process force-exits FORCE_EXIT_MS (9 s) after SIGTERM (an
+ * orchestrator's 10 s grace, minus a second for the exit itself); close() works to one deadline well
+ * inside that:
  *
  *   request drain      ≤ 5.0 s  (DRAIN_MS; whatever is still busy then is cut)
  *   relay + publishes  ≤ 1.5 s  after the longest drain: what is left before the broker's share,
@@ -11,7 +12,6 @@
  *
  * A stop whose drain is quick leaves the relay the time the drain did not use, not a fixed 3 s.
  */
-export const FORCE_EXIT_MS = 9_000;
 export const CLOSE_BUDGET_MS = 7_500;
 export const DRAIN_MS = 5_000;
 export const BROKER_CLOSE_MS = 1_000;

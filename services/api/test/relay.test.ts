@@ -1,23 +1,23 @@
-import { silentLog } from "@otp/broker";
+import { type BrokerClient, createBrokerClient, silentLog } from "@otp/broker";
 import { useTestBroker } from "@otp/broker/testing";
 import { tableNames } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import amqp from "amqplib";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Broker, connectBroker } from "../src/broker.js";
 import { OutboxRelay } from "../src/outbox/relay.js";
 import type { EventPublisher } from "../src/outbox/types.js";
 
 const db = useTestDatabase();
 const testBroker = useTestBroker("api-relay");
 let pool: pg.Pool;
-let broker: Broker;
+let broker: BrokerClient;
 let inspector: amqp.ChannelModel;
 
 beforeAll(async () => {
   pool = new pg.Pool({ ...db(), max: 6 });
-  broker = await connectBroker(testBroker, silentLog);
+  broker = await createBrokerClient({ ...testBroker, name: "relay-test", log: silentLog });
+  broker.connection.start();
   await broker.connection.waitForConnection(10_000);
   inspector = await amqp.connect(testBroker.url);
 });

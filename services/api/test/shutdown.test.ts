@@ -1,12 +1,12 @@
 import { connect } from "node:net";
 import { Writable } from "node:stream";
 import { TcpProxy, useTestBroker } from "@otp/broker/testing";
+import { createLogger, FORCE_EXIT_MS } from "@otp/contracts";
 import { useTestDatabase } from "@otp/db/testing";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { createLogger } from "../src/logger.js";
 import { type RunningApi, startApi } from "../src/server.js";
-import { CLOSE_BUDGET_MS, FORCE_EXIT_MS } from "../src/shutdown-budget.js";
+import { CLOSE_BUDGET_MS } from "../src/shutdown-budget.js";
 import { testConfig } from "./support/harness.js";
 
 const db = useTestDatabase();
@@ -31,7 +31,7 @@ describe("close() (SPEC §7)", () => {
     // The production timings (request drain, relay stop, broker close), except a confirm timeout
     // long enough that only the stop can end the stuck publish.
     const started = await startApi(config, {
-      logger: createLogger("info", quiet),
+      logger: createLogger("otp-api", "info", quiet),
       port: 0,
       broker: { confirmTimeoutMs: 60_000 },
       relay: { intervalMs: 50, graceMs: 0 },

@@ -1,23 +1,16 @@
 import { hostname } from "node:os";
-import {
-  assertTopology,
-  ConfirmPublisher,
-  declareTopologyOnConnect,
-  ManagedConnection,
-  POISON_DELIVERY_LIMIT,
-  topology,
-} from "@otp/broker";
-import { type Channel, type Config, deriveKeyring } from "@otp/contracts";
-import { createDb, createPool, databaseAnswers, loadMasterSecret, migrateWhenReachable } from "@otp/db";
+import { assertTopology, createBrokerClient, type ManagedConnection, POISON_DELIVERY_LIMIT } from "@otp/broker";
+import type { Channel, Config, HealthContent, Logger } from "@otp/contracts";
+import { createPool, databaseAnswers, loadKeyring, migrateWhenReachable } from "@otp/db";
 import type { ConsumeMessage } from "amqplib";
+import { Registry } from "prom-client";
 import type { MessageContext, Settlement } from "./consumer.js";
 import { QueueConsumer } from "./consumer.js";
 import { DelayQueues } from "./delay-queues.js";
 import { type HandlerDeps, handleEvent } from "./handle-event.js";
 import { holdUntilDone } from "./hold.js";
-import { type HealthReport, type HttpServer, startHttpServer } from "./http-server.js";
-import type { Logger } from "./log.js";
-import { Metrics } from "./metrics.js";
+import { type HttpServer, startHttpServer } from "./http-server.js";
+import { createMetrics, type Metrics } from "./metrics.js";
 import { RetryPolicy } from "./retry-policy.js";
 import { settle } from "./settle.js";
 import { StatusStore } from "./status.js";
@@ -41,10 +34,18 @@ export interface Dispatcher {
   readonly port: number;
   readonly metrics: Metrics;
   readonly connection: ManagedConnection;
-  health(): Promise<HealthReport>;
+  health(): Promise<HealthContent>;
   /** Graceful stop: no new messages, in-flight ones finished (or abandoned after drainMs), all closed. */
   stop(): Promise<void>;
 }
+
+/**
+ * The stop's budget inside the services' FORCE_EXIT_MS (9 s): in-flight deliveries get DRAIN_MS,
+ * then the rest are abandoned (≤ 0.5 s), and the RabbitMQ close waits at most BROKER_CLOSE_MS for
+ * the broker's answer, leaving over a second for the channels, the pool and the exit.
+ */
+const DRAIN_MS = 6_000;
+const BROKER_CLOSE_MS = 1_000;
 
 /** A health probe answers within this long, whatever PostgreSQL does. */
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -57,19 +58,9 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     applicationName: "otp-dispatcher",
     onError: (error) => log.warn({ err: error }, "idle PostgreSQL client failed"),
   });
-  const secret = await holdUntilDone(
-    "load the master secret",
-    () => loadMasterSecret(createDb(pool, config.pg.schema), config.otp.secret),
-    new AbortController().signal,
-    log,
-  );
-  if (secret.stored) {
-    log.warn({}, "OTP_SECRET is not set: using the generated secret stored in the database; configure a dedicated one");
-  }
-  const keys = deriveKeyring(secret.value);
+  const keys = await loadKeyring(pool, config.pg, config.otp.secret, { log });
   const store = new StatusStore(pool, config.pg.schema);
-  const t = topology(config.amqp.prefix);
-  const metrics = new Metrics();
+  const metrics = createMetrics(new Registry(), { processMetrics: true });
   const transport = createTransport(config.delivery);
   const policy = new RetryPolicy({
     maxAttempts: config.delivery.maxAttempts,
@@ -77,15 +68,18 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     ...(options.random ? { random: options.random } : {}),
   });
 
-  const connection = new ManagedConnection({
-    url: config.amqp.url,
+  // Every channel's queue, not only ours: the API's publishes must route even if only this process runs.
+  const {
+    connection,
+    publisher,
+    topology: t,
+  } = await createBrokerClient({
+    ...config.amqp,
     name: `otp-dispatcher ${hostname()} ${process.pid}`,
     log,
-    ...(options.minReconnectDelayMs !== undefined ? { minReconnectDelayMs: options.minReconnectDelayMs } : {}),
+    minReconnectDelayMs: options.minReconnectDelayMs,
+    closeTimeoutMs: BROKER_CLOSE_MS,
   });
-  // Every channel's queue, not only ours: the API's publishes must route even if only this process runs.
-  await connection.addSetup(declareTopologyOnConnect(t));
-  const publisher = await ConfirmPublisher.attach(connection, { log });
   const delayQueues = new DelayQueues(connection, t);
   const settleDeps = { store, publisher, topology: t, delayQueues, metrics, log, now };
 
@@ -141,11 +135,10 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   for (const consumer of consumers) await consumer.attach();
   connection.start();
 
-  const health = async (): Promise<HealthReport> => {
-    const database = (await databaseAnswers(pool, HEALTH_TIMEOUT_MS)) ? ("up" as const) : ("down" as const);
-    const rabbitmq = connection.isConnected ? ("up" as const) : ("down" as const);
+  const health = async (): Promise<HealthContent> => {
+    const database = await databaseAnswers(pool, HEALTH_TIMEOUT_MS);
     const consuming = config.dispatcher.channels.filter((_, i) => consumers[i]?.isConsuming);
-    return { ok: database === "up" && rabbitmq === "up", rabbitmq, database, consuming };
+    return { database, broker: connection.isConnected, consuming };
   };
   const server: HttpServer = await startHttpServer({
     port: config.dispatcher.port,
@@ -171,7 +164,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     health,
     stop() {
       stopping ??= (async () => {
-        await Promise.all(consumers.map((c) => c.stop(options.drainMs ?? 7_000)));
+        await Promise.all(consumers.map((c) => c.stop(options.drainMs ?? DRAIN_MS)));
         await server.close();
         await connection.close();
         await pool.end();

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ConfirmPublisher, declareTopologyOnConnect, type Log, ManagedConnection, topology } from "@otp/broker";
+import { createBrokerClient, type Log, ManagedConnection, topology } from "@otp/broker";
 import { loadConfigOrExit } from "@otp/contracts";
 import { createPool } from "@otp/db";
 import { type DeadLetter, listDeadLetters, replayDeadLetters } from "./dlq.js";
@@ -54,22 +54,19 @@ function writeToStderr(obj: object, msg?: string): void {
   process.stderr.write(`${msg ?? "RabbitMQ"}${err instanceof Error ? `: ${err.message}` : ""}\n`);
 }
 
-const managed = new ManagedConnection({ url: config.amqp.url, name: "otp-dlq-cli", log: stderrLog });
+const name = "otp-dlq-cli";
 // Only a replay declares the topology (so that its copies always route) and publishes, with the
-// service's own confirmed publisher so that a replay is published as every other copy is (mandatory,
+// service's own broker client so that a replay is published as every other copy is (mandatory,
 // confirm timeout). A list declares nothing: under a mistyped RABBITMQ_PREFIX it must say that
 // there is nothing there, not create an empty topology and list it.
-const publisher = command === "replay" ? await attachReplayPublisher(managed) : undefined;
+const client = command === "replay" ? await createBrokerClient({ ...config.amqp, name, log: stderrLog }) : undefined;
+const managed = client?.connection ?? new ManagedConnection({ url: config.amqp.url, name, log: stderrLog });
+const publisher = client?.publisher;
 managed.start();
 const connection = await managed.waitForConnection(10_000).catch((error: Error) => {
   process.stderr.write(`${error.message}\n`);
   process.exit(1);
 });
-
-async function attachReplayPublisher(connection: ManagedConnection): Promise<ConfirmPublisher> {
-  await connection.addSetup(declareTopologyOnConnect(t));
-  return ConfirmPublisher.attach(connection, { log: stderrLog });
-}
 
 function table(letters: readonly DeadLetter[]): string {
   const rows = [

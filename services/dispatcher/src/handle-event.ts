@@ -3,12 +3,13 @@ import {
   DELIVERY_EVENT_VERSION,
   type DeliveryContent,
   DeliveryEvent,
+  type DeliveryStatus,
   type Keyring,
   unsealContent,
 } from "@otp/contracts";
 import { attemptOf, deliveryCountOf, type Headers } from "./headers.js";
 import type { RetryPolicy } from "./retry-policy.js";
-import type { DeliveryStatus, OtpDelivery } from "./status.js";
+import type { OtpDelivery } from "./status.js";
 import type { Transport } from "./transports/index.js";
 
 export type DeadReason =

@@ -1,13 +1,7 @@
 import { createServer, type ServerResponse } from "node:http";
 import type { Log } from "@otp/broker";
+import { type HealthContent, healthAnswer } from "@otp/contracts";
 import type { Registry } from "prom-client";
-
-export interface HealthReport {
-  readonly ok: boolean;
-  readonly rabbitmq: "up" | "down";
-  readonly database: "up" | "down";
-  readonly consuming: readonly string[];
-}
 
 export interface HttpServer {
   readonly port: number;
@@ -17,7 +11,7 @@ export interface HttpServer {
 /** The dispatcher's own port: `GET /health` (200 or 503) and `GET /metrics` (Prometheus text). */
 export async function startHttpServer(options: {
   readonly port: number;
-  readonly health: () => Promise<HealthReport>;
+  readonly health: () => Promise<HealthContent>;
   readonly registry: Registry;
   readonly log: Log;
 }): Promise<HttpServer> {
@@ -27,9 +21,8 @@ export async function startHttpServer(options: {
       if (req.method !== "GET" && req.method !== "HEAD")
         return json(res, 405, { status: false, status_code: "method_not_allowed", message: "GET only" });
       if (path === "/health") {
-        const report = await options.health();
-        const { ok, ...details } = report;
-        return json(res, ok ? 200 : 503, { status: ok, content: details });
+        const answer = healthAnswer(await options.health());
+        return json(res, answer.status ? 200 : 503, answer);
       }
       if (path === "/metrics") {
         const text = await options.registry.metrics();

@@ -1,8 +1,7 @@
+import type { DeliveryStatus } from "@otp/contracts";
 import { statementName, tableNames } from "@otp/db";
 import type pg from "pg";
 import { Batcher } from "./batcher.js";
-
-export type DeliveryStatus = "pending" | "delivered" | "failed" | "expired";
 
 export interface OtpDelivery {
   readonly status: DeliveryStatus;

@@ -95,7 +95,7 @@ describe("queue mode, one dispatcher", () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({
       status: true,
-      content: { rabbitmq: "up", database: "up", consuming: ["sms", "call", "email", "telegram"] },
+      content: { database: true, broker: true, consuming: ["sms", "call", "email", "telegram"] },
     });
     const event = await h.send({ channel: "call", target: "77011112233" });
     await expect.poll(() => h.status(event.otp_id)).toBe("delivered");

@@ -1,18 +1,16 @@
-import { assertTopology, declareTopologyOnConnect, ManagedConnection, silentLog, topology } from "@otp/broker";
+import { assertTopology, createBrokerClient, silentLog } from "@otp/broker";
 import { useTestBroker } from "@otp/broker/testing";
 import amqp from "amqplib";
 import { afterAll, expect, it } from "vitest";
 import { QueueConsumer } from "../src/consumer.js";
 
 const broker = useTestBroker("consumer");
-const t = topology(broker.prefix);
-const connection = new ManagedConnection({ url: broker.url, name: "consumer-test", log: silentLog });
+const { connection, topology: t } = await createBrokerClient({ ...broker, name: "consumer-test", log: silentLog });
 afterAll(() => connection.close());
 
 it("declares its queue again only after the broker cancelled the consumer, not on every consume", async () => {
   let declares = 0;
   const received: string[] = [];
-  await connection.addSetup(declareTopologyOnConnect(t));
   const consumer = new QueueConsumer(connection, {
     queue: t.workQueue("sms"),
     prefetch: 1,

@@ -1,4 +1,10 @@
-import { ConfirmPublisher, ManagedConnection, PublishFailedError, silentLog } from "@otp/broker";
+import {
+  type ConfirmPublisher,
+  createBrokerClient,
+  type ManagedConnection,
+  PublishFailedError,
+  silentLog,
+} from "@otp/broker";
 import type { DeliveryEvent } from "@otp/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ReplayPublisher, replayDeadLetters } from "../src/dlq.js";
@@ -10,8 +16,11 @@ let managed: ManagedConnection;
 let publisher: ConfirmPublisher;
 
 beforeAll(async () => {
-  managed = new ManagedConnection({ url: h.broker.url, name: "dlq-replay-test", log: silentLog });
-  publisher = await ConfirmPublisher.attach(managed, { log: silentLog });
+  ({ connection: managed, publisher } = await createBrokerClient({
+    ...h.broker,
+    name: "dlq-replay-test",
+    log: silentLog,
+  }));
   managed.start();
   await managed.waitForConnection(10_000);
 });

@@ -1,9 +1,9 @@
+import type { Logger } from "@otp/contracts";
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { isRejectedData } from "../db/rejected-data.js";
 import { isDatabaseUnavailable } from "../db/unavailable.js";
 import { ApiError } from "../errors.js";
-import type { Logger } from "../logger.js";
 import type { AppEnv } from "./env.js";
 import { failure } from "./envelope.js";
 

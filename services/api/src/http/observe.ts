@@ -1,6 +1,6 @@
+import type { Logger } from "@otp/contracts";
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
-import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { AppEnv } from "./env.js";
 

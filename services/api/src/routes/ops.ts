@@ -1,6 +1,6 @@
 import { swaggerUI } from "@hono/swagger-ui";
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { HealthResponse } from "@otp/contracts";
+import { HealthResponse, healthAnswer } from "@otp/contracts";
 import { databaseAnswers } from "@otp/db";
 import type { AppEnv } from "../http/env.js";
 import { defineRoute, json } from "../http/route.js";
@@ -23,9 +23,8 @@ export function opsRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext): void {
     }),
     async (c) => {
       const database = await databaseAnswers(ctx.deps.pool, HEALTH_TIMEOUT_MS);
-      const broker = ctx.deps.brokerReady();
-      const healthy = database && broker;
-      return c.json({ status: healthy, content: { database, broker } }, healthy ? 200 : 503);
+      const answer = healthAnswer({ database, broker: ctx.deps.brokerReady() });
+      return c.json(answer, answer.status ? 200 : 503);
     },
   );
   defineRoute(

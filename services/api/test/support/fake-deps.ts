@@ -1,9 +1,8 @@
-import { deriveKeyring, parseConfig } from "@otp/contracts";
+import { createLogger, deriveKeyring, parseConfig } from "@otp/contracts";
 import type pg from "pg";
 import { Registry } from "prom-client";
 import { createApp } from "../../src/app.js";
 import type { AppDeps } from "../../src/deps.js";
-import { createLogger } from "../../src/logger.js";
 import { createMetrics } from "../../src/metrics.js";
 
 /** An app over a pool that fails every query with `error`: for the error paths no database produces on demand. */
@@ -23,7 +22,7 @@ export function appWithFailingDatabase(error: Error, logs: string[] = []) {
     pool: failing,
     keys: deriveKeyring("a test secret of some length"),
     clock: () => new Date(),
-    logger: createLogger("info", {
+    logger: createLogger("otp-api", "info", {
       write(line: string) {
         logs.push(line);
       },

@@ -1,6 +1,5 @@
 import { Writable } from "node:stream";
-import { type Config, type PgConfig, parseConfig } from "@otp/contracts";
-import { createLogger } from "../../src/logger.js";
+import { type Config, createLogger, type PgConfig, parseConfig } from "@otp/contracts";
 import { type RunningApi, startApi } from "../../src/server.js";
 import { type TestClock, testClock } from "./clock.js";
 import { httpRequest, type RawResponse } from "./http.js";
@@ -52,7 +51,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
   });
   const clock = options.clock ?? testClock();
   const api = await startApi(config, {
-    logger: createLogger(config.logLevel, sink),
+    logger: createLogger("otp-api", config.logLevel, sink),
     clock: clock.now,
     port: 0,
     broker: { confirmTimeoutMs: 3_000, minReconnectDelayMs: 50, maxReconnectDelayMs: 250 },

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import {
-  assertTopology,
-  ConfirmPublisher,
-  ManagedConnection,
+  type ConfirmPublisher,
+  createBrokerClient,
+  type ManagedConnection,
   RETRY_DELAYS_MS,
   silentLog,
   type Topology,
@@ -12,6 +12,7 @@ import { useTestBroker } from "@otp/broker/testing";
 import {
   type Channel,
   type Config,
+  createLogger,
   DELIVERY_EVENT_VERSION,
   type DeliveryContent,
   type DeliveryEvent,
@@ -29,7 +30,6 @@ import amqp from "amqplib";
 import type pg from "pg";
 import { afterAll, beforeAll } from "vitest";
 import { type Dispatcher, type DispatcherOptions, startDispatcher } from "../../src/dispatcher.js";
-import { createLogger } from "../../src/log.js";
 
 /** The master secret the tests' API stand-in and every dispatcher under test share. */
 export const TEST_SECRET = "test-secret-for-the-dispatcher-suite";
@@ -76,13 +76,12 @@ export function useHarness(label: string) {
   beforeAll(async () => {
     await provider.start();
     pool = createPool(pgConfig(), { applicationName: "dispatcher-tests", onError: () => {} });
-    connection = new ManagedConnection({ url: broker.url, name: "tests", log: silentLog, minReconnectDelayMs: 50 });
-    await connection.addSetup(async (c) => {
-      const ch = await c.createChannel();
-      await assertTopology(ch, t);
-      await ch.close();
-    });
-    publisher = await ConfirmPublisher.attach(connection, { log: silentLog });
+    ({ connection, publisher } = await createBrokerClient({
+      ...broker,
+      name: "tests",
+      log: silentLog,
+      minReconnectDelayMs: 50,
+    }));
     connection.start();
     await connection.waitForConnection(10_000);
   });
@@ -175,7 +174,7 @@ export function useHarness(label: string) {
       const config = harness.config(overrides);
       const dispatcher = await startDispatcher({
         config,
-        log: createLogger(config.logLevel),
+        log: createLogger("otp-dispatcher", config.logLevel),
         retryTiersMs: TEST_TIERS,
         random: () => 0.5,
         drainMs: 3_000,
