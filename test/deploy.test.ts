@@ -93,6 +93,13 @@ describe("docker-compose.yml", () => {
     expect(aliases.sort()).toEqual(["email", "queue", "sms", "telegram"]);
     for (const s of sandbox) expectBuiltEntry(s.command);
   });
+
+  it("has its stand-ins listen beyond the container's loopback, where the dispatchers and the host reach them", () => {
+    // The recording provider listens on 127.0.0.1 unless told otherwise: inside a container that
+    // is unreachable from the other containers and from the published port.
+    const sandbox = Object.values(services).filter((s) => s.profiles?.includes("sandbox"));
+    for (const s of sandbox) expect(s.command?.[(s.command?.indexOf("--host") ?? -1) + 1]).toBe("0.0.0.0");
+  });
 });
 
 describe("Dockerfile", () => {
