@@ -129,9 +129,17 @@ describe("Dockerfile", () => {
   });
 });
 
-describe("README", () => {
-  it("documents every variable the services read", () => {
-    const readme = read("README.md");
-    expect(ENV_VARIABLES.filter((v) => !readme.includes(v))).toEqual([]);
+describe("docs/configuration.md", () => {
+  // One table row per variable: | `NAME` | default | read by | meaning |
+  const rows = [...read("docs/configuration.md").matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((m) => m[1]);
+
+  it("has a row for every variable the services read", () => {
+    expect(ENV_VARIABLES.filter((v) => !rows.includes(v))).toEqual([]);
+  });
+
+  it("has no row for a variable the services do not read, nor two rows for one", () => {
+    const known: readonly string[] = ENV_VARIABLES;
+    expect(rows.filter((v) => v === undefined || !known.includes(v))).toEqual([]);
+    expect(rows.length).toBe(new Set(rows).size);
   });
 });
