@@ -107,7 +107,7 @@ describe("POST /telegram/webhook, end to end", () => {
     expect(after.rows[0].n).toBe(before.rows[0].n);
   });
 
-  it("a body that is not a JSON object is 400 bad_request, one over 64 KiB 413 (as the README says)", async () => {
+  it("a body that is not a JSON object is 400 bad_request, one over 64 KiB 413 (as docs/api.md says)", async () => {
     const json = { "Content-Type": "application/json" };
     for (const body of ["{not json", "[1, 2]", '"text"']) {
       const answer = await api.call("POST", "/telegram/webhook", body, json);
