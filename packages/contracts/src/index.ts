@@ -1,5 +1,5 @@
 export * from "./channels.js";
-export * from "./config.js";
+export * from "./config/index.js";
 export * from "./crypto.js";
 export * from "./event.js";
 export * from "./logger.js";

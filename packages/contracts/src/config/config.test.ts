@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ENV_VARIABLES, parseConfig } from "./config.js";
+import { ENV_VARIABLES, parseConfig } from "./index.js";
 
 function errorsOf(env: Record<string, string>): string[] {
   const result = parseConfig(env);

@@ -1,0 +1,134 @@
+import type { Channel } from "../channels.js";
+import { type Env, EnvSchema } from "./env.js";
+
+/**
+ * The configuration of both processes (docs/configuration.md), parsed once from the environment.
+ * Variables of the original product keep their names and defaults. With nothing set, everything
+ * points at a local PostgreSQL and RabbitMQ with their default ports and users.
+ */
+
+export interface PgConfig {
+  readonly host: string;
+  /** Where migrations run: the real server, bypassing a pooler such as PgBouncer. */
+  readonly realHost: string;
+  readonly port: number;
+  readonly database: string;
+  readonly schema: string;
+  readonly user: string;
+  readonly password: string;
+  readonly poolMax: number;
+}
+
+export interface Config {
+  readonly port: number;
+  readonly logLevel: Env["LOG_LEVEL"];
+  readonly pg: PgConfig;
+  readonly amqp: { readonly url: string; readonly prefix: string };
+  readonly auth: { readonly username: string; readonly password: string } | undefined;
+  readonly otp: {
+    readonly secret: string | undefined;
+    readonly codeLength: number;
+    readonly maxLifetime: number;
+    readonly maxCheckAttempts: number;
+    readonly singleUse: boolean;
+  };
+  readonly telegramWebhook: {
+    readonly codeLength: number;
+    readonly lifetime: number;
+    readonly message: string;
+    readonly secret: string | undefined;
+  };
+  readonly delivery: {
+    readonly mode: "queue" | "direct";
+    readonly dummy: boolean;
+    readonly timeoutMs: number;
+    readonly maxAttempts: number;
+    readonly queueUrl: string;
+    readonly sms: { readonly url: string; readonly worker: string };
+    readonly call: { readonly url: string; readonly worker: string };
+    readonly email: { readonly url: string; readonly worker: string };
+    readonly telegram: { readonly url: string; readonly worker: string; readonly appToken: string };
+  };
+  readonly dispatcher: { readonly channels: readonly Channel[]; readonly prefetch: number; readonly port: number };
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+
+/**
+ * Parses the environment. Errors come back as values, one line per bad variable, naming it, so the
+ * caller decides how to stop (the mains print them and exit 1).
+ */
+export function parseConfig(env: Readonly<Record<string, string | undefined>>): ConfigResult {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((issue) => `${String(issue.path[0] ?? "environment")}: ${issue.message}`);
+    return { ok: false, errors };
+  }
+  const e = parsed.data;
+  const errors: string[] = [];
+  if ((e.HTTP_AUTH_USERNAME === undefined) !== (e.HTTP_AUTH_PASSWORD === undefined)) {
+    const missing = e.HTTP_AUTH_USERNAME === undefined ? "HTTP_AUTH_USERNAME" : "HTTP_AUTH_PASSWORD";
+    errors.push(
+      `${missing}: must be set together with ${missing === "HTTP_AUTH_USERNAME" ? "HTTP_AUTH_PASSWORD" : "HTTP_AUTH_USERNAME"}`,
+    );
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    config: {
+      port: e.PORT,
+      logLevel: e.LOG_LEVEL,
+      pg: {
+        host: e.PG_HOST,
+        realHost: e.PG_REAL_HOST ?? e.PG_HOST,
+        port: e.PG_PORT,
+        database: e.PG_DATABASE,
+        schema: e.PG_SCHEMA,
+        user: e.PG_USER,
+        password: e.PG_PASSWORD,
+        poolMax: e.PG_POOL_MAX,
+      },
+      amqp: { url: e.RABBITMQ_URL, prefix: e.RABBITMQ_PREFIX },
+      auth:
+        e.HTTP_AUTH_USERNAME !== undefined && e.HTTP_AUTH_PASSWORD !== undefined
+          ? { username: e.HTTP_AUTH_USERNAME, password: e.HTTP_AUTH_PASSWORD }
+          : undefined,
+      otp: {
+        secret: e.OTP_SECRET,
+        codeLength: e.OTP_CODE_LENGTH,
+        maxLifetime: e.OTP_MAX_LIFETIME,
+        maxCheckAttempts: e.OTP_MAX_CHECK_ATTEMPTS,
+        singleUse: e.OTP_SINGLE_USE,
+      },
+      telegramWebhook: {
+        codeLength: e.OTP_TELEGRAM_CODE_LENGTH,
+        lifetime: e.OTP_TELEGRAM_LIFETIME,
+        message: e.OTP_TELEGRAM_MESSAGE,
+        secret: e.OTP_TELEGRAM_WEBHOOK_SECRET,
+      },
+      delivery: {
+        mode: e.OTP_DELIVERY_MODE,
+        dummy: e.DUMMY,
+        timeoutMs: e.OTP_DELIVERY_TIMEOUT,
+        maxAttempts: e.OTP_DELIVERY_MAX_ATTEMPTS,
+        queueUrl: e.OTP_QUEUE_URL,
+        sms: { url: e.OTP_SMS_URL, worker: e.OTP_SMS_WORKER },
+        call: { url: e.OTP_CALL_URL, worker: e.OTP_CALL_WORKER },
+        email: { url: e.OTP_EMAIL_URL, worker: e.OTP_EMAIL_WORKER },
+        telegram: { url: e.OTP_TELEGRAM_URL, worker: e.OTP_TELEGRAM_WORKER, appToken: e.OTP_TELEGRAM_APP_TOKEN },
+      },
+      dispatcher: { channels: e.DISPATCHER_CHANNELS, prefetch: e.DISPATCHER_PREFETCH, port: e.DISPATCHER_PORT },
+    },
+  };
+}
+
+/**
+ * For the mains: parse or stop the process with a message naming each bad variable. The only
+ * place that touches `process.env`.
+ */
+export function loadConfigOrExit(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  const result = parseConfig(env);
+  if (result.ok) return result.config;
+  process.stderr.write(`Invalid configuration:\n${result.errors.map((e) => `  ${e}`).join("\n")}\n`);
+  process.exit(1);
+}

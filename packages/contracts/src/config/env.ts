@@ -1,0 +1,80 @@
+import { z } from "zod";
+import { bool, channelList, int, optionalStr, secondsAsMs, str, url } from "./parsers.js";
+
+/** Every variable either process reads, with its default. Tests compare this list with compose and docs/configuration.md. */
+export const EnvSchema = z.object({
+  PORT: int(3000, 1, 65535),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+
+  PG_HOST: str("localhost"),
+  PG_REAL_HOST: optionalStr(),
+  PG_PORT: int(5432, 1, 65535),
+  PG_DATABASE: str("otp"),
+  PG_SCHEMA: z
+    .string()
+    .trim()
+    .default("public")
+    .pipe(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "must be a lower-case SQL identifier" })),
+  PG_USER: str("postgres"),
+  PG_PASSWORD: z.string().default(""),
+  PG_POOL_MAX: int(10, 1, 1000),
+
+  RABBITMQ_URL: z
+    .string()
+    .trim()
+    .default("amqp://guest:guest@localhost:5672")
+    .pipe(z.string().regex(/^amqps?:\/\//, { error: "must be an amqp:// or amqps:// URL" })),
+  RABBITMQ_PREFIX: z
+    .string()
+    .trim()
+    .default("otp")
+    .pipe(z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, { error: "must be letters, digits, '.', '_' or '-'" })),
+
+  OTP_QUEUE_URL: url("http://queue"),
+  OTP_SMS_URL: url("http://sms"),
+  OTP_SMS_WORKER: str("sms"),
+  OTP_CALL_URL: url("http://sms"),
+  OTP_CALL_WORKER: str("sms"),
+  OTP_EMAIL_URL: url("http://email"),
+  OTP_EMAIL_WORKER: str("email"),
+  OTP_TELEGRAM_URL: url("http://telegram:8080"),
+  OTP_TELEGRAM_APP_TOKEN: z.string().default(""),
+  OTP_TELEGRAM_WORKER: str("telegram"),
+  DUMMY: bool(false),
+
+  HTTP_AUTH_USERNAME: optionalStr(),
+  HTTP_AUTH_PASSWORD: optionalStr(),
+
+  OTP_DELIVERY_MODE: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .default("queue")
+    .pipe(z.enum(["queue", "direct"], { error: 'must be "queue" or "direct"' })),
+  OTP_SECRET: optionalStr().pipe(z.string().min(16, { error: "must be at least 16 characters" }).optional()),
+  OTP_CODE_LENGTH: int(6, 4, 12),
+  OTP_MAX_LIFETIME: int(86_400, 1, 31_536_000),
+  OTP_MAX_CHECK_ATTEMPTS: int(5, 0, 1_000_000),
+  OTP_SINGLE_USE: bool(false),
+  OTP_TELEGRAM_CODE_LENGTH: int(6, 4, 12),
+  OTP_TELEGRAM_LIFETIME: int(300, 1, 31_536_000),
+  OTP_TELEGRAM_MESSAGE: z.string().default("Your code: {password}"),
+  OTP_TELEGRAM_WEBHOOK_SECRET: optionalStr().pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,256}$/, {
+        error: "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)",
+      })
+      .optional(),
+  ),
+  OTP_DELIVERY_TIMEOUT: secondsAsMs(10, 0.1, 300),
+  OTP_DELIVERY_MAX_ATTEMPTS: int(8, 1, 100),
+
+  DISPATCHER_CHANNELS: channelList,
+  DISPATCHER_PREFETCH: int(128, 1, 10_000),
+  DISPATCHER_PORT: int(3001, 0, 65535),
+});
+
+export type Env = z.output<typeof EnvSchema>;
+/** The variable names, for the tests that check compose and docs/configuration.md mention each of them. */
+export const ENV_VARIABLES = Object.keys(EnvSchema.shape) as (keyof Env)[];

@@ -1,0 +1,94 @@
+import { z } from "zod";
+import { CHANNELS, type Channel } from "../channels.js";
+
+/** The parsers of environment variables: each reads a string and names the problem in its message. */
+
+export const str = (fallback: string) => z.string().trim().default(fallback);
+export const optionalStr = () =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === "" ? undefined : v));
+
+export function int(fallback: number, min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const n = Number(v);
+      if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `must be an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
+/** Seconds, possibly fractional (`OTP_DELIVERY_TIMEOUT=2.5`), returned as milliseconds. */
+export function secondsAsMs(fallback: number, min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const n = Number(v);
+      if (v === "" || !Number.isFinite(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `must be a number of seconds from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return Math.round(n * 1000);
+    });
+}
+
+export function bool(fallback: boolean) {
+  return z
+    .string()
+    .trim()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const s = v.toLowerCase();
+      if (["true", "1", "yes", "on"].includes(s)) return true;
+      if (["false", "0", "no", "off", ""].includes(s)) return false;
+      ctx.addIssue({ code: "custom", message: `must be true or false, got "${v}"` });
+      return z.NEVER;
+    });
+}
+
+export function url(fallback: string) {
+  return z
+    .string()
+    .trim()
+    .default(fallback)
+    .transform((v, ctx) => {
+      try {
+        const u = new URL(v);
+        if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("scheme");
+      } catch {
+        ctx.addIssue({ code: "custom", message: `must be an http(s) URL, got "${v}"` });
+        return z.NEVER;
+      }
+      return v.replace(/\/+$/, "");
+    });
+}
+
+export const channelList = z
+  .string()
+  .trim()
+  .default(CHANNELS.join(","))
+  .transform((v, ctx) => {
+    const names = v
+      .split(/[\s,]+/)
+      .map((s) => s.toLowerCase())
+      .filter(Boolean);
+    const unknown = names.filter((n) => !(CHANNELS as readonly string[]).includes(n));
+    if (names.length === 0 || unknown.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be a comma-separated subset of ${CHANNELS.join(",")}, got "${v}"`,
+      });
+      return z.NEVER;
+    }
+    return [...new Set(names)] as Channel[];
+  });
