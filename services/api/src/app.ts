@@ -8,13 +8,16 @@ import type { DomainDeps } from "./domain/deps.js";
 import { createIssuer } from "./domain/issue.js";
 import { createLookups } from "./domain/lookups.js";
 import { authMiddleware } from "./http/auth.js";
+import { refuseCrossSite } from "./http/cross-site.js";
 import type { AppEnv } from "./http/env.js";
 import { errorHandler, methodNotAllowed, notFound } from "./http/errors.js";
 import { observe } from "./http/observe.js";
+import { securityHeaders } from "./http/security-headers.js";
 import type { RouteContext } from "./routes/context.js";
+import { docsRoutes } from "./routes/docs.js";
 import { limitRoutes } from "./routes/limits.js";
 import { lookupRoutes } from "./routes/lookups.js";
-import { docsRoutes, opsRoutes } from "./routes/ops.js";
+import { opsRoutes } from "./routes/ops.js";
 import { otpRoutes } from "./routes/otp.js";
 import { telegramRoutes } from "./routes/telegram.js";
 
@@ -44,7 +47,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.use(requestId());
   app.use(observe(deps.logger, deps.metrics));
+  app.use(securityHeaders());
   app.use(methodNotAllowedMiddleware({ app, onMethodNotAllowed: methodNotAllowed }));
+  app.use(refuseCrossSite(deps.config.http.allowedOrigins));
   app.use(authMiddleware(deps.config));
 
   otpRoutes(app, ctx);

@@ -1,6 +1,4 @@
-import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createAdaptorServer } from "@hono/node-server";
 import { type BrokerClient, type BrokerClientOptions, createBrokerClient } from "@otp/broker";
 import type { Logger } from "@otp/contracts";
 import { type Config, type Keyring, PASSWORD_PLACEHOLDER } from "@otp/contracts";
@@ -9,6 +7,7 @@ import type pg from "pg";
 import { Registry } from "prom-client";
 import { createApp } from "./app.js";
 import { type Clock, systemClock } from "./clock.js";
+import { listen } from "./http/listen.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { DeleteBatcher } from "./outbox/delete-batcher.js";
 import { AfterCommitPublisher } from "./outbox/publisher.js";
@@ -94,15 +93,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     brokerReady: () => broker.publisher.isReady,
   });
 
-  // HTTP/1.1 only (createAdaptorServer's default); the cast gives the http.Server methods used on close.
-  const server = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? config.port, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  const server = await listen(app, config.http, options.port ?? config.port);
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, "otp-api listening");
 

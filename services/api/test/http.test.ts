@@ -207,6 +207,7 @@ describe("/openapi.json and /docs", () => {
       "/telegram/webhook",
       "/otp/{id}",
       "/health",
+      "/livez",
       "/metrics",
     ];
     expect(Object.keys(doc.paths).sort()).toEqual(expected.sort());
@@ -220,6 +221,8 @@ describe("/openapi.json and /docs", () => {
     const res = await api.app.request("/docs");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/text\/html/);
-    expect(await res.text()).toContain("/openapi.json");
+    expect(await res.text()).toContain('src="docs/init.js"');
+    const init = await api.app.request("/docs/init.js");
+    expect(await init.text()).toContain('url: "openapi.json"');
   });
 });

@@ -25,6 +25,16 @@ export interface Config {
   readonly pg: PgConfig;
   readonly amqp: { readonly url: string; readonly prefix: string };
   readonly auth: { readonly username: string; readonly password: string } | undefined;
+  /** The API's HTTP edge: how long a slow client may hold a connection, and how many may be open. */
+  readonly http: {
+    readonly requestTimeoutMs: number;
+    readonly headersTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+    readonly connectionsCheckingIntervalMs: number;
+    readonly maxConnections: number;
+    /** Origins besides the service's own whose browser requests are served. */
+    readonly allowedOrigins: readonly string[];
+  };
   readonly otp: {
     readonly secret: string | undefined;
     readonly codeLength: number;
@@ -72,6 +82,11 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
       `${missing}: must be set together with ${missing === "HTTP_AUTH_USERNAME" ? "HTTP_AUTH_PASSWORD" : "HTTP_AUTH_USERNAME"}`,
     );
   }
+  if (e.HTTP_HEADERS_TIMEOUT > e.HTTP_REQUEST_TIMEOUT) {
+    errors.push(
+      "HTTP_HEADERS_TIMEOUT: must not be longer than HTTP_REQUEST_TIMEOUT (the headers are part of the request)",
+    );
+  }
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -93,6 +108,14 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
         e.HTTP_AUTH_USERNAME !== undefined && e.HTTP_AUTH_PASSWORD !== undefined
           ? { username: e.HTTP_AUTH_USERNAME, password: e.HTTP_AUTH_PASSWORD }
           : undefined,
+      http: {
+        requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT,
+        headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT,
+        keepAliveTimeoutMs: e.HTTP_KEEPALIVE_TIMEOUT,
+        connectionsCheckingIntervalMs: e.HTTP_CONNECTIONS_CHECK_INTERVAL,
+        maxConnections: e.HTTP_MAX_CONNECTIONS,
+        allowedOrigins: e.OTP_ALLOWED_ORIGINS,
+      },
       otp: {
         secret: e.OTP_SECRET,
         codeLength: e.OTP_CODE_LENGTH,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { bool, channelList, int, optionalStr, secondsAsMs, str, url } from "./parsers.js";
+import { bool, channelList, int, optionalStr, originList, secondsAsMs, str, url } from "./parsers.js";
 
 /** Every variable either process reads, with its default. Tests compare this list with compose and docs/configuration.md. */
 export const EnvSchema = z.object({
@@ -44,6 +44,12 @@ export const EnvSchema = z.object({
 
   HTTP_AUTH_USERNAME: optionalStr(),
   HTTP_AUTH_PASSWORD: optionalStr(),
+  HTTP_REQUEST_TIMEOUT: secondsAsMs(10, 0.1, 3600),
+  HTTP_HEADERS_TIMEOUT: secondsAsMs(10, 0.1, 3600),
+  HTTP_KEEPALIVE_TIMEOUT: secondsAsMs(5, 0, 3600),
+  HTTP_CONNECTIONS_CHECK_INTERVAL: secondsAsMs(1, 0.1, 60),
+  HTTP_MAX_CONNECTIONS: int(10_000, 1, 1_000_000),
+  OTP_ALLOWED_ORIGINS: originList,
 
   OTP_DELIVERY_MODE: z
     .string()

@@ -92,3 +92,28 @@ export const channelList = z
     }
     return [...new Set(names)] as Channel[];
   });
+
+/**
+ * Web origins (`https://app.example.com`), comma-separated; each is reduced to its canonical
+ * `scheme://host[:port]` so that a trailing slash or upper case in the variable cannot miss a match.
+ */
+export const originList = z
+  .string()
+  .trim()
+  .default("")
+  .transform((v, ctx) => {
+    const origins: string[] = [];
+    for (const item of v.split(/[\s,]+/).filter(Boolean)) {
+      let origin: string | undefined;
+      try {
+        const u = new URL(item);
+        if (u.protocol === "http:" || u.protocol === "https:") origin = u.origin;
+      } catch {}
+      if (origin === undefined) {
+        ctx.addIssue({ code: "custom", message: `must be comma-separated http(s) origins, got "${item}"` });
+        return z.NEVER;
+      }
+      origins.push(origin);
+    }
+    return origins;
+  });

@@ -9,8 +9,8 @@ export const WEBHOOK_PATH = "/telegram/webhook";
 const WEBHOOK_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token";
 
 /**
- * Who may call what (SPEC §3), decided in one place:
- * - `/health`: anyone (orchestrators probe it without credentials);
+ * Who may call what (docs/security.md), decided in one place:
+ * - `/health` and `/livez`: anyone (orchestrators probe them without credentials);
  * - the webhook, when `OTP_TELEGRAM_WEBHOOK_SECRET` is set: whoever sends that secret, and it is
  *   exempt from basic auth, because Telegram can send the secret header but no credentials;
  * - everything else, the webhook without a secret included: HTTP Basic when `HTTP_AUTH_*` are set.
@@ -26,7 +26,7 @@ export function authMiddleware(config: Config): MiddlewareHandler<AppEnv> {
   const expectedDigest = webhookSecret === undefined ? undefined : digest(webhookSecret);
   return async (c, next) => {
     const path = c.req.path;
-    if (path === "/health") return next();
+    if (path === "/health" || path === "/livez") return next();
     if (expectedDigest !== undefined && path === WEBHOOK_PATH) {
       verifyWebhookSecret(expectedDigest, c.req.header(WEBHOOK_SECRET_HEADER));
       return next();

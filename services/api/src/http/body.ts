@@ -1,9 +1,10 @@
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import { ApiError } from "../errors.js";
+import { fromBrowser } from "./cross-site.js";
 import type { AppEnv } from "./env.js";
 
-/** SPEC §1: bodies over 64 KiB are refused with 413. */
+/** Bodies over 64 KiB are refused with 413 (docs/api.md). */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 const tooLarge = () => new ApiError("payload_too_large", `The request body is larger than ${MAX_BODY_BYTES} bytes`);
@@ -92,9 +93,9 @@ async function parseMultipart(raw: Buffer, contentType: string): Promise<Record<
 }
 
 /**
- * The body's parameters. JSON when declared so, and also when undeclared or declared as a form but
- * shaped like JSON (`curl -d '{...}'` without a Content-Type header sends a "form"); otherwise a
- * form. Read once per request.
+ * The body's parameters. JSON when declared so, and also, for requests not sent by a browser, when
+ * undeclared or declared as a form but shaped like JSON (`curl -d '{...}'` without a Content-Type
+ * header sends a "form"); otherwise a form. Read once per request.
  */
 export async function readBody(c: Context<AppEnv>): Promise<Record<string, unknown> | undefined> {
   const cached = c.get("body");
@@ -102,10 +103,15 @@ export async function readBody(c: Context<AppEnv>): Promise<Record<string, unkno
   const raw = await readRawBody(c);
   let body: Record<string, unknown> | null = null;
   if (raw && raw.length > 0) {
-    const type = (c.req.header("content-type") ?? "").toLowerCase();
+    const contentType = c.req.header("content-type") ?? "";
+    const type = contentType.toLowerCase();
     const text = raw.toString("utf8");
-    if (type.startsWith("multipart/form-data")) body = await parseMultipart(raw, type);
-    else if (type.includes("json") || looksLikeJson(text)) body = text.trim() === "" ? null : parseJson(text);
+    // JSON by its shape only for backends (`curl -d '{...}'` labels it a form): a browser's
+    // `text/plain` or form body is sent cross-site without a preflight, so it must not become JSON.
+    const jsonByShape = !fromBrowser((name) => c.req.header(name)) && looksLikeJson(text);
+    // The boundary is case-sensitive: the header as sent, not lower-cased.
+    if (type.startsWith("multipart/form-data")) body = await parseMultipart(raw, contentType);
+    else if (type.includes("json") || jsonByShape) body = text.trim() === "" ? null : parseJson(text);
     else body = Object.fromEntries(new URLSearchParams(text));
   }
   c.set("body", body);
