@@ -7,43 +7,20 @@ import {
   digestPassword,
   encrypt,
   generateCode,
-  mustBeSet,
   sealContent,
 } from "@otp/contracts";
 import { statementName, type TableNames } from "@otp/db";
-import type pg from "pg";
 import { withTransaction } from "../db/transaction.js";
-import { ApiError } from "../errors.js";
 import type { DomainDeps } from "./deps.js";
-import {
-  countQuery,
-  cutoffsOf,
-  leavingRank,
-  limitLockKey,
-  type MeasuredRule,
-  nthOldestInWindow,
-  parseRules,
-  type Refusal,
-  refusalOf,
-  rulesAndLocksStatement,
-  secondsUntilLeaving,
-  violations,
-  windowCounts,
-} from "./rate-limit.js";
+import { checkLimits, type LimitedRequest, type Refusal } from "./rate-limit.js";
 
-export interface IssueRequest {
-  readonly channel: Channel;
-  /** Normalised: phone digits, lower-case email, decimal chat id. */
-  readonly target: string;
-  readonly ip?: string | undefined;
+export interface IssueRequest extends LimitedRequest {
   /** The client's code; undefined to have one of `codeLength` digits generated. */
   readonly password?: string | undefined;
   readonly codeLength: number;
   readonly lifetimeSeconds: number;
   /** The texts as the client sent them, `{password}` still in place. */
   readonly texts: Omit<DeliveryContent, "password">;
-  /** Webhook OTPs: the caller is Telegram's server, not the end user, so ip rules cannot apply. */
-  readonly ignoreIpRules?: boolean;
 }
 
 /** An accepted OTP's event, ready to publish: `body` is the JSON written to the outbox. */
@@ -126,69 +103,18 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
   const guardedName = statementName("insert_guarded", guardedInsert);
   const plainInsert = insertStatement(t, false);
   const plainName = statementName("insert", plainInsert);
-  const rulesAndLocks = rulesAndLocksStatement(t);
   // Channels seen with rules lately: they skip the guarded insert, which would find rules and do nothing.
   const channelsWithRules = new Set<Channel>();
 
-  async function issueUnderRules(request: IssueRequest): Promise<IssueOutcome> {
-    const { channel, target, ip } = request;
-    const useIp = ip !== undefined && !request.ignoreIpRules;
+  function issueUnderRules(request: IssueRequest): Promise<IssueOutcome> {
     return withTransaction(deps.pool, async (client) => {
-      const locked = await client.query<{ rules: unknown }>(rulesAndLocks, [
-        channel,
-        useIp ? limitLockKey(t.schema, channel, "ip", ip) : null,
-        limitLockKey(t.schema, channel, "target", target),
-      ]);
-      const all = parseRules(locked.rows[0]?.rules ?? []);
-      if (all.length === 0) channelsWithRules.delete(channel);
-      const rules = request.ignoreIpRules ? all.filter((r) => r.measure !== "ip") : all;
-      if (!useIp && rules.some((r) => r.measure === "ip")) {
-        throw new ApiError("validation", `${mustBeSet("ip")} (this channel has ip limits)`);
-      }
-      // The time is read after the locks: a request that waited for another one comes after it.
-      const now = deps.clock();
-      if (rules.length > 0) {
-        const refusal = await checkWindows(client, request, rules, now);
-        if (refusal) return { accepted: false, refusal };
-      }
-      const prepared = prepare(deps, request, now);
+      const limits = await checkLimits(client, deps, request);
+      if (!limits.channelHasRules) channelsWithRules.delete(request.channel);
+      if (limits.refusal) return { accepted: false, refusal: limits.refusal };
+      const prepared = prepare(deps, request, limits.now);
       await client.query({ name: plainName, text: plainInsert, values: prepared.params });
       return { accepted: true, id: prepared.pending.event.otp_id, pending: prepared.pending };
     });
-  }
-
-  async function checkWindows(
-    client: pg.ClientBase,
-    request: IssueRequest,
-    rules: readonly MeasuredRule[],
-    now: Date,
-  ): Promise<Refusal | undefined> {
-    const cutoffs = cutoffsOf(rules, now);
-    const query = countQuery(t, rules, request, cutoffs);
-    const counted = await client.query(query.text, query.values);
-    const broken = violations(windowCounts(rules, counted.rows[0] ?? {}));
-    const first = broken[0];
-    if (!first) return undefined;
-    // Retry-After: when every broken window has room again, not just the first one reported.
-    let retryAfter = 1;
-    for (const v of broken) {
-      const rank = leavingRank(v);
-      const value = v.rule.measure === "ip" ? (request.ip ?? "") : request.target;
-      const leaving =
-        rank === 1
-          ? v.oldest
-          : await nthOldestInWindow(
-              client,
-              t,
-              request.channel,
-              v.rule.measure,
-              value,
-              cutoffs[rules.indexOf(v.rule)] ?? now,
-              rank,
-            );
-      if (leaving) retryAfter = Math.max(retryAfter, secondsUntilLeaving(leaving, v.rule.minutes, now));
-    }
-    return refusalOf(request.channel, first, retryAfter);
   }
 
   return {

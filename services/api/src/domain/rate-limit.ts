@@ -1,17 +1,23 @@
-import { CHANNEL_INFO, type Channel, type ErrorCode, type LimitMeasure, type LimitRule } from "@otp/contracts";
+import {
+  CHANNEL_INFO,
+  type Channel,
+  type ErrorCode,
+  type LimitMeasure,
+  type LimitRule,
+  mustBeSet,
+} from "@otp/contracts";
 import type { TableNames } from "@otp/db";
 import type pg from "pg";
+import { ApiError } from "../errors.js";
+import type { DomainDeps } from "./deps.js";
 
 /**
- * SPEC §3 limits: at most `rate` accepted OTPs in any `minutes`-minute window ending now, per
- * channel and per measure (the requester's ip, or the target). The caller holds a transaction-
- * scoped advisory lock per measure key while it counts and inserts, so that concurrent requests for
- * one key are counted one after the other and a burst cannot slip through between count and insert.
+ * Limits: at most `rate` accepted OTPs in any `minutes`-minute window ending now, per channel and
+ * per measure (the requester's ip, or the target). `checkLimits` takes a transaction-scoped
+ * advisory lock per measure key before it counts, and the caller inserts in the same transaction,
+ * so that concurrent requests for one key are counted one after the other and a burst cannot slip
+ * through between count and insert.
  */
-
-export interface MeasuredRule extends LimitRule {
-  readonly measure: LimitMeasure;
-}
 
 /** Why a request was refused, for the 429 answer (or the webhook's log line). */
 export interface Refusal {
@@ -21,8 +27,93 @@ export interface Refusal {
   readonly retryAfterSeconds: number;
 }
 
+export interface LimitedRequest {
+  readonly channel: Channel;
+  /** Normalised: phone digits, lower-case email, decimal chat id. */
+  readonly target: string;
+  readonly ip?: string | undefined;
+  /** Webhook OTPs: the caller is Telegram's server, not the end user, so ip rules cannot apply. */
+  readonly ignoreIpRules?: boolean | undefined;
+}
+
+export interface LimitCheck {
+  /** False when the channel has no rules at all, ignored ip rules included. */
+  readonly channelHasRules: boolean;
+  /** The time read once the locks were held (a request that waited for another comes after it). */
+  readonly now: Date;
+  /** Set when one more OTP would break a rule: the first such rule, ip rules first. */
+  readonly refusal: Refusal | undefined;
+}
+
+/**
+ * Locks the request's measure keys for the rest of `client`'s transaction, reads the channel's
+ * rules and counts their windows: whether one more OTP is allowed now. A channel with ip rules
+ * requires an ip (400 `validation` otherwise), unless they are ignored.
+ */
+export async function checkLimits(
+  client: pg.ClientBase,
+  deps: Pick<DomainDeps, "tables" | "clock">,
+  request: LimitedRequest,
+): Promise<LimitCheck> {
+  const t = deps.tables;
+  const { channel, target } = request;
+  const ip = request.ignoreIpRules ? undefined : request.ip;
+  const locked = await client.query<{ rules: unknown }>(rulesAndLocksStatement(t), [
+    channel,
+    ip === undefined ? null : limitLockKey(t.schema, channel, "ip", ip),
+    limitLockKey(t.schema, channel, "target", target),
+  ]);
+  const all = parseRules(locked.rows[0]?.rules ?? []);
+  const rules = request.ignoreIpRules ? all.filter((r) => r.measure !== "ip") : all;
+  if (ip === undefined && rules.some((r) => r.measure === "ip")) {
+    throw new ApiError("validation", `${mustBeSet("ip")} (this channel has ip limits)`);
+  }
+  const now = deps.clock();
+  const refusal = rules.length > 0 ? await refusalOf(client, t, { ...request, ip }, rules, now) : undefined;
+  return { channelHasRules: all.length > 0, now, refusal };
+}
+
+interface MeasuredRule extends LimitRule {
+  readonly measure: LimitMeasure;
+}
+
+async function refusalOf(
+  client: pg.ClientBase,
+  t: TableNames,
+  request: LimitedRequest,
+  rules: readonly MeasuredRule[],
+  now: Date,
+): Promise<Refusal | undefined> {
+  const cutoffs = cutoffsOf(rules, now);
+  const query = countQuery(t, rules, request, cutoffs);
+  const counted = await client.query(query.text, query.values);
+  const broken = violations(windowCounts(rules, counted.rows[0] ?? {}));
+  const first = broken[0];
+  if (!first) return undefined;
+  // Retry-After: when every broken window has room again, not just the first one reported.
+  let retryAfter = 1;
+  for (const v of broken) {
+    const rank = leavingRank(v);
+    const value = v.rule.measure === "ip" ? (request.ip ?? "") : request.target;
+    const leaving =
+      rank === 1
+        ? v.oldest
+        : await nthOldestInWindow(
+            client,
+            t,
+            request.channel,
+            v.rule.measure,
+            value,
+            cutoffs[rules.indexOf(v.rule)] ?? now,
+            rank,
+          );
+    if (leaving) retryAfter = Math.max(retryAfter, secondsUntilLeaving(leaving, v.rule.minutes, now));
+  }
+  return refusal(request.channel, first, retryAfter);
+}
+
 /** The advisory lock key of one measure value. Ip keys are always locked before target keys. */
-export function limitLockKey(schema: string, channel: Channel, measure: LimitMeasure, value: string): string {
+function limitLockKey(schema: string, channel: Channel, measure: LimitMeasure, value: string): string {
   return `otp:${schema}:limit:${channel}:${measure}:${value}`;
 }
 
@@ -32,7 +123,7 @@ export function limitLockKey(schema: string, channel: Channel, measure: LimitMea
  * list is evaluated left to right, so the ip lock always comes first and two requests cannot wait
  * for each other in opposite orders.
  */
-export function rulesAndLocksStatement(t: TableNames): string {
+function rulesAndLocksStatement(t: TableNames): string {
   return `WITH r AS (SELECT measure, position, minutes, rate FROM ${t.limitRule} WHERE channel = $1)
 SELECT
   coalesce((SELECT json_agg(json_build_array(measure, minutes, rate) ORDER BY measure, position) FROM r), '[]') AS rules,
@@ -42,7 +133,7 @@ SELECT
     THEN pg_advisory_xact_lock(hashtextextended($3::text, 0)) END AS target_locked`;
 }
 
-export function parseRules(json: unknown): MeasuredRule[] {
+function parseRules(json: unknown): MeasuredRule[] {
   return (json as [LimitMeasure, number, number][]).map(([measure, minutes, rate]) => ({ measure, minutes, rate }));
 }
 
@@ -67,7 +158,7 @@ function windowColumns(measure: LimitMeasure, index: number): { count: string; o
  * are ip rules), the target (when there are target rules), then one cutoff per rule in `rules`
  * order (ip rules first).
  */
-export function countQuery(
+function countQuery(
   t: TableNames,
   rules: readonly MeasuredRule[],
   request: { channel: Channel; ip?: string | undefined; target: string },
@@ -105,14 +196,14 @@ export function countQuery(
   return { text, values };
 }
 
-export interface WindowCount {
+interface WindowCount {
   readonly rule: MeasuredRule;
   readonly count: number;
   readonly oldest: Date | null;
 }
 
 /** Pairs the row of {@link countQuery} with the rules it counted. */
-export function windowCounts(rules: readonly MeasuredRule[], row: Record<string, unknown>): WindowCount[] {
+function windowCounts(rules: readonly MeasuredRule[], row: Record<string, unknown>): WindowCount[] {
   let ip = 0;
   let target = 0;
   return rules.map((rule) => {
@@ -125,12 +216,12 @@ export function windowCounts(rules: readonly MeasuredRule[], row: Record<string,
   });
 }
 
-export function cutoffsOf(rules: readonly MeasuredRule[], now: Date): Date[] {
+function cutoffsOf(rules: readonly MeasuredRule[], now: Date): Date[] {
   return rules.map((r) => new Date(now.getTime() - r.minutes * 60_000));
 }
 
 /** The rules one more OTP would break: `count + 1 > rate`. Ip rules come first (they are sorted so). */
-export function violations(counts: readonly WindowCount[]): WindowCount[] {
+function violations(counts: readonly WindowCount[]): WindowCount[] {
   return counts.filter((c) => c.count >= c.rule.rate);
 }
 
@@ -138,16 +229,16 @@ export function violations(counts: readonly WindowCount[]): WindowCount[] {
  * For a violated window holding `count` OTPs under `rate`: which of them (1 = the oldest) must leave
  * the window before one more fits. Usually the oldest; more when the rule was lowered later.
  */
-export function leavingRank(v: WindowCount): number {
+function leavingRank(v: WindowCount): number {
   return v.count - v.rule.rate + 1;
 }
 
 /** Seconds until `enteredAt` leaves a window of `minutes` ending at `now`; rounded up, at least 1. */
-export function secondsUntilLeaving(enteredAt: Date, minutes: number, now: Date): number {
+function secondsUntilLeaving(enteredAt: Date, minutes: number, now: Date): number {
   return Math.max(1, Math.ceil((enteredAt.getTime() + minutes * 60_000 - now.getTime()) / 1000));
 }
 
-export function refusalOf(channel: Channel, first: WindowCount, retryAfterSeconds: number): Refusal {
+function refusal(channel: Channel, first: WindowCount, retryAfterSeconds: number): Refusal {
   const { measure, rate, minutes } = first.rule;
   const noun = measure === "ip" ? "IP" : CHANNEL_INFO[channel].targetNoun;
   return {
@@ -158,7 +249,7 @@ export function refusalOf(channel: Channel, first: WindowCount, retryAfterSecond
 }
 
 /** When a window holds more than `rate` OTPs, the one whose leaving frees a place. Rare: rules lowered. */
-export async function nthOldestInWindow(
+async function nthOldestInWindow(
   client: pg.ClientBase,
   t: TableNames,
   channel: Channel,
