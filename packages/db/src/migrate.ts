@@ -3,7 +3,7 @@ import type { PgConfig } from "@otp/contracts";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate as drizzleMigrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
-import { quoteIdent } from "./sql.js";
+import { quoteIdent } from "./sql/statement.js";
 
 /** The committed migrations: `packages/db/migrations`, one level above both src/ and dist/. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../migrations", import.meta.url));

@@ -2,7 +2,7 @@ import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import { type Config, deriveKeyring, type Keyring, PASSWORD_PLACEHOLDER } from "@otp/contracts";
-import { createDb, createPool, loadMasterSecret, tableNames } from "@otp/db";
+import { createDb, createPool, createSql, createTables, loadMasterSecret } from "@otp/db";
 import type pg from "pg";
 import { Registry } from "prom-client";
 import { createApp } from "./app.js";
@@ -51,7 +51,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     applicationName: "otp-api",
     onError: (error) => logger.warn({ err: error }, "idle PostgreSQL connection failed"),
   });
-  const tables = tableNames(config.pg.schema);
+  const sql = createSql(createTables(config.pg.schema));
   const secret = await loadMasterSecret(createDb(pool, config.pg.schema), config.otp.secret);
   if (secret.stored) {
     logger.warn(
@@ -65,11 +65,11 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   }
 
   const broker = await connectBroker(config.amqp, logger, { closeTimeoutMs: BROKER_CLOSE_MS, ...options.broker });
-  const deletes = new DeleteBatcher(pool, tables.outbox, logger);
+  const deletes = new DeleteBatcher(pool, sql.outbox, logger);
   const afterCommit = new AfterCommitPublisher(broker.publisher, broker.topology.exchange, deletes, logger);
   const relay = new OutboxRelay({
     pool,
-    tables,
+    sql: sql.outbox,
     publisher: broker.publisher,
     exchange: broker.topology.exchange,
     clock,

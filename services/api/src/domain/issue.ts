@@ -9,7 +9,7 @@ import {
   generateCode,
   sealContent,
 } from "@otp/contracts";
-import { statementName, type TableNames } from "@otp/db";
+import type { InsertOtpParams } from "@otp/db";
 import { withTransaction } from "../db/transaction.js";
 import type { DomainDeps } from "./deps.js";
 import { checkLimits, type LimitedRequest, type Refusal } from "./rate-limit.js";
@@ -40,7 +40,7 @@ export interface Issuer {
 /** The OTP row and its outbox event, both built before touching the database. */
 interface Prepared {
   readonly pending: PendingEvent;
-  readonly params: unknown[];
+  readonly row: InsertOtpParams;
 }
 
 function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date): Prepared {
@@ -60,49 +60,39 @@ function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date): Prep
     sealed: sealContent(deps.keys, { password, ...request.texts }, eventId),
   };
   const body = JSON.stringify(event);
-  const params = [
+  const row: InsertOtpParams = {
     id,
-    request.channel,
-    request.target,
-    request.ip ?? null,
-    digestPassword(deps.keys, password),
-    encrypt(deps.keys, password, id),
+    channel: request.channel,
+    target: request.target,
+    ip: request.ip ?? null,
+    passwordDigest: digestPassword(deps.keys, password),
+    passwordCipher: encrypt(deps.keys, password, id),
     generated,
     createdAt,
     expireAt,
     eventId,
-    body,
-  ];
-  return { pending: { event, body }, params };
+    event: body,
+  };
+  return { pending: { event, body }, row };
 }
 
-/**
- * One statement writes the OTP and its outbox event. The guarded form inserts only when the channel
- * has no limit rules at all, which makes the common case a single round trip without a transaction
- * and still sees a rule added a moment ago by any replica.
- */
-export function insertStatement(t: TableNames, guarded: boolean): string {
-  return `WITH o AS (
-  INSERT INTO ${t.otp} (id, channel, target, ip, password_digest, password_cipher, generated, created_at, expire_at)
-  SELECT $1::uuid, $2::text, $3::text, $4::text, $5::bytea, $6::bytea, $7::boolean, $8::timestamptz, $9::timestamptz
-  ${guarded ? `WHERE NOT EXISTS (SELECT 1 FROM ${t.limitRule} WHERE channel = $2::text)` : ""}
-  RETURNING id
-)
-INSERT INTO ${t.outbox} (id, otp_id, channel, event, created_at)
-SELECT $10::uuid, o.id, $2::text, $11::jsonb, $8::timestamptz FROM o
-RETURNING id`;
-}
+const accepted = (prepared: Prepared): IssueOutcome => ({
+  accepted: true,
+  id: prepared.pending.event.otp_id,
+  pending: prepared.pending,
+});
 
 /**
- * Creates OTPs (SPEC §2, §3). `afterCommit` receives each accepted event once its transaction has
- * committed; it publishes without making the client wait.
+ * Creates OTPs. `afterCommit` receives each accepted event once its transaction has committed; it
+ * publishes without making the client wait.
+ *
+ * A channel without limit rules takes the guarded insert (`insertGuarded` in
+ * packages/db/src/sql/otp.ts): one statement, no transaction, which does nothing if the channel
+ * has rules after all. A channel with rules takes a transaction: `checkLimits` locks and counts,
+ * then the plain insert.
  */
 export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEvent) => void): Issuer {
-  const t = deps.tables;
-  const guardedInsert = insertStatement(t, true);
-  const guardedName = statementName("insert_guarded", guardedInsert);
-  const plainInsert = insertStatement(t, false);
-  const plainName = statementName("insert", plainInsert);
+  const { otp } = deps.sql;
   // Channels seen with rules lately: they skip the guarded insert, which would find rules and do nothing.
   const channelsWithRules = new Set<Channel>();
 
@@ -112,8 +102,8 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
       if (!limits.channelHasRules) channelsWithRules.delete(request.channel);
       if (limits.refusal) return { accepted: false, refusal: limits.refusal };
       const prepared = prepare(deps, request, limits.now);
-      await client.query({ name: plainName, text: plainInsert, values: prepared.params });
-      return { accepted: true, id: prepared.pending.event.otp_id, pending: prepared.pending };
+      await client.query(otp.insert(prepared.row));
+      return accepted(prepared);
     });
   }
 
@@ -122,12 +112,9 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
       let outcome: IssueOutcome | undefined;
       if (!channelsWithRules.has(request.channel)) {
         const prepared = prepare(deps, request, deps.clock());
-        const inserted = await deps.pool.query({ name: guardedName, text: guardedInsert, values: prepared.params });
-        if (inserted.rowCount === 1) {
-          outcome = { accepted: true, id: prepared.pending.event.otp_id, pending: prepared.pending };
-        } else {
-          channelsWithRules.add(request.channel);
-        }
+        const inserted = await deps.pool.query(otp.insertGuarded(prepared.row));
+        if (inserted.rowCount === 1) outcome = accepted(prepared);
+        else channelsWithRules.add(request.channel);
       }
       outcome ??= await issueUnderRules(request);
       if (outcome.accepted) afterCommit(outcome.pending);

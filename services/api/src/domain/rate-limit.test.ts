@@ -1,5 +1,5 @@
 import type { LimitMeasure } from "@otp/contracts";
-import { tableNames } from "@otp/db";
+import { createSql, createTables } from "@otp/db";
 import type pg from "pg";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../errors.js";
@@ -14,7 +14,7 @@ import { checkLimits, type LimitedRequest } from "./rate-limit.js";
 const now = new Date("2030-01-01T12:00:00.000Z");
 const ago = (ms: number) => new Date(now.getTime() - ms);
 const minutesAgo = (m: number) => ago(m * 60_000);
-const tables = tableNames("public");
+const sql = createSql(createTables("public"));
 
 interface Scenario {
   readonly rules: readonly [LimitMeasure, number, number][];
@@ -57,7 +57,7 @@ async function check(scenario: Scenario, request: Partial<LimitedRequest> = {}) 
   const { client, sent } = clientFor(scenario);
   const result = await checkLimits(
     client,
-    { tables, clock: () => now },
+    { sql, clock: () => now },
     { channel: "sms", target: "7701", ip: "1.2.3.4", ...request },
   );
   return { ...result, sent };
