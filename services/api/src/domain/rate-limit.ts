@@ -145,7 +145,7 @@ function secondsUntilLeaving(enteredAt: Date, minutes: number, now: Date): numbe
   return Math.max(1, Math.ceil((enteredAt.getTime() + minutes * 60_000 - now.getTime()) / 1000));
 }
 
-/** The refusal naming the rule in the seed's words (perfumerlabs/otp's messages). */
+/** The refusal naming the rule in perfumerlabs/otp's words. */
 function refusal(channel: Channel, rule: MeasuredRule, retryAfterSeconds: number): Refusal {
   const { measure, rate, minutes } = rule;
   const noun = measure === "ip" ? "IP" : CHANNEL_INFO[channel].targetNoun;
