@@ -32,25 +32,9 @@ export function limitRuleSql({ limitRule: table }: Tables) {
   const limitKey = (channel: Channel, measure: LimitMeasure, value: string) =>
     `otp:${schema}:limit:${channel}:${measure}:${value}`;
 
-  /**
-   * Reads the channel's rules and takes the locks in one round trip. The locks are taken only for
-   * measures that have rules (and the ip lock only when there is an ip to lock); the select list is
-   * evaluated left to right, so the ip lock always comes first and two requests cannot wait for
-   * each other in opposite orders. Held until the transaction ends.
-   */
-  const rulesAndLocks = statement<{ channel: Channel; ipKey: string | null; targetKey: string }>(
-    ["channel", "ipKey", "targetKey"],
-    (p) => `WITH r AS (SELECT measure, position, minutes, rate FROM ${limitRule} WHERE channel = ${p.channel})
-SELECT
-  coalesce((SELECT json_agg(json_build_array(measure, minutes, rate) ORDER BY measure, position) FROM r), '[]') AS rules,
-  CASE WHEN ${p.ipKey}::text IS NOT NULL AND EXISTS (SELECT 1 FROM r WHERE measure = 'ip')
-    THEN pg_advisory_xact_lock(hashtextextended(${p.ipKey}::text, 0)) END AS ip_locked,
-  CASE WHEN EXISTS (SELECT 1 FROM r WHERE measure = 'target')
-    THEN pg_advisory_xact_lock(hashtextextended(${p.targetKey}::text, 0)) END AS target_locked`,
-  );
-
+  const rulesAndLocks = rulesAndLocksStatement(limitRule);
   return {
-    /** See {@link rulesAndLocks}; read the rules of its row with `rulesOf`. */
+    /** See {@link rulesAndLocksStatement}; read the rules of its row with `rulesOf`. */
     lockAndReadRules(params: LockRulesParams): Query {
       return rulesAndLocks({
         channel: params.channel,
@@ -92,6 +76,25 @@ SELECT
          FROM unnest(${p.minutes}::int[], ${p.rates}::int[]) WITH ORDINALITY AS r(minutes, rate, ord)`,
     ),
   };
+}
+
+/**
+ * Reads the channel's rules and takes the locks in one round trip. The locks are taken only for
+ * measures that have rules (and the ip lock only when there is an ip to lock); the select list is
+ * evaluated left to right, so the ip lock always comes first and two requests cannot wait for
+ * each other in opposite orders. Held until the transaction ends.
+ */
+function rulesAndLocksStatement(limitRule: string) {
+  return statement<{ channel: Channel; ipKey: string | null; targetKey: string }>(
+    ["channel", "ipKey", "targetKey"],
+    (p) => `WITH r AS (SELECT measure, position, minutes, rate FROM ${limitRule} WHERE channel = ${p.channel})
+SELECT
+  coalesce((SELECT json_agg(json_build_array(measure, minutes, rate) ORDER BY measure, position) FROM r), '[]') AS rules,
+  CASE WHEN ${p.ipKey}::text IS NOT NULL AND EXISTS (SELECT 1 FROM r WHERE measure = 'ip')
+    THEN pg_advisory_xact_lock(hashtextextended(${p.ipKey}::text, 0)) END AS ip_locked,
+  CASE WHEN EXISTS (SELECT 1 FROM r WHERE measure = 'target')
+    THEN pg_advisory_xact_lock(hashtextextended(${p.targetKey}::text, 0)) END AS target_locked`,
+  );
 }
 
 const lockChannel = statement<{ key: string }>(

@@ -45,65 +45,69 @@ function windowColumns(measure: LimitMeasure, index: number): { count: string; o
 
 const cutoffParam = (measure: LimitMeasure, index: number) => `${measure}Cutoff${index}`;
 
+type Shape = Readonly<Record<LimitMeasure, number>>;
+
+/**
+ * One statement that counts, for every window, the accepted OTPs in it and finds the oldest of
+ * them: `count(*) FILTER (WHERE created_at > cutoff)` per window over one index range scan per
+ * measure. Its text depends on how many windows each measure has (`shape`). Parameters: the
+ * channel, the ip (when there are ip windows), the target (when there are target windows), then
+ * the cutoffs, ip windows first.
+ */
+function countingStatement(otp: string, shape: Shape): Statement<Record<string, unknown>> {
+  const measures = LIMIT_MEASURES.filter((m) => shape[m] > 0);
+  const cutoffs = (m: LimitMeasure) => Array.from({ length: shape[m] }, (_, i) => cutoffParam(m, i));
+  return statement<Record<string, unknown>>(["channel", ...measures, ...measures.flatMap(cutoffs)], (p) => {
+    const sub = (measure: LimitMeasure) => {
+      const bounds = cutoffs(measure).map((name) => `${p[name]}::timestamptz`);
+      const columns = bounds.flatMap((cutoff, i) => {
+        const names = windowColumns(measure, i);
+        return [
+          `count(*) FILTER (WHERE created_at > ${cutoff})::int AS ${names.count}`,
+          `min(created_at) FILTER (WHERE created_at > ${cutoff}) AS ${names.oldest}`,
+        ];
+      });
+      return `(SELECT ${columns.join(", ")} FROM ${otp}
+   WHERE channel = ${p.channel} AND ${measure} = ${p[measure]} AND created_at > least(${bounds.join(", ")})) AS ${MEASURE_ALIAS[measure]}`;
+    };
+    return `SELECT * FROM ${measures.map(sub).join(",\n ")}`;
+  });
+}
+
+/** The OTP of a given rank in a window (1 = the oldest), by its offset. */
+function nthStatement(otp: string, measure: LimitMeasure) {
+  return statement<NthInWindowParams & { offset: number }>(
+    ["channel", "value", "cutoff", "offset"],
+    (p) =>
+      `SELECT created_at FROM ${otp} WHERE channel = ${p.channel} AND ${measure} = ${p.value} AND created_at > ${p.cutoff}
+     ORDER BY created_at OFFSET ${p.offset} LIMIT 1`,
+  );
+}
+
 export function otpWindowsSql({ otp: otpTable }: Tables) {
   const otp = qualifiedName(otpTable);
-  // One text per number of windows of each measure; a handful of shapes in practice.
-  const counts = new Map<string, Statement<Record<string, unknown>>>();
-
-  /**
-   * One statement that counts, for every window, the accepted OTPs in it and finds the oldest of
-   * them: `count(*) FILTER (WHERE created_at > cutoff)` per window over one index range scan per
-   * measure. Parameters: the channel, the ip (when there are ip windows), the target (when there
-   * are target windows), then the cutoffs, ip windows first.
-   */
-  function countStatement(shape: Readonly<Record<LimitMeasure, number>>): Statement<Record<string, unknown>> {
+  // One text per shape; a handful of shapes in practice.
+  const counting = new Map<string, Statement<Record<string, unknown>>>();
+  const countingFor = (shape: Shape) => {
     const key = `${shape.ip}:${shape.target}`;
-    let counting = counts.get(key);
-    if (!counting) {
-      const measures = LIMIT_MEASURES.filter((m) => shape[m] > 0);
-      const order = [
-        "channel",
-        ...measures,
-        ...measures.flatMap((m) => Array.from({ length: shape[m] }, (_, i) => cutoffParam(m, i))),
-      ];
-      counting = statement<Record<string, unknown>>(order, (p) => {
-        const sub = (measure: LimitMeasure) => {
-          const bounds = Array.from({ length: shape[measure] }, (_, i) => `${p[cutoffParam(measure, i)]}::timestamptz`);
-          const columns = bounds.flatMap((cutoff, i) => {
-            const names = windowColumns(measure, i);
-            return [
-              `count(*) FILTER (WHERE created_at > ${cutoff})::int AS ${names.count}`,
-              `min(created_at) FILTER (WHERE created_at > ${cutoff}) AS ${names.oldest}`,
-            ];
-          });
-          return `(SELECT ${columns.join(", ")} FROM ${otp}
-   WHERE channel = ${p.channel} AND ${measure} = ${p[measure]} AND created_at > least(${bounds.join(", ")})) AS ${MEASURE_ALIAS[measure]}`;
-        };
-        return `SELECT * FROM ${measures.map(sub).join(",\n ")}`;
-      });
-      counts.set(key, counting);
+    let found = counting.get(key);
+    if (!found) {
+      found = countingStatement(otp, shape);
+      counting.set(key, found);
     }
-    return counting;
-  }
-
-  const nthInWindow = (measure: LimitMeasure) =>
-    statement<NthInWindowParams & { offset: number }>(
-      ["channel", "value", "cutoff", "offset"],
-      (
-        p,
-      ) => `SELECT created_at FROM ${otp} WHERE channel = ${p.channel} AND ${measure} = ${p.value} AND created_at > ${p.cutoff}
-     ORDER BY created_at OFFSET ${p.offset} LIMIT 1`,
-    );
-  const nth = { ip: nthInWindow("ip"), target: nthInWindow("target") };
+    return found;
+  };
+  const nth = { ip: nthStatement(otp, "ip"), target: nthStatement(otp, "target") };
 
   return {
+    /** See {@link countingStatement}; read its row with `readCounts`. */
     countWindows(params: CountWindowsParams): Query {
       const { ip, target } = params.cutoffs;
       const named: Record<string, unknown> = { channel: params.channel, ip: params.ip, target: params.target };
       for (const m of LIMIT_MEASURES) {
         for (const [i, cutoff] of params.cutoffs[m].entries()) named[cutoffParam(m, i)] = cutoff;
       }
-      return countStatement({ ip: ip.length, target: target.length })(named);
+      return countingFor({ ip: ip.length, target: target.length })(named);
     },
 
     /** The windows of the row `countWindows` returned for these cutoffs, in their order. */

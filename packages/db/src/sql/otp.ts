@@ -1,6 +1,6 @@
 import type { Channel, DeliveryStatus } from "@otp/contracts";
 import type { Tables } from "../schema.js";
-import { prepared, qualifiedName, statement } from "./statement.js";
+import { type Placeholders, prepared, qualifiedName, statement } from "./statement.js";
 
 /** Resends make several live codes per target possible; more than this many is not a real client. */
 const MAX_CANDIDATES = 100;
@@ -56,55 +56,17 @@ export interface OtpStatusRow {
   readonly delivered_at: Date | null;
 }
 
-const insertOrder = [
-  "id",
-  "channel",
-  "target",
-  "ip",
-  "passwordDigest",
-  "passwordCipher",
-  "generated",
-  "createdAt",
-  "expireAt",
-  "eventId",
-  "event",
-] as const;
-
 /**
  * The statements of the `otp` table: creating an OTP (with its outbox row), checking it, the
  * lookups, and the delivery columns the dispatcher writes. The limiter's window counts are in
  * `otp-windows.ts`.
  */
-export function otpSql({ otp: otpTable, limitRule, outbox: outboxTable }: Tables) {
-  const otp = qualifiedName(otpTable);
-  const outbox = qualifiedName(outboxTable);
-
-  /**
-   * One statement writes the OTP and its outbox event. The guarded form inserts only when the
-   * channel has no limit rules at all, which makes the common case a single round trip without a
-   * transaction and still sees a rule added a moment ago by any replica.
-   */
-  const insert = (guarded: boolean) =>
-    prepared<InsertOtpParams>(
-      guarded ? "insert_guarded" : "insert",
-      insertOrder,
-      (p) => `WITH o AS (
-  INSERT INTO ${otp} (id, channel, target, ip, password_digest, password_cipher, generated, created_at, expire_at)
-  SELECT ${p.id}::uuid, ${p.channel}::text, ${p.target}::text, ${p.ip}::text, ${p.passwordDigest}::bytea, ${p.passwordCipher}::bytea, ${p.generated}::boolean, ${p.createdAt}::timestamptz, ${p.expireAt}::timestamptz
-  ${guarded ? `WHERE NOT EXISTS (SELECT 1 FROM ${qualifiedName(limitRule)} WHERE channel = ${p.channel}::text)` : ""}
-  RETURNING id
-)
-INSERT INTO ${outbox} (id, otp_id, channel, event, created_at)
-SELECT ${p.eventId}::uuid, o.id, ${p.channel}::text, ${p.event}::jsonb, ${p.createdAt}::timestamptz FROM o
-RETURNING id`,
-    );
-
-  const alive = (p: { now: string; maxFailures: string }) =>
-    `expire_at > ${p.now} AND used_at IS NULL AND (${p.maxFailures}::int = 0 OR failed_checks < ${p.maxFailures}::int)`;
+export function otpSql(tables: Tables) {
+  const otp = qualifiedName(tables.otp);
 
   return {
-    insertGuarded: insert(true),
-    insert: insert(false),
+    insertGuarded: insertStatement(tables, true),
+    insert: insertStatement(tables, false),
 
     /**
      * The whole check as one statement (one round trip, its own implicit transaction):
@@ -144,6 +106,54 @@ SELECT EXISTS (SELECT 1 FROM m) AS matched, (SELECT count(*) FROM live)::int AS 
   (SELECT count(*) FROM used)::int AS used`,
     ),
 
+    ...lookupSql(otp),
+    ...deliverySql(otp),
+  };
+}
+
+export type OtpSql = ReturnType<typeof otpSql>;
+
+/**
+ * One statement writes the OTP and its outbox event. The guarded form inserts only when the
+ * channel has no limit rules at all, which makes the common case a single round trip without a
+ * transaction and still sees a rule added a moment ago by any replica.
+ */
+function insertStatement(tables: Tables, guarded: boolean) {
+  const otp = qualifiedName(tables.otp);
+  const limitRule = qualifiedName(tables.limitRule);
+  const outbox = qualifiedName(tables.outbox);
+  return prepared<InsertOtpParams>(
+    guarded ? "insert_guarded" : "insert",
+    [
+      "id",
+      "channel",
+      "target",
+      "ip",
+      "passwordDigest",
+      "passwordCipher",
+      "generated",
+      "createdAt",
+      "expireAt",
+      "eventId",
+      "event",
+    ],
+    (p) => `WITH o AS (
+  INSERT INTO ${otp} (id, channel, target, ip, password_digest, password_cipher, generated, created_at, expire_at)
+  SELECT ${p.id}::uuid, ${p.channel}::text, ${p.target}::text, ${p.ip}::text, ${p.passwordDigest}::bytea, ${p.passwordCipher}::bytea, ${p.generated}::boolean, ${p.createdAt}::timestamptz, ${p.expireAt}::timestamptz
+  ${guarded ? `WHERE NOT EXISTS (SELECT 1 FROM ${limitRule} WHERE channel = ${p.channel}::text)` : ""}
+  RETURNING id
+)
+INSERT INTO ${outbox} (id, otp_id, channel, event, created_at)
+SELECT ${p.eventId}::uuid, o.id, ${p.channel}::text, ${p.event}::jsonb, ${p.createdAt}::timestamptz FROM o
+RETURNING id`,
+  );
+}
+
+/** The lookups of `GET /target`, `GET /password` and `GET /otp/{id}`. */
+function lookupSql(otp: string) {
+  const alive = (p: Placeholders<LiveParams>) =>
+    `expire_at > ${p.now} AND used_at IS NULL AND (${p.maxFailures}::int = 0 OR failed_checks < ${p.maxFailures}::int)`;
+  return {
     /** `GET /target`: the target of the newest live OTP of a channel with this code. Row: `target`. */
     targetByDigest: statement<LiveParams & { channel: Channel; passwordDigest: Buffer }>(
       ["channel", "now", "maxFailures", "passwordDigest"],
@@ -164,12 +174,8 @@ WHERE target = ${p.target} AND ${alive(p)} ORDER BY created_at DESC LIMIT 1`,
       (p) => `SELECT id, channel, created_at, expire_at, delivery_status, delivery_attempts, delivery_last_error,
   delivered_at FROM ${otp} WHERE id = ${p.id}`,
     ),
-
-    ...deliverySql(otp),
   };
 }
-
-export type OtpSql = ReturnType<typeof otpSql>;
 
 /** One delivery attempt or decision, for {@link deliverySql}'s `recordDeliveries`, as parallel arrays. */
 export interface RecordDeliveriesParams {

@@ -7,6 +7,7 @@ import {
   TargetRequest,
   TargetResponse,
 } from "@otp/contracts";
+import type { Lookups } from "../domain/lookups.js";
 import { ApiError } from "../errors.js";
 import type { AppEnv } from "../http/env.js";
 import { ok } from "../http/envelope.js";
@@ -62,6 +63,11 @@ export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteC
     },
   );
 
+  statusRoute(app, lookups);
+}
+
+/** `GET /otp/{id}`: the delivery status. */
+function statusRoute(app: OpenAPIHono<AppEnv>, lookups: Lookups): void {
   defineRoute(
     app,
     createRoute({
