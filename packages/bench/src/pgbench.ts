@@ -3,9 +3,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { PgConfig } from "@otp/contracts";
-import { tableNames } from "@otp/db";
-import { checkStatements } from "../../../services/api/src/domain/check.js";
-import { insertStatement } from "../../../services/api/src/domain/issue.js";
+import { createSql, createTables, type Statement } from "@otp/db";
 import { coresBetween, type Roles, snapshot } from "./cpu.js";
 import { type Measurement, percentile } from "./load.js";
 
@@ -13,7 +11,7 @@ const run = promisify(execFile);
 
 /**
  * The database baseline: pgbench running the statements the API sends for one request, taken from
- * the API's own source (so they cannot drift), at the same concurrency. `$n` parameters become
+ * the API's own source (so they cannot drift), at the same concurrency. Named parameters become
  * pgbench variables, sent as parameters too (pgbench -M extended or prepared). Values that pgbench
  * cannot make (uuids) are computed in SQL from pgbench's integers: `md5(...)::uuid`.
  */
@@ -97,8 +95,12 @@ export async function pgbench(
   };
 }
 
-const toVars = (sql: string, map: Record<number, string>) =>
-  sql.replaceAll(/\$(\d+)/g, (_, n: string) => map[Number(n)] ?? `:p${n}`);
+const sql = createSql(createTables("public"));
+
+/** A statement's text for pgbench: each parameter is its expression in `map`, else the variable `:p_<name>`. */
+function pgbenchText<P>(statement: Statement<P>, map: Partial<Record<keyof P & string, string>>): string {
+  return statement.render((name) => map[name] ?? `:p_${name}`).replaceAll("\n", " ");
+}
 
 /**
  * `POST /sms`: the guarded insert of the OTP and its outbox row (one statement, no transaction),
@@ -106,16 +108,15 @@ const toVars = (sql: string, map: Record<number, string>) =>
  * the API's DeleteBatcher sends it (one `DELETE … WHERE id = ANY(…)` per flush).
  */
 export function createScript(batch: number): { script: string; vars: (run: number) => Record<string, string> } {
-  const t = tableNames("public");
   const uuid = (kind: string) =>
     `md5(:run::text || '-' || :warm::text || '-' || :client_id::text || '-${kind}' || :n::text)::uuid`;
-  const insert = toVars(insertStatement(t, true), { 1: uuid("o"), 3: ":phone", 10: uuid("e") });
+  const insert = pgbenchText(sql.otp.insertGuarded, { id: uuid("o"), target: ":phone", eventId: uuid("e") });
   const batchIds = `ARRAY(SELECT md5(:run::text || '-' || :warm::text || '-' || :client_id::text || '-e' || g::text)::uuid FROM generate_series(:n - ${batch} + 1, :n) AS g)`;
   const script = `\\set n :n + 1
 \\set phone 79000000000 + :run * 1000000000 + :warm * 500000000 + :client_id * 1000000 + :n
-${insert.replaceAll("\n", " ")};
+${insert};
 \\if :n % ${batch} = 0
-DELETE FROM ${t.outbox} WHERE id = ANY(${batchIds});
+${pgbenchText(sql.outbox.deletePublished, { ids: batchIds })};
 \\endif
 `;
   return {
@@ -126,10 +127,8 @@ DELETE FROM ${t.outbox} WHERE id = ANY(${batchIds});
 
 /** `GET /sms/check` that succeeds: the check statement (it locks, compares and counts in one). */
 export function checkScript(): string {
-  const t = tableNames("public");
-  const { check } = checkStatements(t);
   return `\\set phone ${CHECK_PHONE_BASE} + random(1, :created)
-${toVars(check, { 2: ":phone" }).replaceAll("\n", " ")};
+${pgbenchText(sql.otp.check, { target: ":phone" })};
 `;
 }
 
@@ -137,6 +136,6 @@ ${toVars(check, { 2: ":phone" }).replaceAll("\n", " ")};
 export const CHECK_PHONE_BASE = 77_000_000_000;
 
 /** pgbench -D values for the parameters pgbench passes unchanged: hex for bytea, text otherwise. */
-export function fixedParams(params: Record<number, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(params).map(([n, v]) => [`p${n}`, v]));
+export function fixedParams(params: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).map(([name, v]) => [`p_${name}`, v]));
 }

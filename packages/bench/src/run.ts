@@ -24,6 +24,7 @@ import {
   parseConfig,
   sealContent,
 } from "@otp/contracts";
+import type { CheckParams, InsertOtpParams } from "@otp/db";
 import amqp from "amqplib";
 import pg from "pg";
 import type { Roles } from "./cpu.js";
@@ -190,15 +191,15 @@ async function main(): Promise<void> {
       sealed: sealContent(keys, { password: "12345", message: "Your OTP is 12345" }, eventId),
     };
     const createParams = fixedParams({
-      2: "sms",
-      4: "123.123.123.123",
-      5: `\\x${digestPassword(keys, "12345").toString("hex")}`,
-      6: `\\x${encrypt(keys, "12345", otpId).toString("hex")}`,
-      7: "false",
-      8: now.toISOString(),
-      9: expire.toISOString(),
-      11: JSON.stringify(event),
-    });
+      channel: "sms",
+      ip: "123.123.123.123",
+      passwordDigest: `\\x${digestPassword(keys, "12345").toString("hex")}`,
+      passwordCipher: `\\x${encrypt(keys, "12345", otpId).toString("hex")}`,
+      generated: "false",
+      createdAt: now.toISOString(),
+      expireAt: expire.toISOString(),
+      event: JSON.stringify(event),
+    } satisfies Partial<Record<keyof InsertOtpParams, string>>);
 
     let pgbenchRun = 0;
     for (const c of CONNECTIONS) {
@@ -230,13 +231,13 @@ async function main(): Promise<void> {
     const nonce = randomBytes(16);
     const blinded = createHash("sha256").update(digestPassword(keys, "12345")).update(nonce).digest();
     const checkParams = fixedParams({
-      1: "sms",
-      3: new Date().toISOString(),
-      4: `\\x${nonce.toString("hex")}`,
-      5: `\\x${blinded.toString("hex")}`,
-      6: "5",
-      7: "false",
-    });
+      channel: "sms",
+      now: new Date().toISOString(),
+      nonce: `\\x${nonce.toString("hex")}`,
+      blinded: `\\x${blinded.toString("hex")}`,
+      maxFailures: "5",
+      singleUse: "false",
+    } satisfies Partial<Record<keyof CheckParams, string>>);
     for (const c of CONNECTIONS) {
       log(`GET /sms/check, ${c} connections: API`);
       const apiM = await http(apiUrl, "GET", "/sms/check", checkBody, c);

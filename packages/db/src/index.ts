@@ -4,4 +4,4 @@ export * from "./pool.js";
 export * from "./retry.js";
 export * from "./schema.js";
 export * from "./secret.js";
-export * from "./sql.js";
+export * from "./sql/index.js";

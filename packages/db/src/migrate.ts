@@ -4,7 +4,7 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate as drizzleMigrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { type RetryOptions, retryWhileUnreachable } from "./retry.js";
-import { quoteIdent } from "./sql.js";
+import { quoteIdent } from "./sql/statement.js";
 
 /** The committed migrations: `packages/db/migrations`, one level above both src/ and dist/. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../migrations", import.meta.url));

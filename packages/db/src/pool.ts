@@ -2,6 +2,7 @@ import type { PgConfig } from "@otp/contracts";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import { createTables, type Tables } from "./schema.js";
+import { createSql, type Sql } from "./sql/index.js";
 
 // timestamptz comes back as Date (pg's default); bigint counts as numbers, they stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -41,9 +42,33 @@ export type Database = NodePgDatabase<Record<string, never>>;
 export interface Db {
   readonly db: Database;
   readonly tables: Tables;
+  /** The statements of `sql/` for these tables, and the pool to send them to. */
+  readonly sql: Sql;
+  readonly pool: pg.Pool;
 }
 
-/** Drizzle over a pool, with the tables of the configured schema. */
+/** Drizzle over a pool, with the tables of the configured schema and their statements. */
 export function createDb(pool: pg.Pool, schemaName: string): Db {
-  return { db: drizzle(pool), tables: createTables(schemaName) };
+  const tables = createTables(schemaName);
+  return { db: drizzle(pool), tables, sql: createSql(tables), pool };
+}
+
+/**
+ * Whether PostgreSQL answers `SELECT 1` within `timeoutMs`: health probes answer promptly instead
+ * of waiting out a pool's connect timeout.
+ */
+export async function databaseAnswers(pool: pg.Pool, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const query = pool.query("SELECT 1").then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([query, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

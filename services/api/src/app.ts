@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { tableNames } from "@otp/db";
+import { createSql, createTables } from "@otp/db";
 import { methodNotAllowed as methodNotAllowedMiddleware } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { AppDeps } from "./deps.js";
@@ -27,7 +27,7 @@ export const API_VERSION = "1.0.0";
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const domainDeps: DomainDeps = {
     pool: deps.pool,
-    tables: tableNames(deps.config.pg.schema),
+    sql: createSql(createTables(deps.config.pg.schema)),
     keys: deps.keys,
     clock: deps.clock,
     otp: deps.config.otp,
@@ -40,7 +40,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     lookups: createLookups(domainDeps),
   };
   deps.metrics.setBacklogSource(async () => {
-    const { rows } = await deps.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${domainDeps.tables.outbox}`);
+    const { rows } = await deps.pool.query<{ n: number }>(domainDeps.sql.outbox.count({}));
     return rows[0]?.n ?? 0;
   });
 

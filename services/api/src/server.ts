@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import { type BrokerClient, type BrokerClientOptions, createBrokerClient } from "@otp/broker";
 import type { Logger } from "@otp/contracts";
 import { type Config, type Keyring, PASSWORD_PLACEHOLDER } from "@otp/contracts";
-import { createPool, loadKeyring, tableNames } from "@otp/db";
+import { createPool, createSql, createTables, loadKeyring } from "@otp/db";
 import type pg from "pg";
 import { Registry } from "prom-client";
 import { createApp } from "./app.js";
@@ -53,7 +53,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     applicationName: "otp-api",
     onError: (error) => logger.warn({ err: error }, "idle PostgreSQL connection failed"),
   });
-  const tables = tableNames(config.pg.schema);
+  const sql = createSql(createTables(config.pg.schema));
   const keys = await loadKeyring(pool, config.pg, config.otp.secret, { log: logger });
   if (!config.telegramWebhook.message.includes(PASSWORD_PLACEHOLDER)) {
     logger.warn({}, `OTP_TELEGRAM_MESSAGE has no ${PASSWORD_PLACEHOLDER}: webhook codes would reach nobody`);
@@ -68,11 +68,11 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     ...options.broker,
   });
   broker.connection.start();
-  const deletes = new DeleteBatcher(pool, tables.outbox, logger);
+  const deletes = new DeleteBatcher(pool, sql.outbox, logger);
   const afterCommit = new AfterCommitPublisher(broker.publisher, broker.topology.exchange, deletes, logger);
   const relay = new OutboxRelay({
     pool,
-    tables,
+    sql: sql.outbox,
     publisher: broker.publisher,
     exchange: broker.topology.exchange,
     clock,

@@ -1,6 +1,6 @@
 import { type BrokerClient, createBrokerClient, silentLog } from "@otp/broker";
 import { useTestBroker } from "@otp/broker/testing";
-import { tableNames } from "@otp/db";
+import { createSql, createTables } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import amqp from "amqplib";
 import pg from "pg";
@@ -46,7 +46,7 @@ function relayWith(
 ) {
   return new OutboxRelay({
     pool,
-    tables: tableNames("public"),
+    sql: createSql(createTables("public")).outbox,
     publisher,
     exchange: broker.topology.exchange,
     clock: () => new Date(),

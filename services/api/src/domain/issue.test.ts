@@ -1,5 +1,5 @@
 import { decrypt, deriveKeyring, parseConfig, unsealContent } from "@otp/contracts";
-import { createPool, tableNames } from "@otp/db";
+import { createPool, createSql, createTables } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -36,7 +36,7 @@ beforeAll(() => {
   if (!config.ok) throw new Error("config");
   deps = {
     pool: count(pool),
-    tables: tableNames("public"),
+    sql: createSql(createTables("public")),
     keys: deriveKeyring("domain test secret, long enough"),
     clock: () => new Date(),
     otp: config.config.otp,

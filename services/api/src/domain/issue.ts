@@ -7,43 +7,20 @@ import {
   digestPassword,
   encrypt,
   generateCode,
-  mustBeSet,
   sealContent,
 } from "@otp/contracts";
-import { statementName, type TableNames } from "@otp/db";
-import type pg from "pg";
+import type { InsertOtpParams } from "@otp/db";
 import { withTransaction } from "../db/transaction.js";
-import { ApiError } from "../errors.js";
 import type { DomainDeps } from "./deps.js";
-import {
-  countQuery,
-  cutoffsOf,
-  leavingRank,
-  limitLockKey,
-  type MeasuredRule,
-  nthOldestInWindow,
-  parseRules,
-  type Refusal,
-  refusalOf,
-  rulesAndLocksStatement,
-  secondsUntilLeaving,
-  violations,
-  windowCounts,
-} from "./rate-limit.js";
+import { checkLimits, type LimitedRequest, type Refusal } from "./rate-limit.js";
 
-export interface IssueRequest {
-  readonly channel: Channel;
-  /** Normalised: phone digits, lower-case email, decimal chat id. */
-  readonly target: string;
-  readonly ip?: string | undefined;
+export interface IssueRequest extends LimitedRequest {
   /** The client's code; undefined to have one of `codeLength` digits generated. */
   readonly password?: string | undefined;
   readonly codeLength: number;
   readonly lifetimeSeconds: number;
   /** The texts as the client sent them, `{password}` still in place. */
   readonly texts: Omit<DeliveryContent, "password">;
-  /** Webhook OTPs: the caller is Telegram's server, not the end user, so ip rules cannot apply. */
-  readonly ignoreIpRules?: boolean;
 }
 
 /** An accepted OTP's event, ready to publish: `body` is the JSON written to the outbox. */
@@ -63,7 +40,7 @@ export interface Issuer {
 /** The OTP row and its outbox event, both built before touching the database. */
 interface Prepared {
   readonly pending: PendingEvent;
-  readonly params: unknown[];
+  readonly row: InsertOtpParams;
 }
 
 function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date): Prepared {
@@ -83,112 +60,51 @@ function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date): Prep
     sealed: sealContent(deps.keys, { password, ...request.texts }, eventId),
   };
   const body = JSON.stringify(event);
-  const params = [
+  const row: InsertOtpParams = {
     id,
-    request.channel,
-    request.target,
-    request.ip ?? null,
-    digestPassword(deps.keys, password),
-    encrypt(deps.keys, password, id),
+    channel: request.channel,
+    target: request.target,
+    ip: request.ip ?? null,
+    passwordDigest: digestPassword(deps.keys, password),
+    passwordCipher: encrypt(deps.keys, password, id),
     generated,
     createdAt,
     expireAt,
     eventId,
-    body,
-  ];
-  return { pending: { event, body }, params };
+    event: body,
+  };
+  return { pending: { event, body }, row };
 }
 
-/**
- * One statement writes the OTP and its outbox event. The guarded form inserts only when the channel
- * has no limit rules at all, which makes the common case a single round trip without a transaction
- * and still sees a rule added a moment ago by any replica.
- */
-export function insertStatement(t: TableNames, guarded: boolean): string {
-  return `WITH o AS (
-  INSERT INTO ${t.otp} (id, channel, target, ip, password_digest, password_cipher, generated, created_at, expire_at)
-  SELECT $1::uuid, $2::text, $3::text, $4::text, $5::bytea, $6::bytea, $7::boolean, $8::timestamptz, $9::timestamptz
-  ${guarded ? `WHERE NOT EXISTS (SELECT 1 FROM ${t.limitRule} WHERE channel = $2::text)` : ""}
-  RETURNING id
-)
-INSERT INTO ${t.outbox} (id, otp_id, channel, event, created_at)
-SELECT $10::uuid, o.id, $2::text, $11::jsonb, $8::timestamptz FROM o
-RETURNING id`;
-}
+const accepted = (prepared: Prepared): IssueOutcome => ({
+  accepted: true,
+  id: prepared.pending.event.otp_id,
+  pending: prepared.pending,
+});
 
 /**
- * Creates OTPs (SPEC §2, §3). `afterCommit` receives each accepted event once its transaction has
- * committed; it publishes without making the client wait.
+ * Creates OTPs. `afterCommit` receives each accepted event once its transaction has committed; it
+ * publishes without making the client wait.
+ *
+ * A channel without limit rules takes the guarded insert (`insertGuarded` in
+ * packages/db/src/sql/otp.ts): one statement, no transaction, which does nothing if the channel
+ * has rules after all. A channel with rules takes a transaction: `checkLimits` locks and counts,
+ * then the plain insert.
  */
 export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEvent) => void): Issuer {
-  const t = deps.tables;
-  const guardedInsert = insertStatement(t, true);
-  const guardedName = statementName("insert_guarded", guardedInsert);
-  const plainInsert = insertStatement(t, false);
-  const plainName = statementName("insert", plainInsert);
-  const rulesAndLocks = rulesAndLocksStatement(t);
+  const { otp } = deps.sql;
   // Channels seen with rules lately: they skip the guarded insert, which would find rules and do nothing.
   const channelsWithRules = new Set<Channel>();
 
-  async function issueUnderRules(request: IssueRequest): Promise<IssueOutcome> {
-    const { channel, target, ip } = request;
-    const useIp = ip !== undefined && !request.ignoreIpRules;
+  function issueUnderRules(request: IssueRequest): Promise<IssueOutcome> {
     return withTransaction(deps.pool, async (client) => {
-      const locked = await client.query<{ rules: unknown }>(rulesAndLocks, [
-        channel,
-        useIp ? limitLockKey(t.schema, channel, "ip", ip) : null,
-        limitLockKey(t.schema, channel, "target", target),
-      ]);
-      const all = parseRules(locked.rows[0]?.rules ?? []);
-      if (all.length === 0) channelsWithRules.delete(channel);
-      const rules = request.ignoreIpRules ? all.filter((r) => r.measure !== "ip") : all;
-      if (!useIp && rules.some((r) => r.measure === "ip")) {
-        throw new ApiError("validation", `${mustBeSet("ip")} (this channel has ip limits)`);
-      }
-      // The time is read after the locks: a request that waited for another one comes after it.
-      const now = deps.clock();
-      if (rules.length > 0) {
-        const refusal = await checkWindows(client, request, rules, now);
-        if (refusal) return { accepted: false, refusal };
-      }
-      const prepared = prepare(deps, request, now);
-      await client.query({ name: plainName, text: plainInsert, values: prepared.params });
-      return { accepted: true, id: prepared.pending.event.otp_id, pending: prepared.pending };
+      const limits = await checkLimits(client, deps, request);
+      if (!limits.channelHasRules) channelsWithRules.delete(request.channel);
+      if (limits.refusal) return { accepted: false, refusal: limits.refusal };
+      const prepared = prepare(deps, request, limits.now);
+      await client.query(otp.insert(prepared.row));
+      return accepted(prepared);
     });
-  }
-
-  async function checkWindows(
-    client: pg.ClientBase,
-    request: IssueRequest,
-    rules: readonly MeasuredRule[],
-    now: Date,
-  ): Promise<Refusal | undefined> {
-    const cutoffs = cutoffsOf(rules, now);
-    const query = countQuery(t, rules, request, cutoffs);
-    const counted = await client.query(query.text, query.values);
-    const broken = violations(windowCounts(rules, counted.rows[0] ?? {}));
-    const first = broken[0];
-    if (!first) return undefined;
-    // Retry-After: when every broken window has room again, not just the first one reported.
-    let retryAfter = 1;
-    for (const v of broken) {
-      const rank = leavingRank(v);
-      const value = v.rule.measure === "ip" ? (request.ip ?? "") : request.target;
-      const leaving =
-        rank === 1
-          ? v.oldest
-          : await nthOldestInWindow(
-              client,
-              t,
-              request.channel,
-              v.rule.measure,
-              value,
-              cutoffs[rules.indexOf(v.rule)] ?? now,
-              rank,
-            );
-      if (leaving) retryAfter = Math.max(retryAfter, secondsUntilLeaving(leaving, v.rule.minutes, now));
-    }
-    return refusalOf(request.channel, first, retryAfter);
   }
 
   return {
@@ -196,12 +112,9 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
       let outcome: IssueOutcome | undefined;
       if (!channelsWithRules.has(request.channel)) {
         const prepared = prepare(deps, request, deps.clock());
-        const inserted = await deps.pool.query({ name: guardedName, text: guardedInsert, values: prepared.params });
-        if (inserted.rowCount === 1) {
-          outcome = { accepted: true, id: prepared.pending.event.otp_id, pending: prepared.pending };
-        } else {
-          channelsWithRules.add(request.channel);
-        }
+        const inserted = await deps.pool.query(otp.insertGuarded(prepared.row));
+        if (inserted.rowCount === 1) outcome = accepted(prepared);
+        else channelsWithRules.add(request.channel);
       }
       outcome ??= await issueUnderRules(request);
       if (outcome.accepted) afterCommit(outcome.pending);

@@ -20,10 +20,9 @@ export function rulesChangeOf(channel: Channel, body: Record<string, readonly Li
   return change;
 }
 
-export async function readRules(deps: Pick<DomainDeps, "pool" | "tables">, channel: Channel): Promise<ChannelRules> {
+export async function readRules(deps: Pick<DomainDeps, "pool" | "sql">, channel: Channel): Promise<ChannelRules> {
   const { rows } = await deps.pool.query<{ measure: LimitMeasure; minutes: number; rate: number }>(
-    `SELECT measure, minutes, rate FROM ${deps.tables.limitRule} WHERE channel = $1 ORDER BY measure, position`,
-    [channel],
+    deps.sql.limitRule.selectRules({ channel }),
   );
   const rules: ChannelRules = { ip: [], target: [] };
   for (const row of rows) rules[row.measure].push({ minutes: row.minutes, rate: row.rate });
@@ -31,31 +30,30 @@ export async function readRules(deps: Pick<DomainDeps, "pool" | "tables">, chann
 }
 
 /**
- * Replaces the rules of each measure in `change`, in one transaction. A per-channel advisory lock
- * serialises concurrent changes: without it two replacements of the same measure could both delete
- * the old rows and then collide on inserting their new ones.
+ * Replaces the rules of each measure in `change`, in one transaction, under a per-channel advisory
+ * lock (concurrent changes of one channel run one after the other).
  */
 export async function replaceRules(
-  deps: Pick<DomainDeps, "pool" | "tables">,
+  deps: Pick<DomainDeps, "pool" | "sql">,
   channel: Channel,
   change: RulesChange,
 ): Promise<void> {
   const measures = (Object.keys(change) as LimitMeasure[]).sort();
   if (measures.length === 0) return;
-  const { limitRule } = deps.tables;
+  const { limitRule } = deps.sql;
   await withTransaction(deps.pool, async (client) => {
-    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
-      `otp:${deps.tables.schema}:limit-rules:${channel}`,
-    ]);
+    await client.query(limitRule.lockChannelRules({ channel }));
     for (const measure of measures) {
       const rules = change[measure] ?? [];
-      await client.query(`DELETE FROM ${limitRule} WHERE channel = $1 AND measure = $2`, [channel, measure]);
+      await client.query(limitRule.deleteRules({ channel, measure }));
       if (rules.length === 0) continue;
       await client.query(
-        `INSERT INTO ${limitRule} (channel, measure, position, minutes, rate)
-         SELECT $1, $2, r.ord - 1, r.minutes, r.rate
-         FROM unnest($3::int[], $4::int[]) WITH ORDINALITY AS r(minutes, rate, ord)`,
-        [channel, measure, rules.map((r) => r.minutes), rules.map((r) => r.rate)],
+        limitRule.insertRules({
+          channel,
+          measure,
+          minutes: rules.map((r) => r.minutes),
+          rates: rules.map((r) => r.rate),
+        }),
       );
     }
   });

@@ -1,4 +1,5 @@
-import { type Channel, type DeliveryStatus, decrypt, digestPassword, type OtpStatusContent } from "@otp/contracts";
+import { type Channel, decrypt, digestPassword, type OtpStatusContent } from "@otp/contracts";
+import type { OtpStatusRow } from "@otp/db";
 import type { DomainDeps } from "./deps.js";
 
 /**
@@ -12,39 +13,28 @@ export type PasswordLookup =
   | { readonly kind: "undecryptable"; readonly id: string; readonly reason: string };
 
 /**
- * The lookups of SPEC §3 (`GET /target`, `GET /password`) and the delivery status of `GET /otp/{id}`.
- * "Live" means unexpired, unused and not killed by failed checks, as for a check.
+ * The lookups `GET /target`, `GET /password` and the delivery status of `GET /otp/{id}`. "Live"
+ * means unexpired, unused and not killed by failed checks, as for a check.
  */
 export function createLookups(deps: DomainDeps) {
-  const { otp } = deps.tables;
-  const alive = `expire_at > $2 AND used_at IS NULL AND ($3::int = 0 OR failed_checks < $3::int)`;
-  const byDigest = `SELECT target FROM ${otp}
-WHERE channel = $1 AND password_digest = $4 AND ${alive} ORDER BY created_at DESC LIMIT 1`;
-  const byTarget = `SELECT id, password_cipher FROM ${otp}
-WHERE target = $1 AND ${alive} ORDER BY created_at DESC LIMIT 1`;
-  const byId = `SELECT id, channel, created_at, expire_at, delivery_status, delivery_attempts, delivery_last_error,
-  delivered_at FROM ${otp} WHERE id = $1`;
-  const max = deps.otp.maxCheckAttempts;
+  const { otp } = deps.sql;
+  const live = () => ({ now: deps.clock(), maxFailures: deps.otp.maxCheckAttempts });
 
   return {
     /** The target of the newest live OTP of `channel` with this code, if any. */
     async targetOf(channel: Channel, password: string): Promise<string | undefined> {
-      const { rows } = await deps.pool.query<{ target: string }>(byDigest, [
-        channel,
-        deps.clock(),
-        max,
-        digestPassword(deps.keys, password),
-      ]);
+      const passwordDigest = digestPassword(deps.keys, password);
+      const { rows } = await deps.pool.query<{ target: string }>(
+        otp.targetByDigest({ channel, passwordDigest, ...live() }),
+      );
       return rows[0]?.target;
     },
 
     /** The code of the newest live OTP of `target`, in any channel, if any. */
     async passwordOf(target: string): Promise<PasswordLookup> {
-      const { rows } = await deps.pool.query<{ id: string; password_cipher: Buffer }>(byTarget, [
-        target,
-        deps.clock(),
-        max,
-      ]);
+      const { rows } = await deps.pool.query<{ id: string; password_cipher: Buffer }>(
+        otp.newestOfTarget({ target, ...live() }),
+      );
       const row = rows[0];
       if (!row) return { kind: "none" };
       try {
@@ -55,16 +45,7 @@ WHERE target = $1 AND ${alive} ORDER BY created_at DESC LIMIT 1`;
     },
 
     async statusOf(id: string): Promise<OtpStatusContent | undefined> {
-      const { rows } = await deps.pool.query<{
-        id: string;
-        channel: Channel;
-        created_at: Date;
-        expire_at: Date;
-        delivery_status: DeliveryStatus;
-        delivery_attempts: number;
-        delivery_last_error: string | null;
-        delivered_at: Date | null;
-      }>(byId, [id]);
+      const { rows } = await deps.pool.query<OtpStatusRow>(otp.statusById({ id }));
       const row = rows[0];
       if (!row) return undefined;
       return {

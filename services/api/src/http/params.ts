@@ -5,7 +5,7 @@ import { ApiError } from "../errors.js";
 import { readBody } from "./body.js";
 import type { AppEnv } from "./env.js";
 
-/** The query string and the body together; a parameter in both takes the body's value (SPEC §1). */
+/** The query string and the body together; a parameter in both takes the body's value, as in perfumerlabs/otp. */
 export async function readParams(c: Context<AppEnv>): Promise<Record<string, unknown>> {
   const query = c.req.query();
   const body = await readBody(c);

@@ -1,5 +1,5 @@
 import type { Log } from "@otp/broker";
-import { statementName } from "@otp/db";
+import type { OutboxSql } from "@otp/db";
 import type pg from "pg";
 
 export interface DeleteBatcherOptions {
@@ -18,8 +18,7 @@ export interface DeleteBatcherOptions {
  */
 export class DeleteBatcher {
   readonly #pool: pg.Pool;
-  readonly #statement: string;
-  readonly #name: string;
+  readonly #sql: OutboxSql;
   readonly #log: Log;
   readonly #flushMs: number;
   readonly #maxBatch: number;
@@ -29,10 +28,9 @@ export class DeleteBatcher {
   #running: Promise<void> = Promise.resolve();
   #failing = false;
 
-  constructor(pool: pg.Pool, outboxTable: string, log: Log, options: DeleteBatcherOptions = {}) {
+  constructor(pool: pg.Pool, sql: OutboxSql, log: Log, options: DeleteBatcherOptions = {}) {
     this.#pool = pool;
-    this.#statement = `DELETE FROM ${outboxTable} WHERE id = ANY($1::uuid[])`;
-    this.#name = statementName("outbox_delete", this.#statement);
+    this.#sql = sql;
     this.#log = log;
     this.#flushMs = options.flushMs ?? 20;
     this.#maxBatch = options.maxBatch ?? 500;
@@ -65,7 +63,7 @@ export class DeleteBatcher {
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, this.#maxBatch);
       try {
-        await this.#pool.query({ name: this.#name, text: this.#statement, values: [batch] });
+        await this.#pool.query(this.#sql.deletePublished({ ids: batch }));
         if (this.#failing) this.#log.info({}, "deleting published outbox rows works again");
         this.#failing = false;
       } catch (error) {

@@ -1,5 +1,5 @@
 import type { Log } from "@otp/broker";
-import type { TableNames } from "@otp/db";
+import type { OutboxRow, OutboxSql } from "@otp/db";
 import type pg from "pg";
 import type { Clock } from "../clock.js";
 import { withTransaction } from "../db/transaction.js";
@@ -7,7 +7,8 @@ import type { EventPublisher } from "./types.js";
 
 export interface RelayOptions {
   readonly pool: pg.Pool;
-  readonly tables: TableNames;
+  /** The outbox statements: `createSql(tables).outbox`. */
+  readonly sql: OutboxSql;
   readonly publisher: EventPublisher;
   readonly exchange: string;
   readonly clock: Clock;
@@ -19,7 +20,7 @@ export interface RelayOptions {
   readonly batchSize?: number;
   /**
    * How long `stop()` waits for a pass in progress. A publish can hang (a connection lost before
-   * the heartbeat notices it), and SIGTERM must still end within its 10 s (SPEC §7).
+   * the heartbeat notices it), and SIGTERM must still end within its 10 s.
    */
   readonly stopTimeoutMs?: number;
 }
@@ -43,9 +44,6 @@ export const ABANDON_GRACE_MS = 500;
  */
 export class OutboxRelay {
   readonly #o: Required<RelayOptions>;
-  readonly #claim: string;
-  readonly #delete: string;
-  readonly #recordFailure: string;
   #stopped = true;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -55,12 +53,6 @@ export class OutboxRelay {
 
   constructor(options: RelayOptions) {
     this.#o = { intervalMs: 1_000, graceMs: 5_000, batchSize: 500, stopTimeoutMs: 3_000, ...options };
-    const { outbox } = options.tables;
-    this.#claim = `SELECT id, channel, event::text AS body FROM ${outbox}
-WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED`;
-    this.#delete = `DELETE FROM ${outbox} WHERE id = ANY($1::uuid[])`;
-    this.#recordFailure = `UPDATE ${outbox} AS o SET relay_attempts = o.relay_attempts + 1, last_error = f.error
-FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
   }
 
   start(): void {
@@ -94,15 +86,12 @@ FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
 
   /** One pass: claims up to a batch, publishes it, deletes what was confirmed. Returns that count. */
   async runOnce(): Promise<number> {
-    const { pool, publisher, exchange, clock, graceMs, batchSize } = this.#o;
+    const { pool, sql, publisher, exchange, clock, graceMs, batchSize } = this.#o;
     const abandon = this.#abandon.signal;
     if (!publisher.isReady) return 0;
     return withTransaction(pool, async (client) => {
-      const cutoff = new Date(clock().getTime() - graceMs);
-      const { rows } = await client.query<{ id: string; channel: string; body: string }>(this.#claim, [
-        cutoff,
-        batchSize,
-      ]);
+      const createdBefore = new Date(clock().getTime() - graceMs);
+      const { rows } = await client.query<OutboxRow>(sql.claim({ createdBefore, limit: batchSize }));
       // stop() may have given up on this pass while it waited for a connection or for the claim:
       // shutdown has moved on (broker and pool closing), so publishing now would race it. Throwing
       // rolls the claim back; the rows stay for the next relay.
@@ -125,8 +114,8 @@ FROM unnest($1::uuid[], $2::text[]) AS f(id, error) WHERE o.id = f.id`;
           errors.push(String((result.reason as Error)?.message ?? result.reason).slice(0, 500));
         }
       });
-      if (confirmed.length > 0) await client.query(this.#delete, [confirmed]);
-      if (failed.length > 0) await client.query(this.#recordFailure, [failed, errors]);
+      if (confirmed.length > 0) await client.query(sql.deletePublished({ ids: confirmed }));
+      if (failed.length > 0) await client.query(sql.recordFailures({ ids: failed, errors }));
       this.#o.log.info({ published: confirmed.length, failed: failed.length }, "outbox relay published events");
       return confirmed.length;
     });

@@ -7,33 +7,28 @@ import {
   TargetRequest,
   TargetResponse,
 } from "@otp/contracts";
+import type { Lookups } from "../domain/lookups.js";
 import { ApiError } from "../errors.js";
 import type { AppEnv } from "../http/env.js";
 import { ok } from "../http/envelope.js";
-import { parseParams } from "../http/params.js";
-import { defineRoute, errors, json } from "../http/route.js";
+import { defineRoute, defineRouteWithParams, errors, json } from "../http/route.js";
 import { maskTarget } from "../mask.js";
 import type { RouteContext } from "./context.js";
 
-const jsonBody = (schema: typeof TargetRequest | typeof PasswordRequest) => ({
-  content: { "application/json": { schema } },
-});
-
 /** `GET /target`, `GET /password` (seed) and `GET /otp/{id}` (delivery status). */
 export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteContext): void {
-  defineRoute(
+  defineRouteWithParams(
     app,
-    createRoute({
+    {
       method: "get",
       path: "/target",
       tags: ["Lookups"],
       summary: "Who received this code",
       description: "The target of the newest live OTP of `channel` with this password. Query string or JSON body.",
-      request: { query: TargetRequest, body: jsonBody(TargetRequest) },
+      params: { schema: TargetRequest, in: "query" },
       responses: { 200: json(TargetResponse, "Found."), ...errors("validation", "bad_request", "not_found") },
-    }),
-    async (c) => {
-      const input = await parseParams(c, TargetRequest);
+    },
+    async (c, input) => {
       const target = await lookups.targetOf(input.channel, input.password);
       if (target === undefined) throw new ApiError("not_found", "No live OTP with this password");
       c.set("target", maskTarget(target));
@@ -41,9 +36,9 @@ export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteC
     },
   );
 
-  defineRoute(
+  defineRouteWithParams(
     app,
-    createRoute({
+    {
       method: "get",
       path: "/password",
       tags: ["Lookups"],
@@ -51,11 +46,10 @@ export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteC
       description:
         "The password of the newest live OTP of this phone, email or chat id, in any channel, generated codes " +
         "included. For back-office and tests; protect it with HTTP auth.",
-      request: { query: PasswordRequest, body: jsonBody(PasswordRequest) },
+      params: { schema: PasswordRequest, in: "query" },
       responses: { 200: json(PasswordResponse, "Found."), ...errors("validation", "bad_request", "not_found") },
-    }),
-    async (c) => {
-      const { target } = await parseParams(c, PasswordRequest);
+    },
+    async (c, { target }) => {
       c.set("target", maskTarget(target));
       const found = await lookups.passwordOf(target);
       if (found.kind === "undecryptable") {
@@ -69,6 +63,11 @@ export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteC
     },
   );
 
+  statusRoute(app, lookups);
+}
+
+/** `GET /otp/{id}`: the delivery status. */
+function statusRoute(app: OpenAPIHono<AppEnv>, lookups: Lookups): void {
   defineRoute(
     app,
     createRoute({

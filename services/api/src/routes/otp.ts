@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import {
   CHANNEL_INFO,
   CHANNELS,
@@ -7,18 +7,33 @@ import {
   CheckResponse,
   CreatedResponse,
   createOtpRequests,
+  type OtpRequests,
   targetOf,
 } from "@otp/contracts";
 import type { CheckOutcome } from "../domain/check.js";
+import type { IssueRequest } from "../domain/issue.js";
 import { ApiError } from "../errors.js";
 import type { AppEnv } from "../http/env.js";
 import { ok } from "../http/envelope.js";
-import { parseParams } from "../http/params.js";
-import { bodyOf, defineRoute, errors, json } from "../http/route.js";
+import { defineRouteWithParams, errors, json } from "../http/route.js";
 import { maskTarget } from "../mask.js";
 import type { RouteContext } from "./context.js";
 
 const TEXT_FIELDS = ["message", "subject", "text", "html"] as const;
+type TextField = (typeof TEXT_FIELDS)[number];
+
+/**
+ * The texts of a parsed create request: those its channel has, when given. (`Record<string,
+ * unknown>` lets a channel without texts, `call`, pass too.)
+ */
+function textsOf(input: Partial<Record<TextField, string>> & Record<string, unknown>): IssueRequest["texts"] {
+  const texts: Partial<Record<TextField, string>> = {};
+  for (const field of TEXT_FIELDS) {
+    const value = input[field];
+    if (value !== undefined) texts[field] = value;
+  }
+  return texts;
+}
 
 const ATTEMPTS_EXCEEDED_MESSAGE = "Too many wrong codes; request a new one";
 
@@ -29,85 +44,82 @@ function checkAnswer(outcome: CheckOutcome) {
 }
 
 /** `POST /{channel}` (create) and `GET /{channel}/check` for the four channels. */
-export function otpRoutes(app: OpenAPIHono<AppEnv>, { deps, issuer, check }: RouteContext): void {
-  const createSchemas = createOtpRequests({ maxLifetime: deps.config.otp.maxLifetime });
-  const { metrics } = deps;
-
+export function otpRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext): void {
+  const createSchemas = createOtpRequests({ maxLifetime: ctx.deps.config.otp.maxLifetime });
   for (const channel of CHANNELS) {
-    const createSchema = createSchemas[channel];
-    const { targetParam } = CHANNEL_INFO[channel];
-    defineRoute(
-      app,
-      createRoute({
-        method: "post",
-        path: `/${channel}`,
-        tags: ["OTP"],
-        summary: `Send a ${channel} OTP`,
-        description:
-          "Stores the code and queues its delivery. Omit `password` to have a code generated " +
-          "(it replaces `{password}` in the texts and is never returned). Over a limit: HTTP 429 " +
-          "with `Retry-After` (the seed answered 400 with the same body).",
-        request: { body: bodyOf(createSchema) },
-        responses: {
-          200: json(CreatedResponse, "Accepted; `content.id` identifies the OTP for `GET /otp/{id}`."),
-          ...errors("validation", "bad_request", "payload_too_large", "ip_limit", CHANNEL_INFO[channel].limitCode),
-        },
-      }),
-      async (c) => {
-        const input = (await parseParams(c, createSchema)) as Record<string, unknown> & {
-          ip?: string;
-          password?: string;
-          lifetime: number;
-        };
-        const target = targetOf(channel, input);
-        c.set("target", maskTarget(target));
-        const texts: Record<string, string> = {};
-        for (const field of TEXT_FIELDS) {
-          const value = input[field];
-          if (typeof value === "string") texts[field] = value;
-        }
-        const outcome = await issuer.issue({
-          channel,
-          target,
-          ip: input.ip,
-          password: input.password,
-          codeLength: deps.config.otp.codeLength,
-          lifetimeSeconds: input.lifetime,
-          texts,
-        });
-        if (!outcome.accepted) {
-          const { code, message, retryAfterSeconds } = outcome.refusal;
-          metrics.otpRefused.inc({ channel, reason: code });
-          throw new ApiError(code, message, { headers: { "Retry-After": String(retryAfterSeconds) } });
-        }
-        metrics.otpCreated.inc({ channel });
-        return ok(c, { id: outcome.id });
-      },
-    );
-
-    const checkSchema = CheckRequests[channel];
-    defineRoute(
-      app,
-      createRoute({
-        method: "get",
-        path: `/${channel}/check`,
-        tags: ["OTP"],
-        summary: `Check a ${channel} OTP`,
-        description:
-          `Parameters as a query string or, as seed clients send them, a JSON body on the GET. ` +
-          "Always HTTP 200: `status` says whether the code is right; `status_code: attempts_exceeded` " +
-          `when every unexpired code for this ${targetParam} has had too many wrong guesses.`,
-        request: { query: checkSchema, body: { content: { "application/json": { schema: checkSchema } } } },
-        responses: { 200: json(CheckResponse, "The answer."), ...errors("validation", "bad_request") },
-      }),
-      async (c) => {
-        const input = (await parseParams(c, checkSchema)) as { password: string } & Record<string, unknown>;
-        const target = targetOf(channel, input);
-        c.set("target", maskTarget(target));
-        const outcome = await check({ channel: channel as Channel, target, password: input.password });
-        metrics.otpChecked.inc({ channel, outcome });
-        return c.json(checkAnswer(outcome), 200);
-      },
-    );
+    createOtpRoute(app, ctx, channel, createSchemas[channel]);
+    checkOtpRoute(app, ctx, channel);
   }
+}
+
+function createOtpRoute(
+  app: OpenAPIHono<AppEnv>,
+  { deps, issuer }: RouteContext,
+  channel: Channel,
+  schema: OtpRequests[Channel],
+): void {
+  const { metrics } = deps;
+  defineRouteWithParams(
+    app,
+    {
+      method: "post",
+      path: `/${channel}`,
+      tags: ["OTP"],
+      summary: `Send a ${channel} OTP`,
+      description:
+        "Stores the code and queues its delivery. Omit `password` to have a code generated " +
+        "(it replaces `{password}` in the texts and is never returned). Over a limit: HTTP 429 " +
+        "with `Retry-After` (the seed answered 400 with the same body).",
+      params: { schema, in: "body" },
+      responses: {
+        200: json(CreatedResponse, "Accepted; `content.id` identifies the OTP for `GET /otp/{id}`."),
+        ...errors("validation", "bad_request", "payload_too_large", "ip_limit", CHANNEL_INFO[channel].limitCode),
+      },
+    },
+    async (c, input) => {
+      const target = targetOf(channel, input);
+      c.set("target", maskTarget(target));
+      const outcome = await issuer.issue({
+        channel,
+        target,
+        ip: input.ip,
+        password: input.password,
+        codeLength: deps.config.otp.codeLength,
+        lifetimeSeconds: input.lifetime,
+        texts: textsOf(input),
+      });
+      if (!outcome.accepted) {
+        const { code, message, retryAfterSeconds } = outcome.refusal;
+        metrics.otpRefused.inc({ channel, reason: code });
+        throw new ApiError(code, message, { headers: { "Retry-After": String(retryAfterSeconds) } });
+      }
+      metrics.otpCreated.inc({ channel });
+      return ok(c, { id: outcome.id });
+    },
+  );
+}
+
+function checkOtpRoute(app: OpenAPIHono<AppEnv>, { deps, check }: RouteContext, channel: Channel): void {
+  defineRouteWithParams(
+    app,
+    {
+      method: "get",
+      path: `/${channel}/check`,
+      tags: ["OTP"],
+      summary: `Check a ${channel} OTP`,
+      description:
+        `Parameters as a query string or, as seed clients send them, a JSON body on the GET. ` +
+        "Always HTTP 200: `status` says whether the code is right; `status_code: attempts_exceeded` " +
+        `when every unexpired code for this ${CHANNEL_INFO[channel].targetParam} has had too many wrong guesses.`,
+      params: { schema: CheckRequests[channel], in: "query" },
+      responses: { 200: json(CheckResponse, "The answer."), ...errors("validation", "bad_request") },
+    },
+    async (c, input) => {
+      const target = targetOf(channel, input);
+      c.set("target", maskTarget(target));
+      const outcome = await check({ channel, target, password: input.password });
+      deps.metrics.otpChecked.inc({ channel, outcome });
+      return c.json(checkAnswer(outcome), 200);
+    },
+  );
 }
