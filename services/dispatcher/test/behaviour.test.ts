@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Dispatcher } from "../src/dispatcher.js";
-import { listDeadLetters } from "../src/dlq.js";
+import { listDeadLetters } from "../src/dlq/dead-letters.js";
 import { useHarness } from "./support/harness.js";
 
 const h = useHarness("behaviour");

@@ -2,7 +2,7 @@ import { assertTopology, createBrokerClient, silentLog } from "@otp/broker";
 import { useTestBroker } from "@otp/broker/testing";
 import amqp from "amqplib";
 import { afterAll, expect, it } from "vitest";
-import { QueueConsumer } from "../src/consumer.js";
+import { QueueConsumer } from "../src/consume/consumer.js";
 
 const broker = useTestBroker("consumer");
 const { connection, topology: t } = await createBrokerClient({ ...broker, name: "consumer-test", log: silentLog });

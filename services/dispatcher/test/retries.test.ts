@@ -1,7 +1,7 @@
 import { assertDelayQueue } from "@otp/broker";
 import { createLogger } from "@otp/contracts";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { listDeadLetters } from "../src/dlq.js";
+import { listDeadLetters } from "../src/dlq/dead-letters.js";
 import { TEST_TIERS, until, useHarness } from "./support/harness.js";
 
 const h = useHarness("retries");

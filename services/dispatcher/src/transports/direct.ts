@@ -1,6 +1,6 @@
-import { phpJsonEncode } from "../php-json.js";
-import type { ProviderSettings } from "../render.js";
+import { phpJsonEncode } from "./php-json.js";
 import { httpTransport } from "./provider-call.js";
+import type { ProviderSettings } from "./render.js";
 import type { Transport } from "./types.js";
 
 /**

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { ConfirmPublisher, Log, Topology } from "@otp/broker";
 import type { Channel } from "@otp/contracts";
+import { AbandonedError, holdUntilDone } from "../consume/hold.js";
+import type { Outcome } from "../decide/handle-event.js";
+import { carriedHeaders, H, type Headers } from "../message/headers.js";
+import type { Metrics } from "../ops/metrics.js";
+import type { RecordInput, StatusStore } from "../status.js";
 import type { DelayQueues } from "./delay-queues.js";
-import type { Outcome } from "./handle-event.js";
-import { carriedHeaders, H, type Headers } from "./headers.js";
-import { AbandonedError, holdUntilDone } from "./hold.js";
-import type { Metrics } from "./metrics.js";
-import type { RecordInput, StatusStore } from "./status.js";
 
 export interface SettleDeps {
   readonly store: StatusStore;

@@ -7,10 +7,10 @@ import {
   type Keyring,
   unsealContent,
 } from "@otp/contracts";
-import { attemptOf, deliveryCountOf, type Headers } from "./headers.js";
+import { attemptOf, deliveryCountOf, type Headers } from "../message/headers.js";
+import type { OtpDelivery } from "../status.js";
+import type { Transport } from "../transports/index.js";
 import type { RetryPolicy } from "./retry-policy.js";
-import type { OtpDelivery } from "./status.js";
-import type { Transport } from "./transports/index.js";
 
 export type DeadReason =
   | "malformed"
