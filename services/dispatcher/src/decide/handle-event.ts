@@ -7,7 +7,8 @@ import {
   type Keyring,
   unsealContent,
 } from "@otp/contracts";
-import { attemptOf, deliveryCountOf, type Headers } from "../message/headers.js";
+import { attemptOf, deliveryCountOf } from "../message/headers.js";
+import type { WorkMessage } from "../message/work-message.js";
 import type { OtpDelivery } from "../status.js";
 import type { Transport } from "../transports/index.js";
 import type { RetryPolicy } from "./retry-policy.js";
@@ -66,24 +67,17 @@ export interface HandlerDeps {
   readonly deliveryLimit: number;
 }
 
-export interface Incoming {
-  /** The channel whose work queue the message came from. */
-  readonly queueChannel: Channel;
-  readonly content: Buffer;
-  readonly headers: Headers | undefined;
-}
-
 /**
  * Decides what happens to one delivery event: check it, skip it if its OTP is no longer pending
  * (duplicates are normal), drop it if the code has expired, else open it and make one attempt,
  * then classify the result. Throws only when `signal` aborts (shutdown) or a dependency keeps
  * failing past it; the caller then leaves the message unacked.
  */
-export async function handleEvent(deps: HandlerDeps, incoming: Incoming, signal: AbortSignal): Promise<Outcome> {
-  const parsed = parseEvent(incoming);
+export async function handleEvent(deps: HandlerDeps, message: WorkMessage, signal: AbortSignal): Promise<Outcome> {
+  const parsed = parseEvent(message);
   if ("dead" in parsed) return parsed.dead;
   const { event } = parsed;
-  const attempt = attemptOf(incoming.headers);
+  const attempt = attemptOf(message.headers);
   const dead = (reason: DeadReason, error: string, attempted: boolean): Outcome => ({
     kind: "dead",
     reason,
@@ -104,7 +98,7 @@ export async function handleEvent(deps: HandlerDeps, incoming: Incoming, signal:
   // Dead-lettered here rather than tried once more, so that it lands in the dead-letter queue with a
   // reason and its OTP is recorded failed; at the limit RabbitMQ would dead-letter it bare and the
   // OTP would stay pending for ever.
-  const deliveries = deliveryCountOf(incoming.headers);
+  const deliveries = deliveryCountOf(message.headers);
   if (deliveries >= deps.deliveryLimit) {
     return dead("poison", `handed out ${deliveries} times before without an outcome; not tried again`, false);
   }
@@ -136,13 +130,13 @@ export async function handleEvent(deps: HandlerDeps, incoming: Incoming, signal:
   }
 }
 
-function parseEvent(incoming: Incoming): { event: DeliveryEvent } | { dead: Outcome } {
+function parseEvent(message: WorkMessage): { event: DeliveryEvent } | { dead: Outcome } {
   const dead = (reason: DeadReason, error: string) => ({
     dead: { kind: "dead", reason, error, attempted: false, attempts: 0 } as const,
   });
   let raw: unknown;
   try {
-    raw = JSON.parse(incoming.content.toString("utf8"));
+    raw = JSON.parse(message.content.toString("utf8"));
   } catch {
     return dead("malformed", "the message is not JSON");
   }
@@ -161,8 +155,8 @@ function parseEvent(incoming: Incoming): { event: DeliveryEvent } | { dead: Outc
       `not a delivery event: ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`,
     );
   }
-  if (result.data.channel !== incoming.queueChannel) {
-    return dead("malformed", `a ${result.data.channel} event on the ${incoming.queueChannel} queue`);
+  if (result.data.channel !== message.queueChannel) {
+    return dead("malformed", `a ${result.data.channel} event on the ${message.queueChannel} queue`);
   }
   return { event: result.data };
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { ConfirmPublisher, Log, Topology } from "@otp/broker";
-import type { Channel } from "@otp/contracts";
 import { AbandonedError, holdUntilDone } from "../consume/hold.js";
 import type { Outcome } from "../decide/handle-event.js";
-import { carriedHeaders, H, type Headers } from "../message/headers.js";
+import { carriedHeaders, H } from "../message/headers.js";
+import type { WorkMessage } from "../message/work-message.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { RecordInput, StatusStore } from "../status.js";
 import type { DelayQueues } from "./delay-queues.js";
@@ -19,13 +19,6 @@ export interface SettleDeps {
   readonly now: () => number;
 }
 
-export interface Original {
-  readonly queueChannel: Channel;
-  readonly content: Buffer;
-  readonly messageId: string | undefined;
-  readonly headers: Headers | undefined;
-}
-
 /**
  * Carries out an outcome up to the point where the message may be acked: the status row is
  * written, and a retry or dead-letter copy is confirmed by the broker. Database and broker errors
@@ -35,11 +28,11 @@ export interface Original {
 export async function settle(
   deps: SettleDeps,
   outcome: Outcome,
-  original: Original,
+  message: WorkMessage,
   signal: AbortSignal,
 ): Promise<void> {
   const { metrics, log } = deps;
-  const channel = original.queueChannel;
+  const channel = message.queueChannel;
   const hold = <T>(what: string, fn: () => Promise<T>) => holdUntilDone(what, fn, signal, log);
   const record = (otpId: string, input: RecordInput) =>
     hold("record the delivery status", () => deps.store.record(otpId, input));
@@ -83,10 +76,10 @@ export async function settle(
       await hold("publish the retry", async () => {
         const queue = await deps.delayQueues.ensure(channel, outcome.delayMs);
         try {
-          await deps.publisher.publish("", queue, original.content, {
+          await deps.publisher.publish("", queue, message.content, {
             messageId: event.id,
             headers: {
-              ...carriedHeaders(original.headers),
+              ...carriedHeaders(message.headers),
               [H.attempt]: outcome.attempt + 1,
               [H.lastError]: outcome.error,
             },
@@ -114,10 +107,10 @@ export async function settle(
       const { event } = outcome;
       beforeCopy();
       await hold("publish to the dead-letter queue", () =>
-        deps.publisher.publish("", deps.topology.deadQueue, original.content, {
-          messageId: original.messageId ?? event?.id ?? randomUUID(),
+        deps.publisher.publish("", deps.topology.deadQueue, message.content, {
+          messageId: message.messageId ?? event?.id ?? randomUUID(),
           headers: {
-            ...carriedHeaders(original.headers),
+            ...carriedHeaders(message.headers),
             [H.deadReason]: outcome.reason,
             [H.lastError]: outcome.error,
             [H.attempts]: outcome.attempts,
@@ -138,7 +131,7 @@ export async function settle(
       metrics.deliveries.inc({ channel, outcome: "failed" });
       log.warn(
         {
-          event: event?.id ?? original.messageId,
+          event: event?.id ?? message.messageId,
           otp: event?.otp_id,
           reason: outcome.reason,
           error: outcome.error,
