@@ -1,6 +1,6 @@
 import type { Channel, Logger } from "@otp/contracts";
 import type { MessageHandler } from "./consume/consumer.js";
-import { holdUntilDone } from "./consume/hold.js";
+import { AbandonedError, holdUntilDone } from "./consume/hold.js";
 import { type HandlerDeps, handleEvent } from "./decide/handle-event.js";
 import { workMessage } from "./message/work-message.js";
 import { type SettleDeps, settle } from "./settle/settle.js";
@@ -13,7 +13,9 @@ export interface PipelineDeps extends Omit<HandlerDeps, "lookup" | "observeAttem
 /**
  * The consumer's handler for one OTP channel's work queue, the path of every message: read it once
  * (a WorkMessage), decide what happens to it (handleEvent: an Outcome), carry that out up to the
- * point where it may be acked (settle: status written, any copy confirmed), then ack it.
+ * point where it may be acked (settle: status written, any copy confirmed), then ack it. A message
+ * given up on purpose (AbandonedError, and only that) is abandoned; any other error is a bug and
+ * is left to the consumer (Settlement says what it does with both).
  */
 export function pipelineFor(deps: PipelineDeps, channel: Channel): MessageHandler {
   const { metrics, store } = deps;
@@ -39,6 +41,10 @@ export function pipelineFor(deps: PipelineDeps, channel: Channel): MessageHandle
       const outcome = await handleEvent({ ...decideDeps, lookup }, message, forceStop);
       await settle(settleDeps, outcome, message, abandon);
       return "ack";
+    } catch (error) {
+      if (!(error instanceof AbandonedError)) throw error;
+      log.debug({ id: message.messageId, reason: error.message }, "abandoned; the broker redelivers it");
+      return "abandon";
     } finally {
       metrics.inFlight.dec({ channel });
     }

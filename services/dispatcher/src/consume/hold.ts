@@ -1,6 +1,13 @@
 import type { Log } from "@otp/broker";
 
-/** The message was given up on purpose (shutdown, or its channel is gone): not acked, redelivered later. */
+/**
+ * A message given up on purpose, from wherever its handling was when that became clear: shutdown
+ * stopped waiting for it, or its AMQP channel is gone (the handler's `abandon` signal aborted).
+ * Thrown by holdUntilDone, by settle before it would publish a copy, and by handleEvent when
+ * shutdown cuts a provider call short. The pipeline catches exactly this type and returns the
+ * settlement `"abandon"` (consume/consumer.ts): the message stays unacked and is redelivered. Any
+ * other error is a bug.
+ */
 export class AbandonedError extends Error {
   override readonly name = "AbandonedError";
 }

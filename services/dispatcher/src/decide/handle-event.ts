@@ -7,10 +7,11 @@ import {
   type Keyring,
   unsealContent,
 } from "@otp/contracts";
+import { AbandonedError } from "../consume/hold.js";
 import { attemptOf, deliveryCountOf } from "../message/headers.js";
 import type { WorkMessage } from "../message/work-message.js";
 import type { OtpDelivery } from "../status.js";
-import type { Transport } from "../transports/index.js";
+import type { AttemptResult, Transport } from "../transports/index.js";
 import type { RetryPolicy } from "./retry-policy.js";
 
 export type DeadReason =
@@ -70,8 +71,9 @@ export interface HandlerDeps {
 /**
  * Decides what happens to one delivery event: check it, skip it if its OTP is no longer pending
  * (duplicates are normal), drop it if the code has expired, else open it and make one attempt,
- * then classify the result. Throws only when `signal` aborts (shutdown) or a dependency keeps
- * failing past it; the caller then leaves the message unacked.
+ * then classify the result. Throws AbandonedError when the message is given up (shutdown cut the
+ * attempt short, or the lookup was held until the message's channel closed); any other throw is a
+ * bug.
  */
 export async function handleEvent(deps: HandlerDeps, message: WorkMessage, signal: AbortSignal): Promise<Outcome> {
   const parsed = parseEvent(message);
@@ -110,13 +112,7 @@ export async function handleEvent(deps: HandlerDeps, message: WorkMessage, signa
     return dead("unsealable", "the sealed content does not open with this service's key", false);
   }
 
-  const started = performance.now();
-  const result = await deps.transport.deliver(
-    { eventId: event.id, channel: event.channel, target: event.target, content },
-    signal,
-  );
-  deps.observeAttempt(event.channel, (performance.now() - started) / 1000);
-
+  const result = await attemptOnce(deps, event, content, signal);
   if (result.ok) return { kind: "delivered", event, attempt, note: result.note === "dummy" ? "dummy" : null };
   if (!result.transient) return dead("rejected", result.error, true);
   const decision = deps.policy.decide(attempt, deps.now(), expireAtMs, result.retryAfterMs);
@@ -128,6 +124,29 @@ export async function handleEvent(deps: HandlerDeps, message: WorkMessage, signa
     case "expired":
       return { kind: "expired", event, attempted: true, error: result.error };
   }
+}
+
+/** One call to the provider (or the Queue), timed. */
+async function attemptOnce(
+  deps: HandlerDeps,
+  event: DeliveryEvent,
+  content: DeliveryContent,
+  signal: AbortSignal,
+): Promise<AttemptResult> {
+  const started = performance.now();
+  let result: AttemptResult;
+  try {
+    result = await deps.transport.deliver(
+      { eventId: event.id, channel: event.channel, target: event.target, content },
+      signal,
+    );
+  } catch (error) {
+    // A transport rejects when shutdown aborts `signal`; any other rejection is a bug.
+    if (signal.aborted) throw new AbandonedError("shutdown cut the delivery attempt short", { cause: error });
+    throw error;
+  }
+  deps.observeAttempt(event.channel, (performance.now() - started) / 1000);
+  return result;
 }
 
 function parseEvent(message: WorkMessage): { event: DeliveryEvent } | { dead: Outcome } {
