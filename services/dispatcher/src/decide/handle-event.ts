@@ -1,60 +1,12 @@
-import {
-  type Channel,
-  DELIVERY_EVENT_VERSION,
-  type DeliveryContent,
-  DeliveryEvent,
-  type DeliveryStatus,
-  type Keyring,
-  unsealContent,
-} from "@otp/contracts";
+import { type Channel, type DeliveryContent, type DeliveryEvent, type Keyring, unsealContent } from "@otp/contracts";
 import { AbandonedError } from "../consume/hold.js";
 import { attemptOf, deliveryCountOf } from "../message/headers.js";
 import type { WorkMessage } from "../message/work-message.js";
 import type { OtpDelivery } from "../status.js";
 import type { AttemptResult, Transport } from "../transports/index.js";
+import type { DeadReason, Outcome } from "./outcome.js";
+import { parseEvent } from "./parse-event.js";
 import type { RetryPolicy } from "./retry-policy.js";
-
-export type DeadReason =
-  | "malformed"
-  | "unsupported_version"
-  | "otp_not_found"
-  | "unsealable"
-  | "rejected"
-  | "exhausted"
-  | "poison";
-
-/** What to do with one consumed message; the consumer wrapper carries it out (settle.ts). */
-export type Outcome =
-  | {
-      readonly kind: "delivered";
-      readonly event: DeliveryEvent;
-      readonly attempt: number;
-      readonly note: string | null;
-    }
-  | { readonly kind: "duplicate"; readonly event: DeliveryEvent; readonly status: DeliveryStatus }
-  | {
-      readonly kind: "retry";
-      readonly event: DeliveryEvent;
-      readonly attempt: number;
-      readonly delayMs: number;
-      readonly error: string;
-    }
-  | {
-      readonly kind: "dead";
-      readonly reason: DeadReason;
-      readonly error: string;
-      /** Absent when the message is not a readable event. */
-      readonly event?: DeliveryEvent;
-      readonly attempted: boolean;
-      /** Attempts made in all, this one included. */
-      readonly attempts: number;
-    }
-  | {
-      readonly kind: "expired";
-      readonly event: DeliveryEvent;
-      readonly attempted: boolean;
-      readonly error: string | null;
-    };
 
 export interface HandlerDeps {
   readonly keys: Keyring;
@@ -147,35 +99,4 @@ async function attemptOnce(
   }
   deps.observeAttempt(event.channel, (performance.now() - started) / 1000);
   return result;
-}
-
-function parseEvent(message: WorkMessage): { event: DeliveryEvent } | { dead: Outcome } {
-  const dead = (reason: DeadReason, error: string) => ({
-    dead: { kind: "dead", reason, error, attempted: false, attempts: 0 } as const,
-  });
-  let raw: unknown;
-  try {
-    raw = JSON.parse(message.content.toString("utf8"));
-  } catch {
-    return dead("malformed", "the message is not JSON");
-  }
-  const version = (raw as { v?: unknown } | null)?.v;
-  if (typeof raw === "object" && raw !== null && version !== DELIVERY_EVENT_VERSION) {
-    return dead(
-      "unsupported_version",
-      `event version ${JSON.stringify(version ?? null)} is not ${DELIVERY_EVENT_VERSION}`,
-    );
-  }
-  const result = DeliveryEvent.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    return dead(
-      "malformed",
-      `not a delivery event: ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`,
-    );
-  }
-  if (result.data.channel !== message.queueChannel) {
-    return dead("malformed", `a ${result.data.channel} event on the ${message.queueChannel} queue`);
-  }
-  return { event: result.data };
 }

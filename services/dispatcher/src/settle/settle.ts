@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ConfirmPublisher, Log, Topology } from "@otp/broker";
 import { AbandonedError, holdUntilDone } from "../consume/hold.js";
-import type { Outcome } from "../decide/handle-event.js";
+import type { Outcome } from "../decide/outcome.js";
 import { carriedHeaders, H } from "../message/headers.js";
 import type { WorkMessage } from "../message/work-message.js";
 import type { Metrics } from "../ops/metrics.js";
