@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Log, ManagedConnection } from "@otp/broker";
 import type { Channel as AmqpChannel, ChannelModel, ConsumeMessage } from "amqplib";
 
@@ -223,8 +224,4 @@ export class QueueConsumer {
     }
     if (state && !state.closed.signal.aborted) await state.channel.close().catch(() => {});
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Log } from "@otp/broker";
 
 /**
@@ -36,20 +37,9 @@ export async function holdUntilDone<T>(
       if (signal.aborted) throw new AbandonedError(`gave up ${what}: ${String(signal.reason ?? "aborted")}`);
       if (tries === 1 || tries % 10 === 0)
         log.warn({ err: error, tries, retryInMs: delay }, `cannot ${what} yet; holding the message`);
-      await sleep(delay, signal);
+      // Cut short when `signal` aborts: the next try is then the last.
+      await sleep(delay, undefined, { signal }).catch(() => {});
       delay = Math.min(delay * 2, maxDelayMs);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
