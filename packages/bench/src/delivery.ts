@@ -1,8 +1,8 @@
 import { sleep } from "@otp/testkit";
 import autocannon from "autocannon";
 import type pg from "pg";
-import { phpJsonEncode } from "../../../services/dispatcher/src/php-json.js";
-import { queueTask, renderCall } from "../../../services/dispatcher/src/render.js";
+import { phpJsonEncode } from "../../../services/dispatcher/src/transports/php-json.js";
+import { queueTask, renderCall } from "../../../services/dispatcher/src/transports/render.js";
 import { type CpuSnapshot, coresBetween, type Roles, snapshot } from "./cpu.js";
 import { type Measurement, measureHttp } from "./load.js";
 import type { Child } from "./processes.js";

@@ -1,18 +1,14 @@
 import { hostname } from "node:os";
 import { assertTopology, createBrokerClient, type ManagedConnection, POISON_DELIVERY_LIMIT } from "@otp/broker";
-import type { Channel, Config, HealthContent, Logger } from "@otp/contracts";
+import type { Config, HealthContent, Logger } from "@otp/contracts";
 import { createPool, databaseAnswers, loadKeyring, migrateWhenReachable } from "@otp/db";
-import type { ConsumeMessage } from "amqplib";
 import { Registry } from "prom-client";
-import type { MessageContext, Settlement } from "./consumer.js";
-import { QueueConsumer } from "./consumer.js";
-import { DelayQueues } from "./delay-queues.js";
-import { type HandlerDeps, handleEvent } from "./handle-event.js";
-import { holdUntilDone } from "./hold.js";
-import { type HttpServer, startHttpServer } from "./http-server.js";
-import { createMetrics, type Metrics } from "./metrics.js";
-import { RetryPolicy } from "./retry-policy.js";
-import { settle } from "./settle.js";
+import { QueueConsumer } from "./consume/consumer.js";
+import { RetryPolicy } from "./decide/retry-policy.js";
+import { startHttpServer } from "./ops/http-server.js";
+import { createMetrics, type Metrics } from "./ops/metrics.js";
+import { type PipelineDeps, pipelineFor } from "./pipeline.js";
+import { DelayQueues } from "./settle/delay-queues.js";
 import { StatusStore } from "./status.js";
 import { createTransport } from "./transports/index.js";
 
@@ -50,127 +46,103 @@ const BROKER_CLOSE_MS = 1_000;
 /** A health probe answers within this long, whatever PostgreSQL does. */
 const HEALTH_TIMEOUT_MS = 2_000;
 
+/**
+ * Builds the dispatcher's parts and starts them: one consumer per OTP channel in
+ * DISPATCHER_CHANNELS, each running every message through the pipeline (pipeline.ts), and the
+ * health/metrics port.
+ */
 export async function startDispatcher(options: DispatcherOptions): Promise<Dispatcher> {
   const { config, log } = options;
-  const now = options.now ?? Date.now;
-  await migrateWhenReachable(config.pg, { log });
-  const pool = createPool(config.pg, {
-    applicationName: "otp-dispatcher",
-    onError: (error) => log.warn({ err: error }, "idle PostgreSQL client failed"),
-  });
-  const keys = await loadKeyring(pool, config.pg, config.otp.secret, { log });
-  const store = new StatusStore(pool, config.pg.schema);
+  const { pool, keys, store } = await openDatabase(config, log);
   const metrics = createMetrics(new Registry(), { processMetrics: true });
-  const transport = createTransport(config.delivery);
-  const policy = new RetryPolicy({
-    maxAttempts: config.delivery.maxAttempts,
-    ...(options.retryTiersMs ? { tiersMs: options.retryTiersMs } : {}),
-    ...(options.random ? { random: options.random } : {}),
-  });
-
   // Every channel's queue, not only ours: the API's publishes must route even if only this process runs.
-  const {
-    connection,
-    publisher,
-    topology: t,
-  } = await createBrokerClient({
+  const { connection, publisher, topology } = await createBrokerClient({
     ...config.amqp,
     name: `otp-dispatcher ${hostname()} ${process.pid}`,
     log,
     minReconnectDelayMs: options.minReconnectDelayMs,
     closeTimeoutMs: BROKER_CLOSE_MS,
   });
-  const delayQueues = new DelayQueues(connection, t);
-  const settleDeps = { store, publisher, topology: t, delayQueues, metrics, log, now };
-
-  const handlerFor = (channel: Channel) => {
-    const channelLog = log.child({ channel });
-    // Built once per channel, not per message (the hot path): only `lookup` depends on the message,
-    // through the signal that abandons it.
-    const handlerDeps: Omit<HandlerDeps, "lookup"> = {
-      keys,
-      transport,
-      policy,
-      now,
-      observeAttempt: (ch, seconds) => metrics.attemptDuration.observe({ channel: ch }, seconds),
-      deliveryLimit: POISON_DELIVERY_LIMIT,
-    };
-    const channelSettleDeps = { ...settleDeps, log: channelLog };
-    return async (message: ConsumeMessage, ctx: MessageContext): Promise<Settlement> => {
-      metrics.inFlight.inc({ channel });
-      try {
-        const headers = message.properties.headers as Record<string, unknown> | undefined;
-        const outcome = await handleEvent(
-          {
-            ...handlerDeps,
-            lookup: (otpId) =>
-              holdUntilDone("read the delivery status", () => store.lookup(otpId), ctx.abandon, channelLog),
-          },
-          { queueChannel: channel, content: message.content, headers },
-          ctx.forceStop,
-        );
-        await settle(
-          channelSettleDeps,
-          outcome,
-          { queueChannel: channel, content: message.content, messageId: message.properties.messageId, headers },
-          ctx.abandon,
-        );
-        return "ack";
-      } finally {
-        metrics.inFlight.dec({ channel });
-      }
-    };
+  const pipeline: PipelineDeps = {
+    keys,
+    store,
+    publisher,
+    topology,
+    metrics,
+    log,
+    now: options.now ?? Date.now,
+    transport: createTransport(config.delivery),
+    policy: retryPolicy(options),
+    delayQueues: new DelayQueues(connection, topology),
+    deliveryLimit: POISON_DELIVERY_LIMIT,
   };
-
   const consumers = config.dispatcher.channels.map(
     (channel) =>
       new QueueConsumer(connection, {
-        queue: t.workQueue(channel),
+        queue: topology.workQueue(channel),
         prefetch: config.dispatcher.prefetch,
         log: log.child({ channel }),
-        handler: handlerFor(channel),
-        declare: (ch) => assertTopology(ch, t, [channel]),
+        handler: pipelineFor(pipeline, channel),
+        declare: (ch) => assertTopology(ch, topology, [channel]),
       }),
   );
   for (const consumer of consumers) await consumer.attach();
   connection.start();
 
-  const health = async (): Promise<HealthContent> => {
-    const database = await databaseAnswers(pool, HEALTH_TIMEOUT_MS);
-    const consuming = config.dispatcher.channels.filter((_, i) => consumers[i]?.isConsuming);
-    return { database, broker: connection.isConnected, consuming };
-  };
-  const server: HttpServer = await startHttpServer({
-    port: config.dispatcher.port,
-    health,
-    registry: metrics.registry,
-    log,
+  const health = async (): Promise<HealthContent> => ({
+    database: await databaseAnswers(pool, HEALTH_TIMEOUT_MS),
+    broker: connection.isConnected,
+    consuming: config.dispatcher.channels.filter((_, i) => consumers[i]?.isConsuming),
   });
+  const server = await startHttpServer({ port: config.dispatcher.port, health, registry: metrics.registry, log });
+  logStarted(config, log, server.port);
+
+  const stop = once(async () => {
+    await Promise.all(consumers.map((c) => c.stop(options.drainMs ?? DRAIN_MS)));
+    await server.close();
+    await connection.close();
+    await pool.end();
+    log.info({}, "dispatcher stopped");
+  });
+  return { port: server.port, metrics, connection, health, stop };
+}
+
+/** The schema migrated (once PostgreSQL answers), the pool, the keys and the delivery status store. */
+async function openDatabase(config: Config, log: Logger) {
+  await migrateWhenReachable(config.pg, { log });
+  const pool = createPool(config.pg, {
+    applicationName: "otp-dispatcher",
+    onError: (error) => log.warn({ err: error }, "idle PostgreSQL client failed"),
+  });
+  const keys = await loadKeyring(pool, config.pg, config.otp.secret, { log });
+  return { pool, keys, store: new StatusStore(pool, config.pg.schema) };
+}
+
+function retryPolicy(options: DispatcherOptions): RetryPolicy {
+  return new RetryPolicy({
+    maxAttempts: options.config.delivery.maxAttempts,
+    ...(options.retryTiersMs ? { tiersMs: options.retryTiersMs } : {}),
+    ...(options.random ? { random: options.random } : {}),
+  });
+}
+
+function logStarted(config: Config, log: Logger, port: number): void {
   log.info(
     {
-      port: server.port,
+      port,
       channels: config.dispatcher.channels,
       prefetch: config.dispatcher.prefetch,
       mode: config.delivery.dummy ? "dummy" : config.delivery.mode,
     },
     "dispatcher started; health and metrics on this port",
   );
+}
 
-  let stopping: Promise<void> | undefined;
-  return {
-    port: server.port,
-    metrics,
-    connection,
-    health,
-    stop() {
-      stopping ??= (async () => {
-        await Promise.all(consumers.map((c) => c.stop(options.drainMs ?? DRAIN_MS)));
-        await server.close();
-        await connection.close();
-        await pool.end();
-        log.info({}, "dispatcher stopped");
-      })();
-      return stopping;
-    },
+/** The first call runs `fn`; every later one gets the same promise (a second SIGTERM, a test's afterAll). */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => {
+    running ??= fn();
+    return running;
   };
 }

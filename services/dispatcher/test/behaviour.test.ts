@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Dispatcher } from "../src/dispatcher.js";
-import { listDeadLetters } from "../src/dlq.js";
+import { listDeadLetters } from "../src/dlq/dead-letters.js";
 import { useHarness } from "./support/harness.js";
 
 const h = useHarness("behaviour");
@@ -91,22 +91,46 @@ describe("queue mode, one dispatcher", () => {
   });
 
   it("serves /health (200 while RabbitMQ and PostgreSQL answer) and /metrics", async () => {
-    const health = await fetch(`http://127.0.0.1:${dispatcher.port}/health`);
-    expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({
-      status: true,
-      content: { database: true, broker: true, consuming: ["sms", "call", "email", "telegram"] },
+    const health = async () => {
+      const res = await fetch(`http://127.0.0.1:${dispatcher.port}/health`);
+      return { status: res.status, body: await res.json() };
+    };
+    // startDispatcher returns before its connection is up: 503 until RabbitMQ answers and the
+    // consumers consume.
+    await expect.poll(health).toEqual({
+      status: 200,
+      body: {
+        status: true,
+        content: { database: true, broker: true, consuming: ["sms", "call", "email", "telegram"] },
+      },
     });
+
+    const metrics = async () => await (await fetch(`http://127.0.0.1:${dispatcher.port}/metrics`)).text();
+    const delivered = 'deliveries_total{channel="call",outcome="delivered"}';
+    const attempts = 'delivery_attempt_duration_seconds_count{channel="call"}';
+    const deadLetters = 'dead_letters_total{channel="email",reason="malformed"}';
+    const before = await metrics();
     const event = await h.send({ channel: "call", target: "77011112233" });
+    const malformed = randomUUID();
+    await h.publish({ channel: "email", raw: Buffer.from("not json"), id: malformed });
     await expect.poll(() => h.status(event.otp_id)).toBe("delivered");
-    const metrics = await (await fetch(`http://127.0.0.1:${dispatcher.port}/metrics`)).text();
-    expect(metrics).toContain('deliveries_total{channel="call",outcome="delivered"} 1');
-    expect(metrics).toContain('delivery_attempt_duration_seconds_count{channel="call"} 1');
-    expect(metrics).toContain("# TYPE delivery_retries_total counter");
-    expect(metrics).toContain('dead_letters_total{channel="sms",reason="malformed"} 1');
-    expect(metrics).toContain("process_cpu_user_seconds_total");
+    await expect.poll(() => deadLetter(malformed)).toMatchObject({ reason: "malformed" });
+
+    // The counters move just after the status write and the dead-letter copy the polls above saw.
+    await expect.poll(async () => sample(await metrics(), delivered)).toBe(sample(before, delivered) + 1);
+    const after = await metrics();
+    expect(sample(after, attempts)).toBe(sample(before, attempts) + 1);
+    expect(sample(after, deadLetters)).toBe(sample(before, deadLetters) + 1);
+    expect(after).toContain("# TYPE delivery_retries_total counter");
+    expect(after).toContain("process_cpu_user_seconds_total");
   });
 });
+
+/** One series' value in Prometheus text (0 while the series does not exist yet). */
+function sample(text: string, series: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
 
 describe("scaling", () => {
   it("DISPATCHER_CHANNELS limits a dispatcher to its channels; two dispatchers on one queue share the work", async () => {

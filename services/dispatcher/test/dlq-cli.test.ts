@@ -6,7 +6,7 @@ import { spawnTs } from "./support/child.js";
 import { until, useHarness } from "./support/harness.js";
 
 const h = useHarness("dlq");
-const CLI = fileURLToPath(new URL("../src/dlq-cli.ts", import.meta.url));
+const CLI = fileURLToPath(new URL("../src/dlq/cli.ts", import.meta.url));
 
 /** Runs `dlq <args>` as the operator would (pnpm --filter dispatcher dlq …), on the sources. */
 function dlq(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

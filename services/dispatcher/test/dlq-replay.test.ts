@@ -7,7 +7,7 @@ import {
 } from "@otp/broker";
 import type { DeliveryEvent } from "@otp/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ReplayPublisher, replayDeadLetters } from "../src/dlq.js";
+import { type ReplayPublisher, replayDeadLetters } from "../src/dlq/dead-letters.js";
 import { StatusStore } from "../src/status.js";
 import { useHarness } from "./support/harness.js";
 

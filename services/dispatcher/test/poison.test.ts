@@ -1,7 +1,7 @@
 import { POISON_DELIVERY_LIMIT } from "@otp/broker";
 import type { Channel } from "@otp/contracts";
 import { describe, expect, it } from "vitest";
-import { listDeadLetters } from "../src/dlq.js";
+import { listDeadLetters } from "../src/dlq/dead-letters.js";
 import { until, useHarness } from "./support/harness.js";
 
 const h = useHarness("poison");

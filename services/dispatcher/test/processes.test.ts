@@ -28,7 +28,9 @@ beforeEach(async () => {
 describe("a dispatcher process", () => {
   it("killed with SIGKILL mid-delivery: another dispatcher delivers the event (same idempotency key)", async () => {
     h.provider.addRule({ action: "hang", times: 1 }); // the first request is held open, never answered
-    const first = await child();
+    // A timeout longer than the test: with the harness's 2 s, a second child slow to start (a busy
+    // machine) let the first time out, retry and deliver the event itself before it was killed.
+    const first = await child({ OTP_DELIVERY_TIMEOUT: "60" });
     const event = await h.send({ channel: "sms", target: "77015550000", message: "c {password}" });
     await h.provider.waitForRequests(1);
     const second = await child();
@@ -40,6 +42,7 @@ describe("a dispatcher process", () => {
     expect(requests).toHaveLength(2);
     expect(requests.map((r) => r.headers["idempotency-key"])).toEqual([event.id, event.id]);
     await expect.poll(() => second.logged("delivered").length).toBe(1);
+    expect(first.logged("delivered")).toHaveLength(0);
     second.kill("SIGTERM");
     expect((await second.exited).code).toBe(0);
   });

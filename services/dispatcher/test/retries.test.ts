@@ -1,7 +1,7 @@
 import { assertDelayQueue } from "@otp/broker";
 import { createLogger } from "@otp/contracts";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { listDeadLetters } from "../src/dlq.js";
+import { listDeadLetters } from "../src/dlq/dead-letters.js";
 import { TEST_TIERS, until, useHarness } from "./support/harness.js";
 
 const h = useHarness("retries");
@@ -16,7 +16,16 @@ const log = createLogger("otp-dispatcher", "info", {
 
 beforeAll(async () => {
   // Tiers 200, 400, 800, 1600, 3200 ms; deterministic jitter (random = 0.5 → the nominal tier).
-  await h.start({ OTP_DELIVERY_MODE: "direct", OTP_DELIVERY_MAX_ATTEMPTS: "20", OTP_DELIVERY_TIMEOUT: "0.5" }, { log });
+  // sms only: a test that needs other settings starts its own dispatcher, alone on another channel.
+  await h.start(
+    {
+      OTP_DELIVERY_MODE: "direct",
+      OTP_DELIVERY_MAX_ATTEMPTS: "20",
+      OTP_DELIVERY_TIMEOUT: "0.5",
+      DISPATCHER_CHANNELS: "sms",
+    },
+    { log },
+  );
   // A delay queue is declared on its first use, which takes a quorum queue ~0.2 s; declare the sms
   // ones now so that the measured gaps are the tiers' alone.
   const ch = await (await h.amqp()).createChannel();
@@ -40,6 +49,16 @@ const sms = (lifetimeMs?: number) =>
     message: "code {password}",
     ...(lifetimeMs !== undefined ? { lifetimeMs } : {}),
   });
+
+/** How many consumers a queue has right now. */
+async function consumers(queue: string): Promise<number> {
+  const ch = await (await h.amqp()).createChannel();
+  try {
+    return (await ch.checkQueue(queue)).consumerCount;
+  } finally {
+    await ch.close().catch(() => {});
+  }
+}
 
 async function deadLetter(id: string) {
   return (await listDeadLetters(await h.amqp(), h.t)).find((l) => l.id === id);
@@ -133,16 +152,24 @@ describe("permanent failures and the dead-letter queue", () => {
       OTP_DELIVERY_MAX_ATTEMPTS: "3",
       DISPATCHER_CHANNELS: "email",
     });
+    // Consuming, and the only consumer of the email queue: every attempt is decided with a limit
+    // of 3 (a second consumer with another limit would decide some of them).
+    await expect.poll(async () => (await d.health()).consuming).toEqual(["email"]);
+    expect(await consumers(h.t.workQueue("email"))).toBe(1);
     h.provider.addRule({ status: 502 });
     const event = await h.send({ channel: "email", target: "x@y.z", subject: "s {password}" });
     await expect.poll(() => h.status(event.otp_id), { timeout: 5_000 }).toBe("failed");
-    expect(h.provider.requests()).toHaveLength(3);
-    expect((await h.row(event.otp_id)).lastError).toMatch(/^exhausted: HTTP 502/);
-    expect(await deadLetter(event.id)).toMatchObject({
-      reason: "exhausted",
-      attempts: 3,
-      lastError: expect.stringMatching(/^HTTP 502/),
-    });
+    const row = await h.row(event.otp_id);
+    expect(row.attempts).toBe(3);
+    expect(row.lastError).toMatch(/^exhausted: HTTP 502/);
+    await expect
+      .poll(async () => (await listDeadLetters(await h.amqp(), h.t)).filter((l) => l.id === event.id))
+      .toEqual([
+        expect.objectContaining({ reason: "exhausted", attempts: 3, lastError: expect.stringMatching(/^HTTP 502/) }),
+      ]);
+    // Exactly three attempts, all of this event, and none after the dead-lettering.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(h.provider.requests().map((r) => r.headers["idempotency-key"])).toEqual([event.id, event.id, event.id]);
     await d.stop();
   });
 });

@@ -1,11 +1,11 @@
-import { phpJsonEncode } from "../php-json.js";
-import type { ProviderSettings } from "../render.js";
+import { phpJsonEncode } from "./php-json.js";
 import { httpTransport } from "./provider-call.js";
+import type { ProviderSettings } from "./render.js";
 import type { Transport } from "./types.js";
 
 /**
  * http-telegram-notify answers 500 even after it has sent the message, with a body that starts
- * "Sent message" (SPEC §4): that is a success. Anything else is judged as usual.
+ * "Sent message" (docs/delivery.md, modes): that is a success. Anything else is judged as usual.
  */
 export const TELEGRAM_SENT_PREFIX = "Sent message";
 

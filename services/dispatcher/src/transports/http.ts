@@ -87,37 +87,7 @@ export function post(call: HttpCall, signal: AbortSignal): Promise<HttpAnswer> {
       if (error) reject(error);
       else if (answer) resolve(answer);
     };
-    const req = client.request(
-      {
-        ...target,
-        method: "POST",
-        agent: agents[target.protocol as keyof typeof agents],
-        headers: {
-          "Content-Type": "application/json",
-          ...call.headers,
-          "Idempotency-Key": call.idempotencyKey,
-          "Content-Length": body.length,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let kept = 0;
-        res.on("data", (chunk: Buffer) => {
-          if (kept < BODY_KEPT) {
-            chunks.push(chunk);
-            kept += chunk.length;
-          }
-        });
-        res.on("end", () =>
-          finish(undefined, {
-            status: res.statusCode ?? 0,
-            bodyStart: Buffer.concat(chunks).subarray(0, BODY_KEPT).toString("utf8"),
-            retryAfter: (res.headers["retry-after"] as string | undefined) ?? null,
-          }),
-        );
-        res.on("error", (error) => finish(error));
-      },
-    );
+    const req = client.request(requestOptions(call, target, body.length), (res) => readAnswer(res, finish));
     const timer = setTimeout(() => {
       const error = namedError("TimeoutError", `no answer within ${call.timeoutMs} ms`);
       finish(error);
@@ -132,6 +102,40 @@ export function post(call: HttpCall, signal: AbortSignal): Promise<HttpAnswer> {
     req.on("error", (error) => finish(error));
     req.end(body);
   });
+}
+
+function requestOptions(call: HttpCall, target: Target, contentLength: number): http.RequestOptions {
+  return {
+    ...target,
+    method: "POST",
+    agent: agents[target.protocol as keyof typeof agents],
+    headers: {
+      "Content-Type": "application/json",
+      ...call.headers,
+      "Idempotency-Key": call.idempotencyKey,
+      "Content-Length": contentLength,
+    },
+  };
+}
+
+/** The status, the Retry-After header and the first BODY_KEPT bytes of the body (all a result needs). */
+function readAnswer(res: http.IncomingMessage, finish: (error: Error | undefined, answer?: HttpAnswer) => void): void {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  res.on("data", (chunk: Buffer) => {
+    if (kept < BODY_KEPT) {
+      chunks.push(chunk);
+      kept += chunk.length;
+    }
+  });
+  res.on("end", () =>
+    finish(undefined, {
+      status: res.statusCode ?? 0,
+      bodyStart: Buffer.concat(chunks).subarray(0, BODY_KEPT).toString("utf8"),
+      retryAfter: (res.headers["retry-after"] as string | undefined) ?? null,
+    }),
+  );
+  res.on("error", (error) => finish(error));
 }
 
 /** Network errors, timeouts, 408, 429 and 5xx are worth another try; other non-2xx are not. */

@@ -1,5 +1,5 @@
-import { type ProviderCall, type ProviderSettings, RenderError, renderCall, secretsOf } from "../render.js";
 import { classifyAnswer, classifyError, type HttpAnswer, type HttpCall, isAbort, post } from "./http.js";
+import { type ProviderCall, type ProviderSettings, RenderError, renderCall, secretsOf } from "./render.js";
 import type { AttemptResult, DeliveryRequest, Transport } from "./types.js";
 
 /** Where and what to POST for one rendered provider call. */

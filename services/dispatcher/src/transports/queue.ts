@@ -1,6 +1,6 @@
-import { phpJsonEncode } from "../php-json.js";
-import { type ProviderSettings, queueTask } from "../render.js";
+import { phpJsonEncode } from "./php-json.js";
 import { httpTransport } from "./provider-call.js";
+import { type ProviderSettings, queueTask } from "./render.js";
 import type { Transport } from "./types.js";
 
 /** The seed's way: one `POST {OTP_QUEUE_URL}/task` per delivery; the Queue service calls the provider. */

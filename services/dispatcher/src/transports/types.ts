@@ -26,5 +26,10 @@ export type AttemptResult =
 /** One per delivery mode: queue, direct, dummy. */
 export interface Transport {
   readonly mode: "queue" | "direct" | "dummy";
+  /**
+   * Makes one attempt and says what it came to; every failure of the provider or the network is a
+   * result. Rejects when `signal` aborts (shutdown stopped waiting for the attempt); any other
+   * rejection is a bug.
+   */
   deliver(request: DeliveryRequest, signal: AbortSignal): Promise<AttemptResult>;
 }

@@ -1,8 +1,35 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Log, ManagedConnection } from "@otp/broker";
 import type { Channel as AmqpChannel, ChannelModel, ConsumeMessage } from "amqplib";
 
-/** ack: done (any copy it needed is confirmed); abandon: leave unacked, it comes back after its channel closes. */
+/**
+ * What the consumer does with a message once its handler is done with it. The handler returns one
+ * of these, and every case the consumer knows is here (as rabbitmq-client's handlers return a
+ * ConsumerStatus: ACK, REQUEUE or DROP):
+ *
+ * - `"ack"`: done. Whatever the message needed is durable (for a delivery: the status row written,
+ *   any retry or dead-letter copy confirmed by the broker). The consumer acks it on the AMQP channel
+ *   it came from; if that channel has closed meanwhile, it cannot, and the broker hands the message
+ *   out again (a duplicate, which the handler must expect anyway).
+ * - `"abandon"`: given up on purpose, because shutdown stopped waiting for it or its AMQP channel is
+ *   gone (`MessageContext.abandon` aborted). The consumer does nothing: the message stays unacked
+ *   and the broker hands it out again once its channel closes. No nack: the channel it would go on
+ *   is gone or about to close, and that closing gives the message back by itself.
+ *
+ * Dropping a message is not among them: a handler dead-letters a message it cannot use by
+ * publishing a confirmed copy and then returning `"ack"`.
+ *
+ * A handler that throws (or rejects) has a bug: a throw is never a way to settle a message. The
+ * consumer logs the error and, unless the message's channel is closing anyway, gives the message
+ * back (nack with requeue) after a pause of BUG_PAUSE_MS so that a bug does not spin. Each return
+ * counts towards the work queue's delivery limit, so a message that keeps failing this way ends up
+ * dead-lettered (as `poison`, or by RabbitMQ itself at the limit: docs/delivery.md, dead-letter
+ * reasons).
+ */
 export type Settlement = "ack" | "abandon";
+
+/** How long a message whose handler threw waits before it is given back to its queue. */
+const BUG_PAUSE_MS = 1_000;
 
 export interface MessageContext {
   /** Aborts when this message can no longer be acked (its channel closed) or on forced shutdown. */
@@ -11,6 +38,7 @@ export interface MessageContext {
   readonly forceStop: AbortSignal;
 }
 
+/** Handles one message and says how to settle it; see Settlement for each case and for a throw. */
 export type MessageHandler = (message: ConsumeMessage, context: MessageContext) => Promise<Settlement>;
 
 export interface QueueConsumerOptions {
@@ -127,30 +155,25 @@ export class QueueConsumer {
   }
 
   async #run(state: ChannelState, message: ConsumeMessage): Promise<void> {
-    const { log, handler } = this.#options;
-    const { abandon } = state;
     let settlement: Settlement;
     try {
-      settlement = await handler(message, { abandon, forceStop: this.#force.signal });
+      settlement = await this.#options.handler(message, { abandon: state.abandon, forceStop: this.#force.signal });
     } catch (error) {
-      if (!abandon.aborted)
-        log.error({ err: error, queue: this.#options.queue }, "unexpected error handling a message");
-      settlement = "abandon";
-      if (!abandon.aborted) {
-        // A bug, not an outage: give it back after a pause. The quorum queue's delivery limit
-        // dead-letters a message that keeps failing like this.
-        await new Promise((r) => setTimeout(r, 1_000));
-        if (!state.closed.signal.aborted) {
-          try {
-            state.channel.nack(message, false, true);
-          } catch {}
-        }
-        return;
-      }
+      await this.#giveBack(state, message, error);
+      return;
     }
-    if (settlement !== "ack") return;
+    switch (settlement) {
+      case "ack":
+        return this.#ack(state, message);
+      case "abandon":
+        return; // unacked: the broker hands it out again once its channel closes
+    }
+  }
+
+  #ack(state: ChannelState, message: ConsumeMessage): void {
+    const { log, queue } = this.#options;
     if (state.closed.signal.aborted) {
-      log.debug({ queue: this.#options.queue }, "not acking on a closed channel; the broker redelivers the message");
+      log.debug({ queue }, "not acking on a closed channel; the broker redelivers the message");
       return;
     }
     try {
@@ -158,6 +181,19 @@ export class QueueConsumer {
     } catch (error) {
       log.warn({ err: error }, "ack failed; the broker redelivers the message");
     }
+  }
+
+  /** The handler threw: a bug, not an outage (see Settlement). */
+  async #giveBack(state: ChannelState, message: ConsumeMessage, error: unknown): Promise<void> {
+    const { log, queue } = this.#options;
+    log.error({ err: error, queue }, "unexpected error handling a message");
+    // Its channel is closing (shutdown, or closed already): the broker gives the message back then.
+    if (state.abandon.aborted) return;
+    await sleep(BUG_PAUSE_MS);
+    if (state.closed.signal.aborted) return;
+    try {
+      state.channel.nack(message, false, true);
+    } catch {}
   }
 
   #track(task: Promise<void>): void {
@@ -188,8 +224,4 @@ export class QueueConsumer {
     }
     if (state && !state.closed.signal.aborted) await state.channel.close().catch(() => {});
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

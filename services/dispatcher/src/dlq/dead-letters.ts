@@ -1,7 +1,7 @@
 import type { ConfirmPublisher, Topology } from "@otp/broker";
 import { DeliveryEvent } from "@otp/contracts";
 import type { ChannelModel, GetMessage } from "amqplib";
-import { carriedHeaders, H } from "./headers.js";
+import { carriedHeaders, H } from "../message/headers.js";
 
 /** One message of the dead-letter queue, as an operator sees it: never the sealed content. */
 export interface DeadLetter {

@@ -2,8 +2,8 @@ import { parseArgs } from "node:util";
 import { createBrokerClient, type Log, ManagedConnection, topology } from "@otp/broker";
 import { loadConfigOrExit } from "@otp/contracts";
 import { createPool } from "@otp/db";
-import { type DeadLetter, listDeadLetters, replayDeadLetters } from "./dlq.js";
-import { StatusStore } from "./status.js";
+import { StatusStore } from "../status.js";
+import { type DeadLetter, listDeadLetters, replayDeadLetters } from "./dead-letters.js";
 
 /**
  * The operator's view of the dead-letter queue, with the service's own variables (RABBITMQ_URL,

@@ -1,6 +1,14 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Log } from "@otp/broker";
 
-/** The message was given up on purpose (shutdown, or its channel is gone): not acked, redelivered later. */
+/**
+ * A message given up on purpose, from wherever its handling was when that became clear: shutdown
+ * stopped waiting for it, or its AMQP channel is gone (the handler's `abandon` signal aborted).
+ * Thrown by holdUntilDone, by settle before it would publish a copy, and by handleEvent when
+ * shutdown cuts a provider call short. The pipeline catches exactly this type and returns the
+ * settlement `"abandon"` (consume/consumer.ts): the message stays unacked and is redelivered. Any
+ * other error is a bug.
+ */
 export class AbandonedError extends Error {
   override readonly name = "AbandonedError";
 }
@@ -29,20 +37,9 @@ export async function holdUntilDone<T>(
       if (signal.aborted) throw new AbandonedError(`gave up ${what}: ${String(signal.reason ?? "aborted")}`);
       if (tries === 1 || tries % 10 === 0)
         log.warn({ err: error, tries, retryInMs: delay }, `cannot ${what} yet; holding the message`);
-      await sleep(delay, signal);
+      // Cut short when `signal` aborts: the next try is then the last.
+      await sleep(delay, undefined, { signal }).catch(() => {});
       delay = Math.min(delay * 2, maxDelayMs);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -1,7 +1,7 @@
 import { type Channel, type Config, type DeliveryContent, PASSWORD_PLACEHOLDER } from "@otp/contracts";
 import { JsonInteger, type PhpJsonValue } from "./php-json.js";
 
-/** One call to a provider service, as the seed described it in its Queue tasks (SPEC §4). */
+/** One call to a provider service, as the seed described it in its Queue tasks (docs/delivery.md, modes). */
 export interface ProviderCall {
   /** The provider endpoint, e.g. `http://sms/sms`. */
   readonly url: string;
