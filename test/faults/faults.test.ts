@@ -28,7 +28,7 @@ import {
 } from "./support/services.js";
 
 /**
- * The fault-injection suite (`pnpm test:faults`, SPEC §4 and §7): the real API, two dispatchers and
+ * The fault-injection suite (`pnpm test:faults`, docs/operations.md): the real API, two dispatchers and
  * a recording provider, each a process of its own running the build, on their own database and
  * RabbitMQ prefix, under a steady stream of OTP creations. One after the other, with recovery time
  * between: a dispatcher is SIGKILLed with deliveries in flight, RabbitMQ is restarted, the provider
@@ -218,7 +218,7 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
 
   // 5. The API is stopped with SIGTERM (exit 0 within 10 s) and started again on the same port.
   const p5 = begin("api-restart", "SIGTERM the API, start it again");
-  // It went through both restarts without being restarted itself (SPEC §7).
+  // It went through both restarts without being restarted itself.
   const apiHealth = await healthWhen(sys.apiPort, (h) => h.status === 200, 10_000);
   check(
     "status" in apiHealth && apiHealth.status === 200,
@@ -268,7 +268,7 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
     check(settled, `the system did not settle within ${profile.settleTimeoutMs / 1000} s of the load stopping`);
     records = await control.requests();
 
-    // Dispatchers are healthy again without a restart, and stop cleanly, after all this (SPEC §7).
+    // Dispatchers are healthy again without a restart, and stop cleanly, after all this.
     for (const d of dispatchers) {
       const h = await healthWhen(d.healthPort ?? 0, (x) => x.status === 200, 10_000);
       check("status" in h && h.status === 200, `${d.name} /health after the outages: ${JSON.stringify(h)}`);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** The four delivery channels. Order matters nowhere; it is the order the seed documents them in. */
+/** The four delivery channels. Order matters nowhere; it is the order the original product documents them in. */
 export const CHANNELS = ["sms", "call", "email", "telegram"] as const;
 export const Channel = z.enum(CHANNELS, {
   error: (iss) =>

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, ra
 import { type DeliveryContent, DeliveryContent as DeliveryContentSchema } from "./event.js";
 
 /**
- * The secrets of SPEC §5. One master secret (`OTP_SECRET`, or a generated one stored in the
+ * The secrets (docs/security.md). One master secret (`OTP_SECRET`, or a generated one stored in the
  * database) is stretched with HKDF into two independent keys: one for the HMAC digests used to
  * match codes, one for AES-256-GCM encryption of codes and delivery texts.
  */

@@ -27,7 +27,7 @@ function reject(schema: z.ZodType, body: unknown): string {
   return validationMessage(result.error);
 }
 
-describe("the seed README's request examples, verbatim", () => {
+describe("the original product README's request examples, verbatim", () => {
   const seed = (key: keyof typeof SEED_EXAMPLES) => JSON.parse(SEED_EXAMPLES[key]);
 
   it("POST /sms", () => {
@@ -80,7 +80,7 @@ describe("the seed README's request examples, verbatim", () => {
     expect(accept(PasswordRequest, seed("password"))).toEqual({ target: "77011234567" });
   });
 
-  it("the seed's response examples fit the response schemas", () => {
+  it("the original product's response examples fit the response schemas", () => {
     const response = (key: keyof typeof SEED_RESPONSES) => JSON.parse(SEED_RESPONSES[key]);
     expect(OkResponse.safeParse(response("ok")).success).toBe(true);
     expect(CheckResponse.safeParse(response("ok")).success).toBe(true);
@@ -95,7 +95,7 @@ describe("the seed README's request examples, verbatim", () => {
 describe("create requests", () => {
   const sms = { phone: "77011234567", password: "12345", lifetime: 300, message: "Your OTP is 12345" };
 
-  it("report the first missing parameter in the seed's order and words", () => {
+  it("report the first missing parameter in the original product's order and words", () => {
     expect(reject(create.sms, {})).toBe('"phone" parameter must be set');
     expect(reject(create.sms, { phone: "77011234567", password: "1", lifetime: 300 })).toBe(
       '"message" parameter must be set',
@@ -109,7 +109,7 @@ describe("create requests", () => {
     );
   });
 
-  it("accept numbers and numeric strings where the seed did", () => {
+  it("accept numbers and numeric strings where the original product did", () => {
     expect(accept(create.sms, { ...sms, phone: 77011234567, password: 12345, lifetime: "300" })).toMatchObject({
       phone: "77011234567",
       password: "12345",

@@ -26,7 +26,7 @@ type TextFields = { password?: string | undefined } & Record<string, unknown>;
 
 /**
  * A create request may omit `password` only if the service has somewhere to put the code it
- * generates: some text field must contain `{password}` (SPEC §2). A call speaks the code itself.
+ * generates: some text field must contain `{password}` (docs/api.md, "Generated codes"). A call speaks the code itself.
  */
 function passwordOrPlaceholder(fields: readonly string[]) {
   return (value: TextFields, ctx: z.RefinementCtx) => {
@@ -48,8 +48,8 @@ function passwordOrPlaceholder(fields: readonly string[]) {
 }
 
 /**
- * Request schemas for creating OTPs. Keys are in the order the seed validated them, so that the
- * first complaint a client sees is the one the seed would have made.
+ * Request schemas for creating OTPs. Keys are in the order the original product validated them, so that the
+ * first complaint a client sees is the one the original product would have made.
  */
 export function createOtpRequests(limits: RequestLimits) {
   const lifetime = positiveInt("lifetime", limits.maxLifetime).meta({

@@ -3,7 +3,7 @@ import { CHANNELS } from "./channels.js";
 import { LimitRule } from "./requests.js";
 
 /**
- * Every `status_code` the service answers with. The seed used `ip_limit`, `phone_limit` and
+ * Every `status_code` the service answers with. The original product used `ip_limit`, `phone_limit` and
  * `email_limit`; the rest are ours, in the same style.
  */
 export const ERROR_CODES = [
@@ -25,7 +25,7 @@ export const ERROR_CODES = [
 export const ErrorCode = z.enum(ERROR_CODES);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
-/** The HTTP status that goes with each code (the seed answered limits with 400; SPEC §3 says 429). */
+/** The HTTP status that goes with each code (the original product answered limits with 400; this service answers 429, docs/migrating.md). */
 export const HTTP_STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   validation: 400,
   bad_request: 400,
@@ -45,7 +45,7 @@ export const HTTP_STATUS_OF: Readonly<Record<ErrorCode, number>> = {
 
 export const ErrorResponse = z
   .object({ status: z.literal(false), status_code: ErrorCode, message: z.string() })
-  .meta({ id: "ErrorResponse", description: "The seed's failure envelope." });
+  .meta({ id: "ErrorResponse", description: "The original product's failure envelope." });
 export type ErrorResponse = z.infer<typeof ErrorResponse>;
 
 export const OkResponse = z.object({ status: z.literal(true) }).meta({ id: "OkResponse" });
@@ -55,7 +55,7 @@ export function contentResponse<T extends z.ZodType>(content: T) {
   return z.object({ status: z.literal(true), content });
 }
 
-/** `POST /sms` and friends: the seed answered `{status: true}`; `content.id` is our addition. */
+/** `POST /sms` and friends: the original product answered `{status: true}`; `content.id` is our addition. */
 export const CreatedResponse = contentResponse(
   z.object({ id: z.uuid().meta({ description: "Id of the OTP, for `GET /otp/{id}`." }) }),
 ).meta({ id: "CreatedResponse" });

@@ -2,15 +2,15 @@ import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
- * Lenient scalars, as the seed accepted them (SPEC §1): phones, chat ids and passwords may be JSON
+ * Lenient scalars, as the original product accepted them (docs/api.md, "Conventions"): phones, chat ids and passwords may be JSON
  * numbers or strings, integers may be numeric strings, a phone's leading `+` is dropped, emails are
  * trimmed and lower-cased. Every builder takes the parameter name so that a missing value is
- * reported the way the seed reported it: `"phone" parameter must be set`.
+ * reported the way the original product reported it: `"phone" parameter must be set`.
  */
 
 export const mustBeSet = (name: string): string => `"${name}" parameter must be set`;
 
-/** Absent, null and blank values all mean "not given", as PHP's `!$var` did in the seed. */
+/** Absent, null and blank values all mean "not given", as PHP's `!$var` did in the original product. */
 function blankToUndefined(value: unknown): unknown {
   if (value === null || value === undefined) return undefined;
   if (typeof value === "string" && value.trim() === "") return undefined;

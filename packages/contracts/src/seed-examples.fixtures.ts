@@ -107,7 +107,7 @@ export const SEED_EXAMPLES = {
 }`,
 } as const;
 
-/** The seed's response examples, for envelope tests. */
+/** The original product's response examples, for envelope tests. */
 export const SEED_RESPONSES = {
   ok: `{
     "status": true

@@ -2,7 +2,7 @@ import type { z } from "zod";
 
 /**
  * One human sentence for a rejected request: the first problem, in the order the parameters are
- * declared (the seed stopped at the first missing parameter too). Problems inside arrays say where:
+ * declared (the original product stopped at the first missing parameter too). Problems inside arrays say where:
  * `"rate" must be an integer (at phones[1].rate)`.
  */
 export function validationMessage(error: z.ZodError): string {

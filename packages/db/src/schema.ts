@@ -70,7 +70,7 @@ export function createTables(schemaName: string) {
     ],
   );
 
-  /** Limit rules of SPEC §3: per channel, per measure (`ip` or `target`), in the order given. */
+  /** Limit rules (docs/api.md, "Limits"): per channel, per measure (`ip` or `target`), in the order given. */
   const limitRule = table(
     "limit_rule",
     {
@@ -109,7 +109,7 @@ export function createTables(schemaName: string) {
     (t) => [index("outbox_created_idx").on(t.createdAt)],
   );
 
-  /** Generated secrets, for when `OTP_SECRET` is not configured (SPEC §5). */
+  /** Generated secrets, for when `OTP_SECRET` is not configured (docs/security.md). */
   const appSecret = table("app_secret", {
     name: text("name").primaryKey(),
     value: text("value").notNull(),

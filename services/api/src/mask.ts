@@ -1,5 +1,5 @@
 /**
- * Targets as they appear in logs (SPEC §5): enough to tell two users apart while debugging, not
+ * Targets as they appear in logs (docs/security.md, "Logs"): enough to tell two users apart while debugging, not
  * enough to contact them. `77011234567` → `7701*****67`, `foobar@example.com` → `f***@example.com`.
  */
 export function maskTarget(target: string): string {

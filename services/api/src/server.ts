@@ -9,8 +9,8 @@ import { createApp } from "./app.js";
 import { type Clock, systemClock } from "./clock.js";
 import { listen } from "./http/listen.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { AfterCommitPublisher } from "./outbox/after-commit.js";
 import { DeleteBatcher } from "./outbox/delete-batcher.js";
-import { AfterCommitPublisher } from "./outbox/publisher.js";
 import { ABANDON_GRACE_MS, OutboxRelay, type RelayOptions } from "./outbox/relay.js";
 import { BROKER_CLOSE_MS, CLOSE_BUDGET_MS, DRAIN_MS, flushTimeoutMs } from "./shutdown-budget.js";
 

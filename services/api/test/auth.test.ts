@@ -33,7 +33,7 @@ afterAll(async () => {
   await Promise.all([open?.close(), locked?.close(), lockedWithWebhookSecret?.close(), openWithWebhookSecret?.close()]);
 });
 
-describe("HTTP Basic auth (SPEC §3)", () => {
+describe("HTTP Basic auth", () => {
   it("without HTTP_AUTH_* nothing asks for credentials", async () => {
     expect((await open.call("GET", "/limit/sms")).status).toBe(200);
   });

@@ -62,7 +62,7 @@ describe("POST /{channel}", () => {
     expect((await api.call("GET", `/call/check?phone=${other}&password=42`)).body).toEqual({ status: true });
   });
 
-  it("accepts the seed's lenient scalars: numbers for phone and password, a numeric string lifetime", async () => {
+  it("accepts the original product's lenient scalars: numbers for phone and password, a numeric string lifetime", async () => {
     const phone = freshPhone();
     const created = await api.call("POST", "/sms", {
       phone: Number(phone),

@@ -17,7 +17,7 @@ afterAll(() => api?.close());
 const json = { "Content-Type": "application/json" };
 const envelope = (status_code: string) => ({ status: false, status_code, message: expect.any(String) });
 
-describe("the envelope on every failure (SPEC §1)", () => {
+describe("the envelope on every failure", () => {
   it("unknown route: 404 not_found", async () => {
     const answer = await api.raw("GET", "/no/such/thing");
     expect(answer.status).toBe(404);

@@ -34,7 +34,7 @@ const sms = (target: TestApi, phone: string, extra: Record<string, unknown> = {}
   target.call("POST", "/sms", { phone, password: "1234", lifetime: 300, message: "Code {password}", ...extra });
 const rules = (channel: string) => api.call("GET", `/limit/${channel}`).then((a) => a.body.content);
 
-describe("POST /limit/{channel} (SPEC §3)", () => {
+describe("POST /limit/{channel}", () => {
   it("replaces each measure present, keeps each absent, clears with an empty array", async () => {
     await api.call("POST", "/limit/sms", { ips: [{ minutes: 10, rate: 3 }], phones: [{ minutes: 1, rate: 1 }] });
     expect(await rules("sms")).toEqual({ ips: [{ minutes: 10, rate: 3 }], phones: [{ minutes: 1, rate: 1 }] });

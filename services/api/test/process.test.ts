@@ -63,7 +63,7 @@ async function waitForHealth(port: number, timeoutMs = 20_000): Promise<void> {
   throw new Error("the API did not become healthy");
 }
 
-describe("the process (SPEC §7)", () => {
+describe("the process", () => {
   it("serves, and on SIGTERM finishes the request in flight, then exits 0 well within 10 s", async () => {
     const port = await freePort();
     const api = run(envFor(port));

@@ -19,7 +19,7 @@ afterAll(() => api?.close());
 
 const json = { "Content-Type": "application/json" };
 
-describe("the seed README's examples, verbatim, over a real socket", () => {
+describe("the original product README's examples, verbatim, over a real socket", () => {
   it("POST /sms, then GET /sms/check with the JSON body on the GET", async () => {
     const created = await api.raw("POST", "/sms", SEED_EXAMPLES.createSms, json);
     expect(created.status).toBe(200);
@@ -79,13 +79,13 @@ describe("the seed README's examples, verbatim, over a real socket", () => {
       status: true,
       content: { ips: rules, emails: [rules[0]] },
     });
-    // Clean up for the lookups below: the seed examples' ip would now count.
+    // Clean up for the lookups below: the original product examples' ip would now count.
     for (const channel of ["sms", "call", "email"]) {
       await api.call("POST", `/limit/${channel}`, { ips: [], [channel === "email" ? "emails" : "phones"]: [] });
     }
   });
 
-  it("GET /target and GET /password with the seed's bodies", async () => {
+  it("GET /target and GET /password with the original product's bodies", async () => {
     await api.raw(
       "POST",
       "/telegram",
@@ -108,7 +108,7 @@ describe("the seed README's examples, verbatim, over a real socket", () => {
     expect(checked.json).toEqual({ status: true });
   });
 
-  it("a missing parameter is reported the seed's way", async () => {
+  it("a missing parameter is reported the original product's way", async () => {
     const answer = await api.raw("POST", "/sms", JSON.stringify({ password: "1", lifetime: 60, message: "x" }), json);
     expect(answer.status).toBe(400);
     expect(answer.json).toEqual({ status: false, status_code: "validation", message: '"phone" parameter must be set' });

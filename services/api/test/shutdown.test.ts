@@ -20,7 +20,7 @@ afterAll(async () => {
   await pool?.end();
 });
 
-describe("close() (SPEC §7)", () => {
+describe("close()", () => {
   it("ends within its budget when everything hangs at once: a request, a relay publish and the broker's close", async () => {
     const port = await proxy.start();
     const url = new URL(broker.url);

@@ -9,7 +9,7 @@ import { startHttpServer } from "./ops/http-server.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
 import { type PipelineDeps, pipelineFor } from "./pipeline.js";
 import { DelayQueues } from "./settle/delay-queues.js";
-import { StatusStore } from "./status.js";
+import { StatusStore } from "./status/status-store.js";
 import { createTransport } from "./transports/index.js";
 
 export interface DispatcherOptions {

@@ -9,7 +9,7 @@ import { RetryPolicy } from "./decide/retry-policy.js";
 import { createMetrics } from "./ops/metrics.js";
 import { type PipelineDeps, pipelineFor } from "./pipeline.js";
 import type { DelayQueues } from "./settle/delay-queues.js";
-import type { StatusStore } from "./status.js";
+import type { StatusStore } from "./status/status-store.js";
 import type { Transport } from "./transports/index.js";
 
 const keys = deriveKeyring("a secret for the pipeline's unit tests");

@@ -8,7 +8,7 @@ import {
 import type { DeliveryEvent } from "@otp/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ReplayPublisher, replayDeadLetters } from "../src/dlq/dead-letters.js";
-import { StatusStore } from "../src/status.js";
+import { StatusStore } from "../src/status/status-store.js";
 import { useHarness } from "./support/harness.js";
 
 const h = useHarness("dlq-replay");

@@ -5,7 +5,7 @@ import { type OtpInput, TELEGRAM_TOKEN, useHarness } from "./support/harness.js"
 
 const h = useHarness("payloads");
 
-/** JSON as PHP writes it: `/` escaped, as in the seed's Guzzle bodies. */
+/** JSON as PHP writes it: `/` escaped, as in the original product's Guzzle bodies. */
 const esc = (url: string) => url.replaceAll("/", "\\/");
 
 const OTPS: Record<string, OtpInput> = {
@@ -58,7 +58,7 @@ beforeEach(() => {
   h.provider.reset();
 });
 
-describe("queue mode (the seed's): one POST {OTP_QUEUE_URL}/task per OTP", () => {
+describe("queue mode (the original product's): one POST {OTP_QUEUE_URL}/task per OTP", () => {
   let dispatcher: Dispatcher;
   beforeAll(async () => {
     dispatcher = await h.start({ OTP_DELIVERY_MODE: "queue" });
@@ -66,7 +66,7 @@ describe("queue mode (the seed's): one POST {OTP_QUEUE_URL}/task per OTP", () =>
   afterAll(() => dispatcher.stop());
 
   for (const channel of ["sms", "call", "email", "telegram"] as const) {
-    it(`${channel}: the Queue task the seed sent, byte for byte, with the event id as Idempotency-Key`, async () => {
+    it(`${channel}: the Queue task the original product sent, byte for byte, with the event id as Idempotency-Key`, async () => {
       const { event, request } = await deliverOne(OTPS[channel] as OtpInput);
       const providerUrl = `${h.provider.url}${PROVIDER_PATH[channel]}`;
       const headers = channel === "telegram" ? `,"headers":{"X-Auth-Token":"${TELEGRAM_TOKEN}"}` : "";
@@ -77,7 +77,7 @@ describe("queue mode (the seed's): one POST {OTP_QUEUE_URL}/task per OTP", () =>
       expect(request.body).toBe(
         `{"url":"${esc(providerUrl)}","method":"post","worker":"${WORKER[channel]}","json":${PROVIDER_JSON[channel]}${headers}}`,
       );
-      // And what a JSON reader sees: the seed's keys in the seed's order.
+      // And what a JSON reader sees: the original product's keys in the original product's order.
       expect(Object.keys(request.json as object)).toEqual(
         channel === "telegram" ? ["url", "method", "worker", "json", "headers"] : ["url", "method", "worker", "json"],
       );

@@ -3,7 +3,7 @@ import { createPool } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StatusStore } from "../src/status.js";
+import { StatusStore } from "../src/status/status-store.js";
 
 const pgConfig = useTestDatabase();
 let pool: pg.Pool;

@@ -8,7 +8,7 @@ function errorsOf(env: Record<string, string>): string[] {
 }
 
 describe("configuration", () => {
-  it("with nothing set, uses the seed's defaults and local PostgreSQL and RabbitMQ", () => {
+  it("with nothing set, uses the original product's defaults and local PostgreSQL and RabbitMQ", () => {
     const result = parseConfig({});
     if (!result.ok) throw new Error(result.errors.join("; "));
     const c = result.config;
@@ -52,7 +52,7 @@ describe("configuration", () => {
     expect(c.dispatcher.channels).toEqual(["sms", "call", "email", "telegram"]);
   });
 
-  it("reads the seed's variables under their names", () => {
+  it("reads the original product's variables under their names", () => {
     const result = parseConfig({
       PG_HOST: "pgbouncer",
       PG_REAL_HOST: "db",

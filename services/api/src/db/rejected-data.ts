@@ -1,6 +1,6 @@
 /**
  * Tells "PostgreSQL refused this value" apart from a bug, so that a value validation let through
- * answers 400 rather than 500 (SPEC §5: bad input never produces a 500). Validation is the first
+ * answers 400 rather than 500 (bad input never produces a 500: docs/api.md, "Errors"). Validation is the first
  * line (targets refuse control characters); this is the defence for whatever it misses.
  */
 

@@ -2,7 +2,7 @@ import type { LimitMeasure } from "@otp/contracts";
 import { createSql, createTables } from "@otp/db";
 import type pg from "pg";
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../errors.js";
+import { ApiError } from "../api-error.js";
 import { checkLimits, type LimitedRequest } from "./rate-limit.js";
 
 /**
@@ -107,7 +107,7 @@ describe("checkLimits", () => {
     expect(result.sent[1]?.text).not.toContain("$4");
   });
 
-  it("refuses when one more would exceed a rate, naming the first broken rule in the seed's words", async () => {
+  it("refuses when one more would exceed a rate, naming the first broken rule in the original product's words", async () => {
     const result = await check({
       rules: [IP_10_3, TARGET_10_1],
       windows: [

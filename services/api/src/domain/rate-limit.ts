@@ -8,7 +8,7 @@ import {
 } from "@otp/contracts";
 import type { CountWindowsParams, MeasuredRule, Sql } from "@otp/db";
 import type pg from "pg";
-import { ApiError } from "../errors.js";
+import { ApiError } from "../api-error.js";
 import type { DomainDeps } from "./deps.js";
 
 /**

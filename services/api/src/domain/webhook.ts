@@ -8,7 +8,7 @@ export type WebhookOutcome =
   | { readonly kind: "refused"; readonly chatId: string; readonly refusal: Refusal };
 
 /**
- * The bot's webhook (SPEC §3): any update carrying a chat gets a generated code for that chat,
+ * The bot's webhook (docs/api.md, "Telegram webhook"): any update carrying a chat gets a generated code for that chat,
  * through the same issue path as `POST /telegram`, so the telegram `chat_ids` rules apply. The ip
  * rules do not: the request comes from Telegram's servers, and counting their address would make
  * every user of the bot share one limit.

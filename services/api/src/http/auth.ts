@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { Config } from "@otp/contracts";
 import type { MiddlewareHandler } from "hono";
 import { basicAuth } from "hono/basic-auth";
-import { ApiError } from "../errors.js";
+import { ApiError } from "../api-error.js";
 import type { AppEnv } from "./env.js";
 
 export const WEBHOOK_PATH = "/telegram/webhook";

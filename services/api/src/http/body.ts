@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
-import { ApiError } from "../errors.js";
+import { ApiError } from "../api-error.js";
 import { fromBrowser } from "./cross-site.js";
 import type { AppEnv } from "./env.js";
 
@@ -11,7 +11,7 @@ const tooLarge = () => new ApiError("payload_too_large", `The request body is la
 
 /**
  * The raw body of any request, GET included. @hono/node-server builds a fetch `Request`, and the
- * Fetch API forbids a body on GET, so the seed clients' `GET /sms/check` with a JSON body is read
+ * Fetch API forbids a body on GET, so the original product clients' `GET /sms/check` with a JSON body is read
  * from Node's IncomingMessage directly (for every method: one code path, no web stream in between).
  * Under `app.request()` (tests) there is no IncomingMessage and the Request is read instead.
  */

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { ApiError } from "../errors.js";
+import { ApiError } from "../api-error.js";
 import type { AppEnv } from "./env.js";
 
 /**

@@ -1,7 +1,7 @@
 import { validationMessage } from "@otp/contracts";
 import type { Context } from "hono";
 import type { z } from "zod";
-import { ApiError } from "../errors.js";
+import { ApiError } from "../api-error.js";
 import { readBody } from "./body.js";
 import type { AppEnv } from "./env.js";
 

@@ -1,4 +1,4 @@
-import type { AppDeps } from "../deps.js";
+import type { AppDeps } from "../app-deps.js";
 import type { createChecker } from "../domain/check.js";
 import type { DomainDeps } from "../domain/deps.js";
 import type { Issuer } from "../domain/issue.js";

@@ -7,8 +7,8 @@ import {
   TargetRequest,
   TargetResponse,
 } from "@otp/contracts";
+import { ApiError } from "../api-error.js";
 import type { Lookups } from "../domain/lookups.js";
-import { ApiError } from "../errors.js";
 import type { AppEnv } from "../http/env.js";
 import { ok } from "../http/envelope.js";
 import { defineRoute, defineRouteWithParams, errors, json } from "../http/route.js";

@@ -10,9 +10,9 @@ import {
   type OtpRequests,
   targetOf,
 } from "@otp/contracts";
+import { ApiError } from "../api-error.js";
 import type { CheckOutcome } from "../domain/check.js";
 import type { IssueRequest } from "../domain/issue.js";
-import { ApiError } from "../errors.js";
 import type { AppEnv } from "../http/env.js";
 import { ok } from "../http/envelope.js";
 import { defineRouteWithParams, errors, json } from "../http/route.js";
@@ -69,7 +69,7 @@ function createOtpRoute(
       description:
         "Stores the code and queues its delivery. Omit `password` to have a code generated " +
         "(it replaces `{password}` in the texts and is never returned). Over a limit: HTTP 429 " +
-        "with `Retry-After` (the seed answered 400 with the same body).",
+        "with `Retry-After` (the original product answered 400 with the same body).",
       params: { schema, in: "body" },
       responses: {
         200: json(CreatedResponse, "Accepted; `content.id` identifies the OTP for `GET /otp/{id}`."),

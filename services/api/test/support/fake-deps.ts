@@ -2,7 +2,7 @@ import { createLogger, deriveKeyring, parseConfig } from "@otp/contracts";
 import type pg from "pg";
 import { Registry } from "prom-client";
 import { createApp } from "../../src/app.js";
-import type { AppDeps } from "../../src/deps.js";
+import type { AppDeps } from "../../src/app-deps.js";
 import { createMetrics } from "../../src/metrics.js";
 
 /** An app over a pool that fails every query with `error`: for the error paths no database produces on demand. */

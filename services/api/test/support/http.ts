@@ -9,7 +9,7 @@ export interface RawResponse {
 
 /**
  * A request over a real socket with node:http, which (unlike fetch and `app.request`) can send a
- * body with GET, as the seed's clients do.
+ * body with GET, as the original product's clients do.
  */
 export function httpRequest(
   baseUrl: string,

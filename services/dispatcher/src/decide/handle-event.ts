@@ -2,7 +2,7 @@ import { type Channel, type DeliveryContent, type DeliveryEvent, type Keyring, u
 import { AbandonedError } from "../consume/hold.js";
 import { attemptOf, deliveryCountOf } from "../message/headers.js";
 import type { WorkMessage } from "../message/work-message.js";
-import type { OtpDelivery } from "../status.js";
+import type { OtpDelivery } from "../status/status-store.js";
 import type { AttemptResult, Transport } from "../transports/index.js";
 import type { DeadReason, Outcome } from "./outcome.js";
 import { parseEvent } from "./parse-event.js";

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { createBrokerClient, type Log, ManagedConnection, topology } from "@otp/broker";
 import { loadConfigOrExit } from "@otp/contracts";
 import { createPool } from "@otp/db";
-import { StatusStore } from "../status.js";
+import { StatusStore } from "../status/status-store.js";
 import { type DeadLetter, listDeadLetters, replayDeadLetters } from "./dead-letters.js";
 
 /**

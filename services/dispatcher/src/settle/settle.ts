@@ -6,7 +6,7 @@ import type { Dead, Delivered, Duplicate, Expired, Outcome, Retry } from "../dec
 import { carriedHeaders, H, type Headers } from "../message/headers.js";
 import type { WorkMessage } from "../message/work-message.js";
 import type { Metrics } from "../ops/metrics.js";
-import type { RecordInput, StatusStore } from "../status.js";
+import type { RecordInput, StatusStore } from "../status/status-store.js";
 import type { DelayQueues } from "./delay-queues.js";
 
 export interface SettleDeps {

@@ -2,7 +2,7 @@
  * JSON exactly as PHP's `json_encode($value)` writes it with no flags, which is what Guzzle's
  * `json` request option used in the original product: `/` is escaped as `\/` and every non-ASCII
  * character as `\uXXXX` (UTF-16 code units, lower-case hex). Byte-compatible bodies mean a
- * Queue, SMS or Email service (or a test recording) cannot tell this service from the seed.
+ * Queue, SMS or Email service (or a test recording) cannot tell this service from the original product.
  */
 
 /** An integer written as a bare JSON number from its decimal digits (chat ids may pass 2^53 one day). */

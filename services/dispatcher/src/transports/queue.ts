@@ -3,7 +3,7 @@ import { httpTransport } from "./provider-call.js";
 import { type ProviderSettings, queueTask } from "./render.js";
 import type { Transport } from "./types.js";
 
-/** The seed's way: one `POST {OTP_QUEUE_URL}/task` per delivery; the Queue service calls the provider. */
+/** The original product's way: one `POST {OTP_QUEUE_URL}/task` per delivery; the Queue service calls the provider. */
 export function queueTransport(options: {
   readonly queueUrl: string;
   readonly providers: ProviderSettings;

@@ -1,13 +1,13 @@
 import { type Channel, type Config, type DeliveryContent, PASSWORD_PLACEHOLDER } from "@otp/contracts";
 import { JsonInteger, type PhpJsonValue } from "./php-json.js";
 
-/** One call to a provider service, as the seed described it in its Queue tasks (docs/delivery.md, modes). */
+/** One call to a provider service, as the original product described it in its Queue tasks (docs/delivery.md, modes). */
 export interface ProviderCall {
   /** The provider endpoint, e.g. `http://sms/sms`. */
   readonly url: string;
   /** The Queue worker pool that rate-limits this provider. */
   readonly worker: string;
-  /** The provider's JSON body, keys in the seed's order. */
+  /** The provider's JSON body, keys in the original product's order. */
   readonly json: { readonly [key: string]: PhpJsonValue };
   /** Extra headers for the provider (telegram's X-Auth-Token). */
   readonly headers?: Readonly<Record<string, string>>;
@@ -15,7 +15,7 @@ export interface ProviderCall {
 
 export type ProviderSettings = Pick<Config["delivery"], "sms" | "call" | "email" | "telegram">;
 
-/** Every `{password}` replaced by the code; an absent text stays absent (sent as null, like the seed). */
+/** Every `{password}` replaced by the code; an absent text stays absent (sent as null, like the original product). */
 export function substitute(text: string | null | undefined, password: string): string | null {
   if (text === undefined || text === null) return null;
   return text.replaceAll(PASSWORD_PLACEHOLDER, password);
@@ -78,7 +78,7 @@ function chatId(target: string): JsonInteger {
   }
 }
 
-/** The Queue task that asks the Queue service to make `call` (the seed's body, key for key). */
+/** The Queue task that asks the Queue service to make `call` (the original product's body, key for key). */
 export function queueTask(call: ProviderCall): { readonly [key: string]: PhpJsonValue } {
   return {
     url: call.url,

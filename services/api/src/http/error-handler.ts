@@ -1,9 +1,9 @@
 import type { Logger } from "@otp/contracts";
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { ApiError } from "../api-error.js";
 import { isRejectedData } from "../db/rejected-data.js";
 import { isDatabaseUnavailable } from "../db/unavailable.js";
-import { ApiError } from "../errors.js";
 import type { AppEnv } from "./env.js";
 import { failure } from "./envelope.js";
 
@@ -56,7 +56,7 @@ export function toApiError(error: unknown): ApiError {
 }
 
 /**
- * The one error handler: every error becomes the seed envelope. Unknown errors are logged with
+ * The one error handler: every error becomes the original product envelope. Unknown errors are logged with
  * the request id and answered 500 `internal`, never with their details.
  */
 export function errorHandler(logger: Logger): ErrorHandler<AppEnv> {

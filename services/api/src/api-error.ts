@@ -1,7 +1,7 @@
 import { type ErrorCode, HTTP_STATUS_OF } from "@otp/contracts";
 
 /**
- * The one error type of the API. Whatever throws it, the error handler answers with the seed's
+ * The one error type of the API. Whatever throws it, the error handler answers with the original product's
  * envelope `{status: false, status_code, message}`, the HTTP status that goes with the code, and
  * any extra headers (`Retry-After`, `WWW-Authenticate`).
  */
