@@ -1,11 +1,10 @@
-import { sleep } from "@otp/testkit";
+import { type NodeProcess, sleep } from "@otp/testkit";
 import autocannon from "autocannon";
 import type pg from "pg";
 import { phpJsonEncode } from "../../../services/dispatcher/src/transports/php-json.js";
 import { queueTask, renderCall } from "../../../services/dispatcher/src/transports/render.js";
 import { type CpuSnapshot, coresBetween, type Roles, snapshot } from "./cpu.js";
 import { type Measurement, measureHttp } from "./load.js";
-import type { Child } from "./processes.js";
 
 /**
  * End-to-end delivery: N OTPs are created through the API while no dispatcher runs (their events
@@ -36,7 +35,7 @@ export interface DeliveryRun {
   readonly pool: pg.Pool;
   readonly roles: Roles;
   readonly dummy: boolean;
-  readonly startDispatchers: () => Child[];
+  readonly startDispatchers: () => NodeProcess[];
   readonly log: (message: string) => void;
 }
 

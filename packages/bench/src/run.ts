@@ -25,6 +25,7 @@ import {
   sealContent,
 } from "@otp/contracts";
 import type { CheckParams, InsertOtpParams } from "@otp/db";
+import { serviceEnv as envForServices, type NodeProcess, type StartNodeOptions, startNode } from "@otp/testkit";
 import amqp from "amqplib";
 import pg from "pg";
 import type { Roles } from "./cpu.js";
@@ -32,7 +33,7 @@ import { type DeliveryResult, measureDelivery, measureProviderCeiling } from "./
 import { type Measurement, measureHttp } from "./load.js";
 import { describeMachine } from "./machine.js";
 import { CHECK_PHONE_BASE, checkScript, createScript, fixedParams, type Protocol, pgbench } from "./pgbench.js";
-import { type Child, freePort, ROOT, startNode, waitForHttp } from "./processes.js";
+import { freePort, ROOT } from "./processes.js";
 import { type HttpRow, renderReport } from "./report.js";
 
 const { values: opts } = parseArgs({
@@ -67,6 +68,7 @@ if (!base.ok) throw new Error(base.errors.join("\n"));
 const tag = `${process.pid}_${Date.now().toString(36)}`;
 const pgConfig = { ...base.config.pg, database: `otp_bench_${tag}`, schema: "public" };
 const prefix = `bench.${tag}`;
+const amqpUrl = base.config.amqp.url;
 const SECRET = "bench-secret-0123456789abcdef";
 const keys = deriveKeyring(SECRET);
 const workDir = mkdtempSync(join(tmpdir(), "otp-bench-"));
@@ -74,7 +76,7 @@ const logDir = join(workDir, "logs");
 mkdirSync(logDir);
 log(`work directory ${workDir} (service logs in logs/)`);
 
-const children: Child[] = [];
+const children: NodeProcess[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
 
 async function main(): Promise<void> {
@@ -110,26 +112,25 @@ async function main(): Promise<void> {
     args: ["--port", String(providerPort), "--max-records", String(EVENTS * 2 + 200_000)],
   });
   const providerUrl = `http://127.0.0.1:${providerPort}`;
-  await waitForHttp(`${providerUrl}/__control`, provider);
+  await provider.waitForHttp(`${providerUrl}/__control`, { timeoutMs: 60_000 });
 
-  const serviceEnv = {
-    PG_DATABASE: pgConfig.database,
-    PG_HOST: pgConfig.host,
-    RABBITMQ_PREFIX: prefix,
-    OTP_SECRET: SECRET,
-    OTP_QUEUE_URL: providerUrl,
-    OTP_SMS_URL: providerUrl,
-    OTP_CALL_URL: providerUrl,
-    OTP_EMAIL_URL: providerUrl,
-    OTP_TELEGRAM_URL: providerUrl,
-  };
+  const serviceEnv = envForServices(
+    { pg: pgConfig, broker: { url: amqpUrl, prefix }, secret: SECRET },
+    {
+      OTP_QUEUE_URL: providerUrl,
+      OTP_SMS_URL: providerUrl,
+      OTP_CALL_URL: providerUrl,
+      OTP_EMAIL_URL: providerUrl,
+      OTP_TELEGRAM_URL: providerUrl,
+    },
+  );
   const apiPort = await freePort();
   const api = spawnChild("api", "services/api/dist/main.js", {
     env: { ...serviceEnv, PORT: String(apiPort) },
     nodeArgs: opts["api-node-arg"] ?? [],
   });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  await waitForHttp(`${apiUrl}/health`, api);
+  await api.waitForHttp(`${apiUrl}/health`, { timeoutMs: 60_000 });
   log(`API on ${apiUrl}, database ${pgConfig.database}, prefix ${prefix}`);
 
   const pool = new pg.Pool({ ...clientOf(pgConfig), max: 2 });
@@ -141,7 +142,7 @@ async function main(): Promise<void> {
     const barePort = await freePort();
     const bare = spawnChild("bare", "packages/bench/src/bare-server.mjs", { args: [String(barePort)] });
     const bareUrl = `http://127.0.0.1:${barePort}`;
-    await waitForHttp(bareUrl, bare);
+    await bare.waitForHttp(bareUrl, { timeoutMs: 60_000 });
     roles.bare = [bare.pid];
 
     // Distinct phones: the API's are CHECK_PHONE_BASE + 1, 2, 3 … (the checks draw from them).
@@ -332,8 +333,25 @@ function clientOf(c: typeof pgConfig): pg.ClientConfig {
   return { host: c.realHost, port: c.port, user: c.user, password: c.password, database: c.database };
 }
 
-function spawnChild(name: string, entry: string, options: Omit<Parameters<typeof startNode>[2], "logDir">): Child {
-  const child = startNode(name, entry, { ...options, logDir });
+/**
+ * A service as a process of its own, on top of this process's environment; its output goes to
+ * `<logDir>/<name>.log` unread (as a container's logs would: the service pays for its logging, the
+ * load generator in this process does not).
+ */
+function spawnChild(
+  name: string,
+  entry: string,
+  options: Pick<StartNodeOptions, "args" | "env" | "nodeArgs">,
+): NodeProcess {
+  const child = startNode({
+    name,
+    entry,
+    ...options,
+    cwd: ROOT,
+    inheritEnv: true,
+    logFile: join(logDir, `${name}.log`),
+    keepLines: 0,
+  });
   children.push(child);
   return child;
 }

@@ -1,9 +1,10 @@
 import { fileURLToPath } from "node:url";
 import { topology } from "@otp/broker";
 import { deleteTestTopology } from "@otp/broker/testing";
+import { runNode, startNode } from "@otp/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnTs } from "./support/child.js";
-import { until, useHarness } from "./support/harness.js";
+import { DISPATCHER_DIR } from "./support/child.js";
+import { useHarness } from "./support/harness.js";
 
 const h = useHarness("dlq");
 const CLI = fileURLToPath(new URL("../src/dlq/cli.ts", import.meta.url));
@@ -17,18 +18,7 @@ function dlqWith(
   env: Record<string, string>,
   ...args: string[]
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawnTs(CLI, args, h.env(env));
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (c: Buffer) => {
-      stdout += c.toString("utf8");
-    });
-    child.stderr?.on("data", (c: Buffer) => {
-      stderr += c.toString("utf8");
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNode({ name: "dlq", entry: CLI, args, cwd: DISPATCHER_DIR, env: h.env(env) });
 }
 
 // A prefix nothing is declared under, as with a mistyped RABBITMQ_PREFIX.
@@ -122,19 +112,20 @@ describe("dlq list / replay", () => {
   it("shows why it cannot connect while it is still trying, not only the final timeout", async () => {
     const url = new URL(h.broker.url);
     url.password = "not-the-password";
-    const child = spawnTs(CLI, ["list"], h.env({ RABBITMQ_URL: url.toString() }));
-    let stderr = "";
-    child.stderr?.on("data", (c: Buffer) => {
-      stderr += c.toString("utf8");
+    const child = startNode({
+      name: "dlq",
+      entry: CLI,
+      args: ["list"],
+      cwd: DISPATCHER_DIR,
+      env: h.env({ RABBITMQ_URL: url.toString() }),
     });
-    const exited = new Promise((resolve) => child.once("exit", resolve));
     try {
       // Well within the CLI's 10 s wait for a connection.
-      await until(() => stderr.includes("ACCESS_REFUSED"), 8_000, "the refused login on stderr");
-      expect(stderr).not.toContain("no connection to RabbitMQ within");
+      await child.waitForOutput("ACCESS_REFUSED", { timeoutMs: 8_000 });
+      expect(child.output("stderr")).toContain("ACCESS_REFUSED");
+      expect(child.output("stderr")).not.toContain("no connection to RabbitMQ within");
     } finally {
-      child.kill("SIGKILL");
-      await exited;
+      await child.kill();
     }
   });
 

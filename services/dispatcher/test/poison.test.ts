@@ -1,8 +1,9 @@
 import { POISON_DELIVERY_LIMIT } from "@otp/broker";
 import type { Channel } from "@otp/contracts";
+import { until } from "@otp/testkit";
 import { describe, expect, it } from "vitest";
 import { listDeadLetters } from "../src/dlq/dead-letters.js";
-import { until, useHarness } from "./support/harness.js";
+import { useHarness } from "./support/harness.js";
 
 const h = useHarness("poison");
 
@@ -16,11 +17,9 @@ async function crashWhileHandling(channel: Channel, times: number): Promise<void
   for (let i = 0; i < times; i++) {
     const ch = await connection.createChannel();
     // Got (unacked) once: the message is now held by this channel, until it closes.
-    await until(
-      async () => (await ch.get(h.t.workQueue(channel), { noAck: false })) !== false,
-      10_000,
-      `delivery ${i + 1} of the ${channel} message`,
-    );
+    await until(async () => (await ch.get(h.t.workQueue(channel), { noAck: false })) !== false, {
+      what: `delivery ${i + 1} of the ${channel} message`,
+    });
     await ch.close();
   }
 }

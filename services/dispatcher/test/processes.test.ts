@@ -1,20 +1,20 @@
+import type { NodeProcess } from "@otp/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ChildDispatcher } from "./support/child.js";
+import { startChildDispatcher } from "./support/child.js";
 import { useHarness } from "./support/harness.js";
 
 const h = useHarness("procs");
-const children: ChildDispatcher[] = [];
+const children: NodeProcess[] = [];
 
-async function child(env: Record<string, string> = {}): Promise<ChildDispatcher> {
-  const c = await ChildDispatcher.start(h.env({ DISPATCHER_CHANNELS: "sms", ...env }));
+async function child(env: Record<string, string> = {}): Promise<NodeProcess> {
+  const c = await startChildDispatcher(h.env({ DISPATCHER_CHANNELS: "sms", ...env }));
   children.push(c);
   return c;
 }
 
 // A test that fails half-way must not leave a consumer behind for the next one.
 afterEach(async () => {
-  for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.kill("SIGKILL");
-  await Promise.all(children.map((c) => c.exited));
+  await Promise.all(children.map((c) => c.kill()));
   children.length = 0;
 });
 
@@ -34,7 +34,7 @@ describe("a dispatcher process", () => {
     const event = await h.send({ channel: "sms", target: "77015550000", message: "c {password}" });
     await h.provider.waitForRequests(1);
     const second = await child();
-    first.kill("SIGKILL");
+    first.signal("SIGKILL");
     expect((await first.exited).signal).toBe("SIGKILL");
 
     await expect.poll(() => h.status(event.otp_id), { timeout: 15_000 }).toBe("delivered");
@@ -43,7 +43,7 @@ describe("a dispatcher process", () => {
     expect(requests.map((r) => r.headers["idempotency-key"])).toEqual([event.id, event.id]);
     await expect.poll(() => second.logged("delivered").length).toBe(1);
     expect(first.logged("delivered")).toHaveLength(0);
-    second.kill("SIGTERM");
+    second.signal("SIGTERM");
     expect((await second.exited).code).toBe(0);
   });
 
@@ -56,7 +56,7 @@ describe("a dispatcher process", () => {
     await h.provider.waitForRequests(5);
     const waiting = await h.send({ channel: "sms", target: "77019999999", message: "{password}" });
     const signalledAt = Date.now();
-    d.kill("SIGTERM");
+    d.signal("SIGTERM");
     const { code } = await d.exited;
     const took = Date.now() - signalledAt;
     expect(code).toBe(0);
@@ -70,7 +70,7 @@ describe("a dispatcher process", () => {
     h.provider.setDelay(0);
     const next = await child();
     await expect.poll(() => h.status(waiting.otp_id)).toBe("delivered");
-    next.kill("SIGTERM");
+    next.signal("SIGTERM");
     await next.exited;
   });
 
@@ -80,7 +80,7 @@ describe("a dispatcher process", () => {
     const event = await h.send({ channel: "sms", target: "77012223344", message: "{password}" });
     await h.provider.waitForRequests(1);
     const signalledAt = Date.now();
-    d.kill("SIGTERM");
+    d.signal("SIGTERM");
     const { code } = await d.exited;
     expect(code).toBe(0);
     expect(Date.now() - signalledAt).toBeLessThan(10_000);

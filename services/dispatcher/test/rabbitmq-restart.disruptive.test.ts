@@ -1,4 +1,4 @@
-import { restartLocalRabbitMq } from "@otp/broker/testing";
+import { restartRabbitMq } from "@otp/testkit";
 import { expect, it } from "vitest";
 import { useHarness } from "./support/harness.js";
 
@@ -16,7 +16,7 @@ it("RabbitMQ restarted mid-stream: every event is delivered, before and after th
   );
   await h.provider.waitForRequests(40);
 
-  await restartLocalRabbitMq(1_000);
+  await restartRabbitMq(1_000);
 
   // The harness's own publisher reconnects too; publish more once it can.
   const after = [];

@@ -1,12 +1,12 @@
 import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { connect } from "node:net";
 import { promisify } from "node:util";
-import { sleep, until } from "./processes.js";
+import { type Outage, sleep, until } from "@otp/testkit";
 
 /**
- * Stops and starts the local PostgreSQL and RabbitMQ (Debian packages, as on the development and
- * CI machines). This disturbs every other user of those servers: run the fault suite alone.
+ * Stops and starts the local PostgreSQL (the Debian package, as on the development and CI
+ * machines; RabbitMQ's restart is @otp/testkit's restartRabbitMq). This disturbs every other user
+ * of the server: run the fault suite alone.
  */
 
 const exec = promisify(execFile);
@@ -39,54 +39,11 @@ const pgctl = (action: "start" | "stop") =>
     ...(action === "stop" ? ["--", "-m", pgStopMode()] : []),
   ]);
 
-function portOpen(port: number, host = "127.0.0.1"): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, host);
-    socket.setTimeout(1_000);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-
 const pgReady = () =>
   exec("pg_isready", ["-h", "127.0.0.1", "-p", "5432", "-q"], { timeout: 5_000 }).then(
     () => true,
     () => false,
   );
-
-/** When each step of an outage happened (epoch ms). `down` is the stretch the server was surely down. */
-export interface Outage {
-  readonly stopIssuedAt: number;
-  readonly downFrom: number;
-  readonly downUntil: number;
-  readonly upAt: number;
-}
-
-/** `rabbitmqctl stop_app`, `downMs` of nothing (`whileDown` runs then), `start_app`, `await_startup`. */
-export async function restartRabbitMq(
-  downMs: number,
-  whileDown: () => Promise<void> = async () => {},
-): Promise<Outage> {
-  const stopIssuedAt = Date.now();
-  try {
-    await run("rabbitmqctl", ["-q", "stop_app"]);
-    const downFrom = Date.now();
-    await Promise.all([sleep(downMs), whileDown()]);
-    const downUntil = Date.now();
-    await run("rabbitmqctl", ["-q", "start_app"]);
-    await run("rabbitmqctl", ["-q", "await_startup"]);
-    return { stopIssuedAt, downFrom, downUntil, upAt: Date.now() };
-  } finally {
-    await ensureRabbitMq();
-  }
-}
 
 export const PG_STOP_MODE = pgStopMode();
 
@@ -102,7 +59,7 @@ export async function restartPostgres(
     await Promise.all([sleep(downMs), whileDown()]);
     const downUntil = Date.now();
     await pgctl("start");
-    if (!(await until(pgReady, 60_000, 200))) throw new Error("PostgreSQL did not come back");
+    await until(pgReady, { timeoutMs: 60_000, intervalMs: 200, what: "PostgreSQL to come back" });
     return { stopIssuedAt, downFrom, downUntil, upAt: Date.now() };
   } finally {
     await ensurePostgres();
@@ -113,13 +70,5 @@ export async function restartPostgres(
 export async function ensurePostgres(): Promise<void> {
   if (await pgReady()) return;
   await pgctl("start").catch(() => {});
-  await until(pgReady, 60_000, 200);
-}
-
-/** Starts the RabbitMQ application (or the whole node) if it is not accepting connections. */
-export async function ensureRabbitMq(): Promise<void> {
-  if (await portOpen(5672)) return;
-  await run("rabbitmqctl", ["-q", "start_app"]).catch(() => run("rabbitmq-server", ["-detached"]).catch(() => {}));
-  await until(() => portOpen(5672), 120_000, 500);
-  await run("rabbitmqctl", ["-q", "await_startup"]).catch(() => {});
+  await until(pgReady, { timeoutMs: 60_000, intervalMs: 200 }).catch(() => {});
 }

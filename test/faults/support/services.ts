@@ -1,5 +1,6 @@
 import type { PgConfig } from "@otp/contracts";
-import { ENTRIES, type Exit, freePort, ServiceProcess, until } from "./processes.js";
+import { freePort, type NodeProcess, serviceEnv } from "@otp/testkit";
+import { ENTRIES, startService } from "./processes.js";
 
 export interface SystemConfig {
   readonly pg: PgConfig;
@@ -10,26 +11,19 @@ export interface SystemConfig {
   readonly secret: string;
 }
 
-function commonEnv(c: SystemConfig): Record<string, string> {
-  return {
-    LOG_LEVEL: "info",
-    PG_HOST: c.pg.host,
-    PG_REAL_HOST: c.pg.realHost,
-    PG_PORT: String(c.pg.port),
-    PG_USER: c.pg.user,
-    PG_PASSWORD: c.pg.password,
-    PG_DATABASE: c.pg.database,
-    PG_SCHEMA: c.pg.schema,
-    RABBITMQ_URL: c.rabbitmqUrl,
-    RABBITMQ_PREFIX: c.prefix,
-    OTP_SECRET: c.secret,
-  };
-}
+const envOf = (c: SystemConfig, overrides: Record<string, string>) =>
+  serviceEnv(
+    { pg: c.pg, broker: { url: c.rabbitmqUrl, prefix: c.prefix }, secret: c.secret },
+    {
+      LOG_LEVEL: "info",
+      ...overrides,
+    },
+  );
 
 /** The recording provider standing in for the Queue service (queue mode: every delivery is POST /task). */
-export async function startProvider(c: SystemConfig): Promise<ServiceProcess> {
-  const p = new ServiceProcess("provider", ENTRIES.provider, ["--port", String(c.providerPort)], {});
-  await p.waitForLog((l) => l.msg === "recording provider listening", 15_000, "listening");
+export async function startProvider(c: SystemConfig): Promise<NodeProcess> {
+  const p = startService("provider", ENTRIES.provider, ["--port", String(c.providerPort)], {});
+  await p.waitForLog("recording provider listening", { timeoutMs: 15_000 });
   return p;
 }
 
@@ -43,47 +37,35 @@ export async function health(port: number): Promise<{ status: number; body: unkn
   return { status: res.status, body };
 }
 
-export async function healthStatus(port: number): Promise<number> {
-  return (await health(port)).status;
-}
-
 /** Starts the API and resolves once `/health` says both the database and the broker answer. */
-export async function startApi(c: SystemConfig, name: string): Promise<ServiceProcess> {
-  const p = new ServiceProcess(name, ENTRIES.api, [], { ...commonEnv(c), PORT: String(c.apiPort) });
-  await p.waitForLog((l) => l.msg === "otp-api listening", 30_000, "otp-api listening");
-  if (!(await until(async () => (await healthStatus(c.apiPort)) === 200, 20_000))) {
-    throw new Error(`${name} never became healthy\n${p.tail(30)}`);
-  }
+export async function startApi(c: SystemConfig, name: string): Promise<NodeProcess> {
+  const p = startService(name, ENTRIES.api, [], envOf(c, { PORT: String(c.apiPort) }));
+  await p.waitForLog("otp-api listening", { timeoutMs: 30_000 });
+  await p.waitForHttp(`http://127.0.0.1:${c.apiPort}/health`, { timeoutMs: 20_000 });
   return p;
 }
 
 /** A dispatcher process and its health port. */
-export interface DispatcherProcess extends ServiceProcess {
+export interface DispatcherProcess extends NodeProcess {
   healthPort?: number;
 }
 
 /** Starts a dispatcher (every channel, queue mode, to the provider) and resolves once it consumes. */
 export async function startDispatcher(c: SystemConfig, name: string): Promise<DispatcherProcess> {
   const healthPort = await freePort();
-  const p: DispatcherProcess = new ServiceProcess(name, ENTRIES.dispatcher, [], {
-    ...commonEnv(c),
-    DISPATCHER_PORT: String(healthPort),
-    OTP_DELIVERY_MODE: "queue",
-    OTP_QUEUE_URL: `http://127.0.0.1:${c.providerPort}`,
-  });
-  await p.waitForLog((l) => l.msg === "connected to RabbitMQ", 30_000, "connected to RabbitMQ");
+  const p: DispatcherProcess = startService(
+    name,
+    ENTRIES.dispatcher,
+    [],
+    envOf(c, {
+      DISPATCHER_PORT: String(healthPort),
+      OTP_DELIVERY_MODE: "queue",
+      OTP_QUEUE_URL: `http://127.0.0.1:${c.providerPort}`,
+    }),
+  );
+  await p.waitForLog("connected to RabbitMQ", { timeoutMs: 30_000 });
   p.healthPort = healthPort;
   return p;
-}
-
-/** SIGTERM, then the exit and how long it took (SIGKILL after `limitMs` so the run goes on). */
-export async function stopGracefully(p: ServiceProcess, limitMs: number): Promise<Exit & { tookMs: number }> {
-  const started = Date.now();
-  p.signal("SIGTERM");
-  const timer = setTimeout(() => p.signal("SIGKILL"), limitMs);
-  const exit = await p.exited;
-  clearTimeout(timer);
-  return { ...exit, tookMs: exit.at - started };
 }
 
 /** The recording provider's control endpoints, over HTTP (it is another process). */

@@ -1,7 +1,5 @@
 import { randomBytes } from "node:crypto";
 
-export { restartLocalRabbitMq } from "./restart.js";
-
 export { TcpProxy } from "./tcp-proxy.js";
 
 import amqp from "amqplib";

@@ -1,64 +1,28 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { type NodeProcess, startNode } from "@otp/testkit";
 import { TEST_TIERS } from "./harness.js";
 
-const DISPATCHER_DIR = fileURLToPath(new URL("../..", import.meta.url));
+/** The dispatcher package: child processes run its TypeScript sources from here (no build needed). */
+export const DISPATCHER_DIR = fileURLToPath(new URL("../..", import.meta.url));
 const ENTRY = fileURLToPath(new URL("./child-entry.ts", import.meta.url));
 
-/** Runs a TypeScript file of this package as a node process, on the sources (no build needed). */
-export function spawnTs(file: string, args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ["--conditions=source", "--import", "tsx", file, ...args], {
+/**
+ * A dispatcher in a process of its own, for SIGKILL and SIGTERM, with the test's short retry tiers;
+ * resolves once it consumes (its connection's setup has run).
+ */
+export async function startChildDispatcher(env: Record<string, string>, timeoutMs = 20_000): Promise<NodeProcess> {
+  const child = startNode({
+    name: "dispatcher",
+    entry: ENTRY,
+    args: [JSON.stringify({ retryTiersMs: TEST_TIERS })],
     cwd: DISPATCHER_DIR,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...env, LOG_LEVEL: "info" },
   });
-}
-
-/** A dispatcher in a process of its own, for SIGKILL and SIGTERM. */
-export class ChildDispatcher {
-  readonly process: ChildProcess;
-  readonly logs: Record<string, unknown>[] = [];
-  readonly stderr: string[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  private constructor(env: Record<string, string>) {
-    this.process = spawnTs(ENTRY, [JSON.stringify({ retryTiersMs: TEST_TIERS })], { ...env, LOG_LEVEL: "info" });
-    let buffered = "";
-    this.process.stdout?.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString("utf8");
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) {
-        try {
-          this.logs.push(JSON.parse(line));
-        } catch {
-          this.stderr.push(line);
-        }
-      }
-    });
-    this.process.stderr?.on("data", (chunk: Buffer) => this.stderr.push(chunk.toString("utf8")));
-    this.exited = new Promise((resolve) => this.process.once("exit", (code, signal) => resolve({ code, signal })));
+  try {
+    await child.waitForLog("connected to RabbitMQ", { timeoutMs });
+  } catch (error) {
+    await child.kill();
+    throw error;
   }
-
-  /** Starts one and resolves once it consumes (its connection's setup has run). */
-  static async start(env: Record<string, string>, timeoutMs = 20_000): Promise<ChildDispatcher> {
-    const child = new ChildDispatcher(env);
-    const deadline = Date.now() + timeoutMs;
-    while (!child.logs.some((l) => l.msg === "connected to RabbitMQ")) {
-      if (child.process.exitCode !== null || Date.now() > deadline) {
-        child.process.kill("SIGKILL");
-        throw new Error(`child dispatcher did not start:\n${child.stderr.join("")}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return child;
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    this.process.kill(signal);
-  }
-
-  logged(msg: string): Record<string, unknown>[] {
-    return this.logs.filter((l) => l.msg === msg);
-  }
+  return child;
 }

@@ -19,13 +19,12 @@ import {
   deriveKeyring,
   digestPassword,
   encrypt,
-  type PgConfig,
   parseConfig,
   sealContent,
 } from "@otp/contracts";
 import { createDb, createPool } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
-import { RecordingProvider } from "@otp/testkit";
+import { RecordingProvider, serviceEnv } from "@otp/testkit";
 import amqp from "amqplib";
 import type pg from "pg";
 import { afterAll, beforeAll } from "vitest";
@@ -131,33 +130,26 @@ export function useHarness(label: string) {
 
     /** The variables a dispatcher process of this file runs with (also for child processes). */
     env(overrides: Record<string, string> = {}): Record<string, string> {
-      const pgc: PgConfig = pgConfig();
       const url = provider.url;
-      return {
-        PG_HOST: pgc.host,
-        PG_PORT: String(pgc.port),
-        PG_DATABASE: pgc.database,
-        PG_USER: pgc.user,
-        PG_PASSWORD: pgc.password,
-        PG_SCHEMA: pgc.schema,
-        RABBITMQ_URL: broker.url,
-        RABBITMQ_PREFIX: broker.prefix,
-        OTP_SECRET: TEST_SECRET,
-        OTP_QUEUE_URL: `${url}/queue`,
-        OTP_SMS_URL: `${url}/smsvc`,
-        OTP_CALL_URL: `${url}/callsvc`,
-        OTP_EMAIL_URL: `${url}/emailsvc`,
-        OTP_TELEGRAM_URL: `${url}/tg`,
-        OTP_TELEGRAM_APP_TOKEN: TELEGRAM_TOKEN,
-        OTP_SMS_WORKER: "sms-worker",
-        OTP_CALL_WORKER: "call-worker",
-        OTP_EMAIL_WORKER: "email-worker",
-        OTP_TELEGRAM_WORKER: "telegram-worker",
-        OTP_DELIVERY_TIMEOUT: "2",
-        DISPATCHER_PORT: "0",
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
-        ...overrides,
-      };
+      return serviceEnv(
+        { pg: pgConfig(), broker, secret: TEST_SECRET },
+        {
+          OTP_QUEUE_URL: `${url}/queue`,
+          OTP_SMS_URL: `${url}/smsvc`,
+          OTP_CALL_URL: `${url}/callsvc`,
+          OTP_EMAIL_URL: `${url}/emailsvc`,
+          OTP_TELEGRAM_URL: `${url}/tg`,
+          OTP_TELEGRAM_APP_TOKEN: TELEGRAM_TOKEN,
+          OTP_SMS_WORKER: "sms-worker",
+          OTP_CALL_WORKER: "call-worker",
+          OTP_EMAIL_WORKER: "email-worker",
+          OTP_TELEGRAM_WORKER: "telegram-worker",
+          OTP_DELIVERY_TIMEOUT: "2",
+          DISPATCHER_PORT: "0",
+          LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+          ...overrides,
+        },
+      );
     },
 
     config(overrides: Record<string, string> = {}): Config {
@@ -272,15 +264,5 @@ export function useHarness(label: string) {
 
 export type Harness = ReturnType<typeof useHarness>;
 
-/** Polls `check` until it returns true (usable in hooks, where expect.poll is not). */
-export async function until(
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 10_000,
-  what = "condition",
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** The one `until` of the test suites (@otp/testkit), for the files that import it from here. */
+export { until } from "@otp/testkit";
