@@ -5,13 +5,21 @@ import { defineConfig } from "vitest/config";
 // the code as written, without a build.
 const conditions = ["source", ...defaultServerConditions];
 
+/**
+ * Two projects, one run (`pnpm test` runs both, `pnpm test:unit` only the first):
+ *   unit         `src/**\/*.test.ts`, beside the code: pure logic, no PostgreSQL, no RabbitMQ. Their
+ *                environment points both at a closed port, so a unit test that reaches for a
+ *                service fails here instead of passing only where the services run.
+ *   integration  `test/**\/*.test.ts` of each package and service, and the repository's `test/`:
+ *                real PostgreSQL and RabbitMQ, behind the global setup (the template database).
+ * The tests that restart a shared server (`*.disruptive.test.ts`) and the fault suite have configs
+ * of their own (vitest.disruptive.config.ts, vitest.faults.config.ts).
+ */
 export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions } },
   test: {
-    include: ["{packages,services}/*/src/**/*.test.ts", "{packages,services}/*/test/**/*.test.ts", "test/**/*.test.ts"],
     exclude: ["**/node_modules/**", "**/dist/**", "test/faults/**", "**/*.disruptive.test.ts"],
-    globalSetup: ["./test/global-setup.ts"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 60_000,
@@ -20,5 +28,23 @@ export default defineConfig({
     expect: { poll: { timeout: 10_000 } },
     // Each file has its own database and broker names, so files run in parallel.
     fileParallelism: true,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["{packages,services}/*/src/**/*.test.ts"],
+          env: { PG_HOST: "127.0.0.1", PG_PORT: "1", RABBITMQ_URL: "amqp://127.0.0.1:1" },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["{packages,services}/*/test/**/*.test.ts", "test/**/*.test.ts"],
+          globalSetup: ["./test/global-setup.ts"],
+        },
+      },
+    ],
   },
 });

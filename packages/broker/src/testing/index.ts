@@ -28,6 +28,12 @@ export async function deleteTestTopology(url: string, prefix: string): Promise<v
  */
 export function useTestBroker(label = "t"): { url: string; prefix: string } {
   const url = inject("rabbitmqUrl");
+  if (!url) {
+    throw new Error(
+      "useTestBroker() needs RabbitMQ: put this test in a test/ directory (the integration project, with " +
+        "the global setup), not beside the code in src/, where unit tests run without services",
+    );
+  }
   const prefix = testPrefix(label);
   afterAll(async () => {
     await deleteTestTopology(url, prefix);

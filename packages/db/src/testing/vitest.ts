@@ -9,6 +9,10 @@ export function basePgConfig(): PgConfig {
   return result.config.pg;
 }
 
+const NEEDS_SERVICES =
+  "useTestDatabase() needs PostgreSQL: put this test in a test/ directory (the integration project, with " +
+  "the global setup), not beside the code in src/, where unit tests run without services";
+
 /**
  * Gives the calling test file a fresh migrated database, created before its tests and dropped
  * after them. Call at the top level of the file; read the result inside tests or hooks.
@@ -16,7 +20,9 @@ export function basePgConfig(): PgConfig {
 export function useTestDatabase(): () => PgConfig {
   let database: TestDatabase | undefined;
   beforeAll(async () => {
-    database = await createTestDatabase(basePgConfig(), inject("pgTemplate"));
+    const template = inject("pgTemplate");
+    if (!template) throw new Error(NEEDS_SERVICES);
+    database = await createTestDatabase(basePgConfig(), template);
   });
   afterAll(async () => {
     await database?.drop();

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, expect, it } from "vitest";
-import { ManagedConnection } from "../connection.js";
-import { BrokerUnavailableError } from "../errors.js";
-import { silentLog } from "../log.js";
-import { ConfirmPublisher } from "../publisher.js";
-import { assertTopology, topology } from "../topology.js";
-import { useTestBroker } from "./index.js";
-import { TcpProxy } from "./tcp-proxy.js";
+import { ManagedConnection } from "../src/connection.js";
+import { BrokerUnavailableError } from "../src/errors.js";
+import { silentLog } from "../src/log.js";
+import { ConfirmPublisher } from "../src/publisher.js";
+import { useTestBroker } from "../src/testing/index.js";
+import { TcpProxy } from "../src/testing/tcp-proxy.js";
+import { assertTopology, topology } from "../src/topology.js";
 
 const broker = useTestBroker("proxy");
 const proxy = new TcpProxy("127.0.0.1", Number(new URL(broker.url).port || 5672));

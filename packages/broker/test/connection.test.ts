@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ManagedConnection } from "./connection.js";
-import { silentLog } from "./log.js";
-import { useTestBroker } from "./testing/index.js";
-import { TcpProxy } from "./testing/tcp-proxy.js";
+import { ManagedConnection } from "../src/connection.js";
+import { silentLog } from "../src/log.js";
+import { useTestBroker } from "../src/testing/index.js";
+import { TcpProxy } from "../src/testing/tcp-proxy.js";
 
 const broker = useTestBroker("conn");
 const proxies: TcpProxy[] = [];

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ManagedConnection } from "./connection.js";
-import { BrokerUnavailableError, PublishFailedError } from "./errors.js";
-import { silentLog } from "./log.js";
-import { ConfirmPublisher } from "./publisher.js";
-import { useTestBroker } from "./testing/index.js";
-import { assertTopology, topology } from "./topology.js";
+import { ManagedConnection } from "../src/connection.js";
+import { BrokerUnavailableError, PublishFailedError } from "../src/errors.js";
+import { silentLog } from "../src/log.js";
+import { ConfirmPublisher } from "../src/publisher.js";
+import { useTestBroker } from "../src/testing/index.js";
+import { assertTopology, topology } from "../src/topology.js";
 
 const broker = useTestBroker("pub");
 const t = topology(broker.prefix);

@@ -3,10 +3,10 @@ import { createPool, createSql, createTables } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createChecker } from "./check.js";
-import type { DomainDeps } from "./deps.js";
-import { createIssuer, type PendingEvent } from "./issue.js";
-import { replaceRules } from "./limits.js";
+import { createChecker } from "../../src/domain/check.js";
+import type { DomainDeps } from "../../src/domain/deps.js";
+import { createIssuer, type PendingEvent } from "../../src/domain/issue.js";
+import { replaceRules } from "../../src/domain/limits.js";
 
 /** The domain functions without HTTP, over a pool that counts the statements it is sent. */
 const db = useTestDatabase();

@@ -5,12 +5,12 @@ import { eq } from "drizzle-orm";
 import { getTableConfig } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { appliedMigrations, MIGRATIONS_FOLDER, migrate } from "./migrate.js";
-import { createDb, createPool } from "./pool.js";
-import * as schema from "./schema.js";
-import { loadMasterSecret } from "./secret.js";
-import { adminClient } from "./testing/template.js";
-import { basePgConfig } from "./testing/vitest.js";
+import { appliedMigrations, MIGRATIONS_FOLDER, migrate } from "../src/migrate.js";
+import { createDb, createPool } from "../src/pool.js";
+import * as schema from "../src/schema.js";
+import { loadMasterSecret } from "../src/secret.js";
+import { adminClient } from "../src/testing/template.js";
+import { basePgConfig } from "../src/testing/vitest.js";
 
 const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, "meta/_journal.json"), "utf8")) as {
   entries: { idx: number; tag: string }[];
