@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { afterAll, expect, it } from "vitest";
 import { ManagedConnection } from "../src/connection.js";
 import { BrokerUnavailableError } from "../src/errors.js";
@@ -44,4 +45,34 @@ it("cutting the proxy looks like a broker outage to the service behind it, resto
   await connection.waitForConnection(10_000);
   await publisher.publish(t.exchange, "sms", Buffer.from("{}"), { messageId: randomUUID() });
   await connection.close();
+});
+
+it("holdReplies: what the client sends still reaches the server; the answers wait for releaseReplies", async () => {
+  const received: string[] = [];
+  const echo = createServer((socket) =>
+    socket.on("data", (chunk) => {
+      received.push(chunk.toString());
+      socket.write(chunk);
+    }),
+  );
+  await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", resolve));
+  const echoProxy = new TcpProxy("127.0.0.1", (echo.address() as AddressInfo).port);
+  const client = connect(await echoProxy.start(), "127.0.0.1");
+  const answers: string[] = [];
+  client.on("data", (chunk) => answers.push(chunk.toString()));
+  try {
+    client.write("one");
+    await expect.poll(() => answers.join("")).toBe("one");
+    echoProxy.holdReplies();
+    client.write("two");
+    await expect.poll(() => received.join("")).toBe("onetwo");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(answers.join("")).toBe("one");
+    echoProxy.releaseReplies();
+    await expect.poll(() => answers.join("")).toBe("onetwo");
+  } finally {
+    client.destroy();
+    await echoProxy.stop();
+    echo.close();
+  }
 });

@@ -12,6 +12,9 @@ export class TcpProxy {
   #server: Server | undefined;
   #port = 0;
   #blackholed = false;
+  #holdingReplies = false;
+  /** The server-to-client half of each proxied connection, for holdReplies(). */
+  readonly #replies = new Map<Socket, Socket>();
   #accepted = 0;
 
   constructor(targetHost: string, targetPort: number) {
@@ -37,7 +40,9 @@ export class TcpProxy {
         });
       }
       client.pipe(upstream);
-      upstream.pipe(client);
+      this.#replies.set(upstream, client);
+      upstream.on("close", () => this.#replies.delete(upstream));
+      if (!this.#holdingReplies) upstream.pipe(client);
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -72,6 +77,25 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * Holds back what the server sends (on open connections and new ones) while what the client sends
+   * still passes: the server sees every request, the client gets no answer, until releaseReplies().
+   * For RabbitMQ, a publisher's messages reach their queue while their confirms wait here.
+   */
+  holdReplies(): void {
+    this.#holdingReplies = true;
+    for (const [upstream, client] of this.#replies) {
+      upstream.unpipe(client);
+      upstream.pause();
+    }
+  }
+
+  /** Passes on what holdReplies() held back, and everything after it. */
+  releaseReplies(): void {
+    this.#holdingReplies = false;
+    for (const [upstream, client] of this.#replies) upstream.pipe(client);
+  }
+
   /** Reads and drops whatever arrives, so the peer's writes neither fail nor back up. */
   #swallow(socket: Socket): void {
     this.#sockets.add(socket);
@@ -85,6 +109,7 @@ export class TcpProxy {
   /** Drops every open connection and stops accepting new ones. */
   async cut(): Promise<void> {
     this.#blackholed = false;
+    this.#holdingReplies = false;
     const server = this.#server;
     this.#server = undefined;
     for (const s of this.#sockets) s.destroy();
