@@ -87,6 +87,39 @@ describe("docker-compose.yml", () => {
     expect(missing).toEqual([]);
   });
 
+  it("has a test-deps profile: just PostgreSQL and RabbitMQ, on the ports and users the tests use with no variable set", () => {
+    const testDeps = Object.entries(services).filter(([, s]) => s.profiles?.includes("test-deps"));
+    // restartRabbitMq (@otp/testkit) runs rabbitmqctl in test-rabbitmq when there is no local one.
+    expect(testDeps.map(([name]) => name).sort()).toEqual(["test-postgres", "test-rabbitmq"]);
+    const parsed = parseConfig({});
+    if (!parsed.ok) throw new Error(parsed.errors.join("\n"));
+    const { pg, amqp } = parsed.config;
+    const amqpUrl = new URL(amqp.url);
+
+    const postgres = service("test-postgres");
+    expect(postgres.image).toMatch(/^postgres:/);
+    expect(postgres.ports).toEqual([`127.0.0.1:${pg.port}:5432`]);
+    expect(postgres.environment?.POSTGRES_USER).toBe(pg.user);
+    expect(pg.password).toBe("");
+    expect(postgres.environment?.POSTGRES_HOST_AUTH_METHOD).toBe("trust");
+    expect(postgres.healthcheck?.test.length).toBeGreaterThan(0);
+
+    const rabbitmq = service("test-rabbitmq");
+    expect(rabbitmq.image).toMatch(/^rabbitmq:/);
+    expect(rabbitmq.ports).toEqual([`127.0.0.1:${amqpUrl.port}:5672`]);
+    expect(rabbitmq.environment?.RABBITMQ_DEFAULT_USER).toBe(decodeURIComponent(amqpUrl.username));
+    expect(rabbitmq.environment?.RABBITMQ_DEFAULT_PASS).toBe(decodeURIComponent(amqpUrl.password));
+    // The tests connect from the host, not from inside the container: guest must be allowed there.
+    expect(rabbitmq.environment?.RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS).toBe("-rabbit loopback_users []");
+    expect(rabbitmq.healthcheck?.test.length).toBeGreaterThan(0);
+
+    // Nothing else starts with them, and nothing depends on them.
+    for (const s of Object.values(services)) expect(Object.keys(s.depends_on ?? {})).not.toContain("test-postgres");
+    expect(read("package.json")).toContain(
+      "docker compose --profile test-deps up -d --wait test-postgres test-rabbitmq",
+    );
+  });
+
   it("has a sandbox profile standing in for the Queue, SMS, Email and Telegram services", () => {
     const sandbox = Object.values(services).filter((s) => s.profiles?.includes("sandbox"));
     const aliases = sandbox.flatMap((s) => s.networks?.default?.aliases ?? []);
