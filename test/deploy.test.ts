@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ENV_VARIABLES, parseConfig } from "@otp/contracts";
 import { describe, expect, it } from "vitest";
@@ -34,6 +34,12 @@ const service = (name: string): ComposeService => {
   if (!s) throw new Error(`docker-compose.yml has no service ${name}`);
   return s;
 };
+
+/** The package.json of each workspace package under `dir`. */
+const packageManifests = (dir: string) =>
+  readdirSync(join(root, dir))
+    .map((name) => `${dir}/${name}/package.json`)
+    .filter((path) => existsSync(join(root, path)));
 
 /** `node <file>` commands must name a file the build produces from a source in this repo. */
 function expectBuiltEntry(command: string[] | undefined) {
@@ -153,6 +159,18 @@ describe("Dockerfile", () => {
     const cmd = final.match(/^CMD (.+)$/m)?.[1];
     expectBuiltEntry(JSON.parse(cmd ?? "[]"));
     expect(final).toMatch(/^EXPOSE 80\b/m);
+  });
+
+  it("logs JSON lines: pino-pretty is a development dependency that only `pnpm dev` uses", () => {
+    const manifests = ["package.json", ...["packages", "services"].flatMap((dir) => packageManifests(dir))];
+    for (const manifest of manifests) {
+      const { dependencies = {} } = JSON.parse(read(manifest)) as { dependencies?: Record<string, string> };
+      expect(Object.keys(dependencies), manifest).not.toContain("pino-pretty");
+    }
+    expect((JSON.parse(read("package.json")) as { devDependencies: object }).devDependencies).toHaveProperty(
+      "pino-pretty",
+    );
+    expect(read("scripts/dev.mjs")).toContain('from "pino-pretty"');
   });
 
   it("pins the same pnpm as package.json and CI", () => {
