@@ -3,8 +3,9 @@ import { ensureTemplate } from "@otp/db/testing/template";
 import type { TestProject } from "vitest/node";
 
 /**
- * Runs once per test run, before any test file: makes sure the migrated template database exists
- * and tells the test files its name (see test/support.ts).
+ * Runs once per test run, before the integration project's first file (vitest.config.ts; the unit
+ * project has no global setup): makes sure the migrated template database exists and tells the
+ * test files its name and the broker's URL (useTestDatabase and useTestBroker read them).
  */
 export default async function setup(project: TestProject): Promise<void> {
   const result = parseConfig(process.env);

@@ -53,6 +53,16 @@ describe("startNode", () => {
     await expect(p.waitForHttp("http://127.0.0.1:9/", { timeoutMs: 10_000 })).rejects.toThrow(/crashing exited/);
   });
 
+  it("with keepLines 0, only writes the output to its file, and says so when a wait fails", async () => {
+    const logFile = join(dir, "quiet.log");
+    const p = startNode({ name: "quiet", entry: script, args: ["crash"], logFile, keepLines: 0 });
+    await expect(p.waitForHttp("http://127.0.0.1:9/", { timeoutMs: 10_000 })).rejects.toThrow(
+      `quiet exited (3); its last output:\n(output not kept; see ${logFile})`,
+    );
+    expect(readFileSync(logFile, "utf8")).toContain("a warning on stderr");
+    expect(() => p.logs()).toThrow(/keepLines 0/);
+  });
+
   it("runs a CLI to its end: exit code, stdout and stderr apart", async () => {
     const r = await runNode({ name: "cli", entry: script, args: ["crash"], env: { ANSWER: "x" } });
     expect(r.code).toBe(3);

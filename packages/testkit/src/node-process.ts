@@ -170,6 +170,7 @@ export class NodeProcess {
 
   /** The last `lines` lines of output, for an error message. */
   tail(lines = 30): string {
+    if (this.#keepLines === 0) return `(output not kept${this.logFile ? `; see ${this.logFile}` : ""})`;
     return this.#kept()
       .slice(-lines)
       .map((l) => l.text)
