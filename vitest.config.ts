@@ -6,7 +6,8 @@ import { defineConfig } from "vitest/config";
 const conditions = ["source", ...defaultServerConditions];
 
 /**
- * Two projects, one run (`pnpm test` runs both, `pnpm test:unit` only the first):
+ * Two projects, one run (`pnpm test` runs both, `pnpm test:unit` only the first, in a few seconds:
+ * threads without isolation, which only a whole run's CLI flags can choose):
  *   unit         `src/**\/*.test.ts`, beside the code: pure logic, no PostgreSQL, no RabbitMQ. Their
  *                environment points both at a closed port, so a unit test that reaches for a
  *                service fails here instead of passing only where the services run.
