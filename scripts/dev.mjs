@@ -4,9 +4,9 @@
 // imports changes, with their JSON log lines made readable by pino-pretty. Nothing to build first.
 // The services themselves still write JSON lines, as in production: only this script prettifies.
 // Same environment as `pnpm start` (with nothing set: local PostgreSQL and RabbitMQ).
-import { join } from "node:path";
+import { createRequire } from "node:module";
 import { prettyFactory } from "pino-pretty";
-import { ROOT, runTogether } from "./lib/run-together.mjs";
+import { runTogether } from "./lib/run-together.mjs";
 
 const pretty = prettyFactory({
   colorize: process.stdout.isTTY ?? false,
@@ -18,10 +18,10 @@ const pretty = prettyFactory({
   singleLine: true,
 });
 
-const tsx = join(ROOT, "node_modules/.bin/tsx");
-const watch = (entry) => ["watch", "--clear-screen=false", "--conditions=source", entry];
+const tsx = createRequire(import.meta.url).resolve("tsx/cli");
+const watch = (entry) => [tsx, "watch", "--clear-screen=false", "--conditions=source", entry];
 
 runTogether([
-  { name: "api", command: tsx, args: watch("services/api/src/main.ts"), formatLine: pretty },
-  { name: "dispatcher", command: tsx, args: watch("services/dispatcher/src/main.ts"), formatLine: pretty },
+  { name: "api", command: process.execPath, args: watch("services/api/src/main.ts"), formatLine: pretty },
+  { name: "dispatcher", command: process.execPath, args: watch("services/dispatcher/src/main.ts"), formatLine: pretty },
 ]);
