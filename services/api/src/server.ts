@@ -1,13 +1,12 @@
 import type { AddressInfo } from "node:net";
 import { type BrokerClient, type BrokerClientOptions, createBrokerClient } from "@otp/broker";
-import type { Logger } from "@otp/contracts";
-import { type Config, type Keyring, PASSWORD_PLACEHOLDER } from "@otp/contracts";
-import { createPool, createSql, createTables, loadKeyring } from "@otp/db";
+import { type Config, type Keyring, type Logger, PASSWORD_PLACEHOLDER } from "@otp/contracts";
+import { createPool, createSql, createTables, loadKeyring, type Sql } from "@otp/db";
 import type pg from "pg";
 import { Registry } from "prom-client";
 import { createApp } from "./app.js";
 import { type Clock, systemClock } from "./clock.js";
-import { listen } from "./http/listen.js";
+import { drain, listen } from "./http/listen.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { AfterCommitPublisher } from "./outbox/after-commit.js";
 import { DeleteBatcher } from "./outbox/delete-batcher.js";
@@ -55,11 +54,8 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   });
   const sql = createSql(createTables(config.pg.schema));
   const keys = await loadKeyring(pool, config.pg, config.otp.secret, { log: logger });
-  if (!config.telegramWebhook.message.includes(PASSWORD_PLACEHOLDER)) {
-    logger.warn({}, `OTP_TELEGRAM_MESSAGE has no ${PASSWORD_PLACEHOLDER}: webhook codes would reach nobody`);
-  }
+  warnAboutSettings(config, logger);
 
-  // RabbitMQ need not be up: the connection comes up in the background and the outbox holds events.
   const broker = await createBrokerClient({
     ...config.amqp,
     name: "otp-api",
@@ -68,18 +64,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     ...options.broker,
   });
   broker.connection.start();
-  const deletes = new DeleteBatcher(pool, sql.outbox, logger);
-  const afterCommit = new AfterCommitPublisher(broker.publisher, broker.topology.exchange, deletes, logger);
-  const relay = new OutboxRelay({
-    pool,
-    sql: sql.outbox,
-    publisher: broker.publisher,
-    exchange: broker.topology.exchange,
-    clock,
-    log: logger,
-    ...options.relay,
-  });
-  relay.start();
+  const { afterCommit, relay } = startOutbox({ pool, sql, broker, clock, logger }, options.relay);
 
   const metrics = createMetrics(new Registry(), { processMetrics: true });
   const app = createApp({
@@ -100,17 +85,9 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   let closing: Promise<void> | undefined;
   const close = async () => {
     // One deadline for the whole stop (shutdown-budget.ts has the arithmetic): each step gets what
-    // the previous ones left, so the sum cannot outgrow main.ts's force exit.
+    // the previous ones left, so the sum cannot outgrow the force exit.
     const deadline = Date.now() + CLOSE_BUDGET_MS;
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Connections kept alive go as soon as they are idle, including those whose request was in
-    // flight when the stop began; whatever is still busy after `drainMs` is cut.
-    const reaper = setInterval(() => server.closeIdleConnections(), 25);
-    server.closeIdleConnections();
-    const drainTimer = setTimeout(() => server.closeAllConnections(), options.drainMs ?? DRAIN_MS);
-    await stopped;
-    clearInterval(reaper);
-    clearTimeout(drainTimer);
+    await drain(server, options.drainMs ?? DRAIN_MS);
     // Side by side, not one after the other, in what is left before the broker's share. The relay's
     // stop takes up to ABANDON_GRACE_MS past its timeout (an abandoned pass rolling back).
     const flushMs = flushTimeoutMs(deadline, Date.now());
@@ -132,4 +109,35 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
       return closing;
     },
   };
+}
+
+/**
+ * The outbox's two halves: the after-commit publisher (the fast path, right after each create) and
+ * the relay (what the fast path left behind, every second).
+ */
+function startOutbox(
+  parts: { pool: pg.Pool; sql: Sql; broker: BrokerClient; clock: Clock; logger: Logger },
+  relayOptions: StartOptions["relay"],
+): { afterCommit: AfterCommitPublisher; relay: OutboxRelay } {
+  const { pool, sql, broker, clock, logger } = parts;
+  const deletes = new DeleteBatcher(pool, sql.outbox, logger);
+  const afterCommit = new AfterCommitPublisher(broker.publisher, broker.topology.exchange, deletes, logger);
+  const relay = new OutboxRelay({
+    pool,
+    sql: sql.outbox,
+    publisher: broker.publisher,
+    exchange: broker.topology.exchange,
+    clock,
+    log: logger,
+    ...relayOptions,
+  });
+  relay.start();
+  return { afterCommit, relay };
+}
+
+/** Settings that are valid but almost certainly a mistake: said once, at start. */
+function warnAboutSettings(config: Config, logger: Logger): void {
+  if (!config.telegramWebhook.message.includes(PASSWORD_PLACEHOLDER)) {
+    logger.warn({}, `OTP_TELEGRAM_MESSAGE has no ${PASSWORD_PLACEHOLDER}: webhook codes would reach nobody`);
+  }
 }

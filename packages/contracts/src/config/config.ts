@@ -65,6 +65,25 @@ export interface Config {
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
 /**
+ * Rules between variables, each naming the variable at fault; one line per broken rule. A variable
+ * that is wrong on its own is caught by its parser in env.ts before these run.
+ */
+const CROSS_CHECKS: readonly ((e: Env) => string | undefined)[] = [
+  (e) => {
+    if ((e.HTTP_AUTH_USERNAME === undefined) === (e.HTTP_AUTH_PASSWORD === undefined)) return undefined;
+    const [missing, other] =
+      e.HTTP_AUTH_USERNAME === undefined
+        ? ["HTTP_AUTH_USERNAME", "HTTP_AUTH_PASSWORD"]
+        : ["HTTP_AUTH_PASSWORD", "HTTP_AUTH_USERNAME"];
+    return `${missing}: must be set together with ${other}`;
+  },
+  (e) =>
+    e.HTTP_HEADERS_TIMEOUT > e.HTTP_REQUEST_TIMEOUT
+      ? "HTTP_HEADERS_TIMEOUT: must not be longer than HTTP_REQUEST_TIMEOUT (the headers are part of the request)"
+      : undefined,
+];
+
+/**
  * Parses the environment. Errors come back as values, one line per bad variable, naming it, so the
  * caller decides how to stop (the mains print them and exit 1).
  */
@@ -74,74 +93,63 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     const errors = parsed.error.issues.map((issue) => `${String(issue.path[0] ?? "environment")}: ${issue.message}`);
     return { ok: false, errors };
   }
-  const e = parsed.data;
-  const errors: string[] = [];
-  if ((e.HTTP_AUTH_USERNAME === undefined) !== (e.HTTP_AUTH_PASSWORD === undefined)) {
-    const missing = e.HTTP_AUTH_USERNAME === undefined ? "HTTP_AUTH_USERNAME" : "HTTP_AUTH_PASSWORD";
-    errors.push(
-      `${missing}: must be set together with ${missing === "HTTP_AUTH_USERNAME" ? "HTTP_AUTH_PASSWORD" : "HTTP_AUTH_USERNAME"}`,
-    );
-  }
-  if (e.HTTP_HEADERS_TIMEOUT > e.HTTP_REQUEST_TIMEOUT) {
-    errors.push(
-      "HTTP_HEADERS_TIMEOUT: must not be longer than HTTP_REQUEST_TIMEOUT (the headers are part of the request)",
-    );
-  }
-  if (errors.length > 0) return { ok: false, errors };
+  const errors = CROSS_CHECKS.map((check) => check(parsed.data)).filter((e): e is string => e !== undefined);
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config: configOf(parsed.data) };
+}
+
+/** The parsed variables as the services use them: a declarative mapping, one section per concern. */
+function configOf(e: Env): Config {
   return {
-    ok: true,
-    config: {
-      port: e.PORT,
-      logLevel: e.LOG_LEVEL,
-      pg: {
-        host: e.PG_HOST,
-        realHost: e.PG_REAL_HOST ?? e.PG_HOST,
-        port: e.PG_PORT,
-        database: e.PG_DATABASE,
-        schema: e.PG_SCHEMA,
-        user: e.PG_USER,
-        password: e.PG_PASSWORD,
-        poolMax: e.PG_POOL_MAX,
-      },
-      amqp: { url: e.RABBITMQ_URL, prefix: e.RABBITMQ_PREFIX },
-      auth:
-        e.HTTP_AUTH_USERNAME !== undefined && e.HTTP_AUTH_PASSWORD !== undefined
-          ? { username: e.HTTP_AUTH_USERNAME, password: e.HTTP_AUTH_PASSWORD }
-          : undefined,
-      http: {
-        requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT,
-        headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT,
-        keepAliveTimeoutMs: e.HTTP_KEEPALIVE_TIMEOUT,
-        connectionsCheckingIntervalMs: e.HTTP_CONNECTIONS_CHECK_INTERVAL,
-        maxConnections: e.HTTP_MAX_CONNECTIONS,
-        allowedOrigins: e.OTP_ALLOWED_ORIGINS,
-      },
-      otp: {
-        secret: e.OTP_SECRET,
-        codeLength: e.OTP_CODE_LENGTH,
-        maxLifetime: e.OTP_MAX_LIFETIME,
-        maxCheckAttempts: e.OTP_MAX_CHECK_ATTEMPTS,
-        singleUse: e.OTP_SINGLE_USE,
-      },
-      telegramWebhook: {
-        codeLength: e.OTP_TELEGRAM_CODE_LENGTH,
-        lifetime: e.OTP_TELEGRAM_LIFETIME,
-        message: e.OTP_TELEGRAM_MESSAGE,
-        secret: e.OTP_TELEGRAM_WEBHOOK_SECRET,
-      },
-      delivery: {
-        mode: e.OTP_DELIVERY_MODE,
-        dummy: e.DUMMY,
-        timeoutMs: e.OTP_DELIVERY_TIMEOUT,
-        maxAttempts: e.OTP_DELIVERY_MAX_ATTEMPTS,
-        queueUrl: e.OTP_QUEUE_URL,
-        sms: { url: e.OTP_SMS_URL, worker: e.OTP_SMS_WORKER },
-        call: { url: e.OTP_CALL_URL, worker: e.OTP_CALL_WORKER },
-        email: { url: e.OTP_EMAIL_URL, worker: e.OTP_EMAIL_WORKER },
-        telegram: { url: e.OTP_TELEGRAM_URL, worker: e.OTP_TELEGRAM_WORKER, appToken: e.OTP_TELEGRAM_APP_TOKEN },
-      },
-      dispatcher: { channels: e.DISPATCHER_CHANNELS, prefetch: e.DISPATCHER_PREFETCH, port: e.DISPATCHER_PORT },
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    pg: {
+      host: e.PG_HOST,
+      realHost: e.PG_REAL_HOST ?? e.PG_HOST,
+      port: e.PG_PORT,
+      database: e.PG_DATABASE,
+      schema: e.PG_SCHEMA,
+      user: e.PG_USER,
+      password: e.PG_PASSWORD,
+      poolMax: e.PG_POOL_MAX,
     },
+    amqp: { url: e.RABBITMQ_URL, prefix: e.RABBITMQ_PREFIX },
+    auth:
+      e.HTTP_AUTH_USERNAME !== undefined && e.HTTP_AUTH_PASSWORD !== undefined
+        ? { username: e.HTTP_AUTH_USERNAME, password: e.HTTP_AUTH_PASSWORD }
+        : undefined,
+    http: {
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT,
+      keepAliveTimeoutMs: e.HTTP_KEEPALIVE_TIMEOUT,
+      connectionsCheckingIntervalMs: e.HTTP_CONNECTIONS_CHECK_INTERVAL,
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
+      allowedOrigins: e.OTP_ALLOWED_ORIGINS,
+    },
+    otp: {
+      secret: e.OTP_SECRET,
+      codeLength: e.OTP_CODE_LENGTH,
+      maxLifetime: e.OTP_MAX_LIFETIME,
+      maxCheckAttempts: e.OTP_MAX_CHECK_ATTEMPTS,
+      singleUse: e.OTP_SINGLE_USE,
+    },
+    telegramWebhook: {
+      codeLength: e.OTP_TELEGRAM_CODE_LENGTH,
+      lifetime: e.OTP_TELEGRAM_LIFETIME,
+      message: e.OTP_TELEGRAM_MESSAGE,
+      secret: e.OTP_TELEGRAM_WEBHOOK_SECRET,
+    },
+    delivery: {
+      mode: e.OTP_DELIVERY_MODE,
+      dummy: e.DUMMY,
+      timeoutMs: e.OTP_DELIVERY_TIMEOUT,
+      maxAttempts: e.OTP_DELIVERY_MAX_ATTEMPTS,
+      queueUrl: e.OTP_QUEUE_URL,
+      sms: { url: e.OTP_SMS_URL, worker: e.OTP_SMS_WORKER },
+      call: { url: e.OTP_CALL_URL, worker: e.OTP_CALL_WORKER },
+      email: { url: e.OTP_EMAIL_URL, worker: e.OTP_EMAIL_WORKER },
+      telegram: { url: e.OTP_TELEGRAM_URL, worker: e.OTP_TELEGRAM_WORKER, appToken: e.OTP_TELEGRAM_APP_TOKEN },
+    },
+    dispatcher: { channels: e.DISPATCHER_CHANNELS, prefetch: e.DISPATCHER_PREFETCH, port: e.DISPATCHER_PORT },
   };
 }
 

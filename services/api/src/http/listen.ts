@@ -33,3 +33,18 @@ export async function listen(app: { fetch: FetchCallback }, http: Config["http"]
   });
   return server;
 }
+
+/**
+ * Stops accepting connections and waits for the open ones to end: connections kept alive go as soon
+ * as they are idle, including those whose request was in flight when the stop began; whatever is
+ * still busy after `drainMs` is cut.
+ */
+export async function drain(server: HttpServer, drainMs: number): Promise<void> {
+  const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+  const reaper = setInterval(() => server.closeIdleConnections(), 25);
+  server.closeIdleConnections();
+  const drainTimer = setTimeout(() => server.closeAllConnections(), drainMs);
+  await stopped;
+  clearInterval(reaper);
+  clearTimeout(drainTimer);
+}
