@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, type WriteStream } from "node:fs";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
+import { type Line, type LogEntry, ProcessOutput, parseLine, type Stream } from "./process-output.js";
 import { until } from "./until.js";
 
 /**
@@ -44,21 +44,6 @@ export interface Exit {
   readonly at: number;
 }
 
-type Stream = "stdout" | "stderr";
-type LogEntry = Record<string, unknown>;
-
-interface Line {
-  readonly stream: Stream;
-  readonly text: string;
-  /** Parsed on first use: the JSON object the line holds, or null. */
-  json?: LogEntry | null;
-}
-
-interface Waiter {
-  readonly test: (line: Line) => boolean;
-  readonly resolve: (line: Line) => void;
-}
-
 /** tsx's loader, resolved from here so that any working directory can run TypeScript (tsx is a development dependency). */
 const tsxLoader = () => pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
@@ -68,88 +53,30 @@ process.once("exit", () => {
   for (const p of running) p.child.kill("SIGKILL");
 });
 
-function parseLine(line: Line): LogEntry | null {
-  if (line.json === undefined) {
-    line.json = null;
-    if (line.text.startsWith("{")) {
-      try {
-        const value: unknown = JSON.parse(line.text);
-        if (value !== null && typeof value === "object" && !Array.isArray(value)) line.json = value as LogEntry;
-      } catch {}
-    }
-  }
-  return line.json;
-}
-
 export class NodeProcess {
   readonly name: string;
   readonly child: ChildProcess;
   readonly logFile: string | undefined;
   /** Resolves once the process has exited and its output is all read. */
   readonly exited: Promise<Exit>;
-  readonly #keepLines: number;
-  readonly #lines: Line[] = [];
-  readonly #waiters = new Set<Waiter>();
-  readonly #file: WriteStream | undefined;
+  readonly #output: ProcessOutput;
 
   constructor(options: StartNodeOptions) {
     this.name = options.name;
     this.logFile = options.logFile;
-    this.#keepLines = options.keepLines ?? Number.POSITIVE_INFINITY;
-    const typescript = options.entry.endsWith(".ts") ? ["--conditions=source", "--import", tsxLoader()] : [];
-    const base = options.inheritEnv ? process.env : { PATH: process.env.PATH ?? "" };
-    this.child = spawn(
-      process.execPath,
-      [...typescript, ...(options.nodeArgs ?? []), options.entry, ...(options.args ?? [])],
-      {
-        cwd: options.cwd ?? process.cwd(),
-        env: { ...base, ...options.env },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    if (options.logFile) this.#file = createWriteStream(options.logFile, { flags: "w" });
+    this.#output = new ProcessOutput(options.name, options.keepLines ?? Number.POSITIVE_INFINITY, options.logFile);
+    this.child = spawnNode(options);
     running.add(this);
-    this.#capture("stdout", this.child.stdout);
-    this.#capture("stderr", this.child.stderr);
+    this.#output.capture("stdout", this.child.stdout);
+    this.#output.capture("stderr", this.child.stderr);
     this.exited = new Promise((resolve) => {
       // "close" comes after "exit" and after the last output: what a test reads is complete.
       this.child.once("close", (code, signal) => {
         running.delete(this);
         const exit = { code, signal, at: Date.now() };
-        if (this.#file) this.#file.end(`[${this.name} exited: code ${code} signal ${signal}]\n`, () => resolve(exit));
-        else resolve(exit);
+        this.#output.end(`[${this.name} exited: code ${code} signal ${signal}]\n`, () => resolve(exit));
       });
     });
-  }
-
-  #capture(stream: Stream, readable: NodeJS.ReadableStream | null): void {
-    if (!readable) return;
-    if (this.#keepLines === 0) {
-      readable.on("data", (chunk: Buffer) => this.#file?.write(chunk));
-      return;
-    }
-    let buffered = "";
-    readable.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString("utf8");
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const text of lines) this.#line({ stream, text });
-    });
-    readable.on("end", () => {
-      if (buffered !== "") this.#line({ stream, text: buffered });
-    });
-  }
-
-  #line(line: Line): void {
-    this.#file?.write(`${line.text}\n`);
-    this.#lines.push(line);
-    if (this.#lines.length > this.#keepLines) this.#lines.splice(0, this.#lines.length - this.#keepLines);
-    for (const waiter of this.#waiters) {
-      if (waiter.test(line)) {
-        this.#waiters.delete(waiter);
-        waiter.resolve(line);
-      }
-    }
   }
 
   get pid(): number {
@@ -162,7 +89,8 @@ export class NodeProcess {
 
   /** The kept output, one string: both streams interleaved as they came, or one of them. */
   output(stream?: Stream): string {
-    return this.#kept()
+    return this.#output
+      .kept()
       .filter((l) => stream === undefined || l.stream === stream)
       .map((l) => l.text)
       .join("\n");
@@ -170,8 +98,9 @@ export class NodeProcess {
 
   /** The last `lines` lines of output, for an error message. */
   tail(lines = 30): string {
-    if (this.#keepLines === 0) return `(output not kept${this.logFile ? `; see ${this.logFile}` : ""})`;
-    return this.#kept()
+    if (!this.#output.keepsLines) return `(output not kept${this.logFile ? `; see ${this.logFile}` : ""})`;
+    return this.#output
+      .kept()
       .slice(-lines)
       .map((l) => l.text)
       .join("\n");
@@ -179,7 +108,8 @@ export class NodeProcess {
 
   /** The kept output lines that are JSON objects (the services' pino log lines), parsed. */
   logs(): LogEntry[] {
-    return this.#kept()
+    return this.#output
+      .kept()
       .map(parseLine)
       .filter((entry) => entry !== null);
   }
@@ -200,14 +130,18 @@ export class NodeProcess {
   ): Promise<LogEntry> {
     const test = typeof match === "string" ? (e: LogEntry) => e.msg === match : match;
     const what = typeof match === "string" ? `the log line "${match}"` : "a matching log line";
-    return this.#waitForLine(
-      (line) => {
-        const entry = parseLine(line);
-        return entry !== null && test(entry);
-      },
-      what,
-      options,
-    ).then((line) => parseLine(line) as LogEntry);
+    return this.#output
+      .waitForLine(
+        (line) => {
+          const entry = parseLine(line);
+          return entry !== null && test(entry);
+        },
+        what,
+        options,
+        this.exited,
+        () => this.tail(),
+      )
+      .then((line) => parseLine(line) as LogEntry);
   }
 
   /** Like `waitForLog`, on the raw output of either stream: a line that contains `pattern` or matches it. */
@@ -216,34 +150,10 @@ export class NodeProcess {
     options: { timeoutMs?: number; fromNow?: boolean } = {},
   ): Promise<string> {
     const test = (line: Line) => (typeof pattern === "string" ? line.text.includes(pattern) : pattern.test(line.text));
-    return (await this.#waitForLine(test, `output ${String(pattern)}`, options)).text;
-  }
-
-  #waitForLine(
-    test: (line: Line) => boolean,
-    what: string,
-    { timeoutMs = 30_000, fromNow = false }: { timeoutMs?: number; fromNow?: boolean },
-  ): Promise<Line> {
-    if (this.#keepLines === 0) throw new Error(`${this.name}: started with keepLines 0, its output is not read`);
-    const seen = fromNow ? undefined : this.#lines.find(test);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        test,
-        resolve: (line) => {
-          clearTimeout(timer);
-          resolve(line);
-        },
-      };
-      const fail = (why: string) => {
-        if (!this.#waiters.delete(waiter)) return;
-        clearTimeout(timer);
-        reject(new Error(`${this.name}: ${why} before ${what}; its last output:\n${this.tail()}`));
-      };
-      const timer = setTimeout(() => fail(`${timeoutMs} ms passed`), timeoutMs);
-      this.#waiters.add(waiter);
-      this.exited.then((exit) => fail(`exited (${exit.signal ?? exit.code})`));
-    });
+    const line = await this.#output.waitForLine(test, `output ${String(pattern)}`, options, this.exited, () =>
+      this.tail(),
+    );
+    return line.text;
   }
 
   /** Resolves once `url` answers 200; rejects when the process exits first or `timeoutMs` passes. */
@@ -292,11 +202,17 @@ export class NodeProcess {
     this.signal("SIGKILL");
     return this.exited;
   }
+}
 
-  #kept(): Line[] {
-    if (this.#keepLines === 0) throw new Error(`${this.name}: started with keepLines 0, its output is not kept`);
-    return this.#lines;
-  }
+/** `node <entry>`, TypeScript through tsx, with the options' working directory and environment. */
+function spawnNode(options: StartNodeOptions): ChildProcess {
+  const typescript = options.entry.endsWith(".ts") ? ["--conditions=source", "--import", tsxLoader()] : [];
+  const base = options.inheritEnv ? process.env : { PATH: process.env.PATH ?? "" };
+  return spawn(process.execPath, [...typescript, ...(options.nodeArgs ?? []), options.entry, ...(options.args ?? [])], {
+    cwd: options.cwd ?? process.cwd(),
+    env: { ...base, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 /** Starts `node <entry>` (see StartNodeOptions). */
