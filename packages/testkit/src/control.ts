@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
+import type { FaultRule } from "./fault-rules.js";
 import { parseJson, sendJson } from "./http-helpers.js";
-import type { FaultRule, RecordingProvider } from "./recording-provider.js";
+import type { RecordingProvider } from "./recording-provider.js";
 
 /** The HTTP control endpoints (/__requests, /__control/...): see recording-provider.ts. */
 export function handleControl(

@@ -2,7 +2,10 @@ import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { handleControl } from "./control.js";
-import { flattenHeaders, parseJson, readBody, sendJson, sleep } from "./http-helpers.js";
+import { type ActiveRule, activeRule, answerByRule, type FaultRule, pickRule } from "./fault-rules.js";
+import { HeldRequests } from "./held-requests.js";
+import { readBody, sendJson, sleep } from "./http-helpers.js";
+import { type RecordedRequest, recordOf } from "./recorded-request.js";
 
 /**
  * A stand-in for the HTTP services the dispatcher calls (Queue, SMS, Email, http-telegram-notify):
@@ -22,47 +25,8 @@ import { flattenHeaders, parseJson, readBody, sendJson, sleep } from "./http-hel
  * Control requests are not recorded. No dependencies, so a container can run it with plain node.
  */
 
-export interface RecordedRequest {
-  /** 1, 2, 3 … in arrival order. */
-  readonly seq: number;
-  readonly method: string;
-  /** The path without the query string. */
-  readonly path: string;
-  readonly query: string;
-  /** Header names in lower case; repeated headers joined with ", ". */
-  readonly headers: Readonly<Record<string, string>>;
-  /** The body exactly as received (UTF-8). */
-  readonly body: string;
-  /** The body parsed as JSON, or undefined when it is not JSON. */
-  readonly json: unknown;
-  /** Epoch milliseconds at arrival. */
-  readonly receivedAt: number;
-  /** What it was answered: an HTTP status, or "reset" / "held" (the request was never answered). */
-  answer?: number | "reset" | "held";
-}
-
-export interface FaultRule {
-  /** Applies only to requests whose path starts with this. */
-  readonly path?: string;
-  /** Applies to this many matching requests, then is removed. Absent: to every matching request. */
-  readonly times?: number;
-  /** Applies to each matching request with this probability (0…1). Absent: 1. */
-  readonly rate?: number;
-  /**
-   * respond (default): answer with status/body/headers;
-   * reset: destroy the connection without an answer (a network error for the client);
-   * hang: never answer (until release() or reset()) — the client times out;
-   * telegram-sent: answer like http-telegram-notify after sending: HTTP 500, text body `Sent message "…" to <id>`.
-   */
-  readonly action?: "respond" | "reset" | "hang" | "telegram-sent";
-  /** Default 500. */
-  readonly status?: number;
-  /** A string is sent as is; anything else as JSON. Default `{"status": false}` (`{"status": true}` for 2xx). */
-  readonly body?: unknown;
-  readonly headers?: Readonly<Record<string, string>>;
-  /** Waits this long before answering. */
-  readonly delayMs?: number;
-}
+export type { FaultRule } from "./fault-rules.js";
+export type { RecordedRequest } from "./recorded-request.js";
 
 export interface RecordingProviderOptions {
   /** Older requests are forgotten beyond this many (a benchmark sends a lot). Default 100,000. */
@@ -73,18 +37,13 @@ export interface RecordingProviderOptions {
 
 type Events = { request: [RecordedRequest] };
 
-interface ActiveRule extends FaultRule {
-  remaining: number;
-}
-
 export class RecordingProvider extends EventEmitter<Events> {
   readonly #maxRecords: number;
   readonly #maxBodyBytes: number;
   readonly #records: RecordedRequest[] = [];
   readonly #rules: ActiveRule[] = [];
   readonly #sockets = new Set<Socket>();
-  /** Requests waiting for release(): each answers when called. */
-  readonly #held = new Set<() => void>();
+  readonly #held = new HeldRequests();
   #seq = 0;
   #delayMs = 0;
   #holding = false;
@@ -133,7 +92,7 @@ export class RecordingProvider extends EventEmitter<Events> {
   async stop(): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
-    this.#releaseHeld();
+    this.#held.releaseAll();
     for (const socket of this.#sockets) socket.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -150,7 +109,7 @@ export class RecordingProvider extends EventEmitter<Events> {
 
   /** Adds a rule; rules are tried in the order added, the first that applies decides. */
   addRule(rule: FaultRule): this {
-    this.#rules.push({ ...rule, remaining: rule.times ?? Number.POSITIVE_INFINITY });
+    this.#rules.push(activeRule(rule));
     return this;
   }
 
@@ -185,7 +144,7 @@ export class RecordingProvider extends EventEmitter<Events> {
   /** Answers the held requests as usual and stops holding new ones. */
   release(): this {
     this.#holding = false;
-    this.#releaseHeld();
+    this.#held.releaseAll();
     return this;
   }
 
@@ -242,12 +201,6 @@ export class RecordingProvider extends EventEmitter<Events> {
     });
   }
 
-  #releaseHeld(): void {
-    const held = [...this.#held];
-    this.#held.clear();
-    for (const answer of held) answer();
-  }
-
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://provider");
     const body = await readBody(req, this.#maxBodyBytes);
@@ -259,34 +212,14 @@ export class RecordingProvider extends EventEmitter<Events> {
       handleControl(this, req.method ?? "GET", url, body, res);
       return;
     }
-    const record: RecordedRequest = {
-      seq: ++this.#seq,
-      method: req.method ?? "GET",
-      path: url.pathname,
-      query: url.search,
-      headers: flattenHeaders(req.headers),
-      body,
-      json: parseJson(body),
-      receivedAt: Date.now(),
-    };
-    this.#records.push(record);
-    if (this.#records.length > this.#maxRecords) this.#records.splice(0, this.#records.length - this.#maxRecords);
-    this.emit("request", record);
-
-    const rule = this.#pickRule(record.path);
+    const record = this.#record(recordOf(++this.#seq, req, url, body));
+    const rule = pickRule(this.#rules, record.path);
     const delay = this.#delayMs + (rule?.delayMs ?? 0);
     if (delay > 0) await sleep(delay);
     if (this.#holding || rule?.action === "hang") {
       record.answer = "held";
-      const answered = await new Promise<boolean>((resolve) => {
-        const answer = () => resolve(true);
-        this.#held.add(answer);
-        res.on("close", () => {
-          this.#held.delete(answer);
-          resolve(false);
-        });
-      });
-      if (!answered || res.destroyed) return;
+      const released = await this.#held.wait(res);
+      if (!released || res.destroyed) return;
       if (rule?.action === "hang") {
         // Released: answer as a well-behaved provider would.
         record.answer = 200;
@@ -294,40 +227,14 @@ export class RecordingProvider extends EventEmitter<Events> {
         return;
       }
     }
-    if (rule?.action === "reset") {
-      record.answer = "reset";
-      req.socket.destroy();
-      return;
-    }
-    if (rule?.action === "telegram-sent") {
-      const json = (record.json ?? {}) as { message?: unknown; to?: unknown };
-      record.answer = 500;
-      res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
-      res.end(`Sent message ${JSON.stringify(String(json.message ?? ""))} to ${String(json.to ?? "")}\n`);
-      return;
-    }
-    const status = rule?.status ?? 200;
-    record.answer = status;
-    const answerBody = rule?.body ?? { status: status >= 200 && status < 300 };
-    const headers = { ...(rule?.headers ?? {}) };
-    if (typeof answerBody === "string") {
-      res.writeHead(status, { "content-type": "text/plain; charset=utf-8", ...headers });
-      res.end(answerBody);
-    } else {
-      sendJson(res, status, answerBody, headers);
-    }
+    answerByRule(req, res, rule, record);
   }
 
-  #pickRule(path: string): ActiveRule | undefined {
-    for (let i = 0; i < this.#rules.length; i++) {
-      const rule = this.#rules[i];
-      if (!rule) continue;
-      if (rule.path !== undefined && !path.startsWith(rule.path)) continue;
-      if (rule.rate !== undefined && Math.random() >= rule.rate) continue;
-      rule.remaining -= 1;
-      if (rule.remaining <= 0) this.#rules.splice(i, 1);
-      return rule;
-    }
-    return undefined;
+  /** Keeps `record` (forgetting the oldest beyond maxRecords) and tells the waiters. */
+  #record(record: RecordedRequest): RecordedRequest {
+    this.#records.push(record);
+    if (this.#records.length > this.#maxRecords) this.#records.splice(0, this.#records.length - this.#maxRecords);
+    this.emit("request", record);
+    return record;
   }
 }
