@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type BrokerClient, type BrokerClientOptions, createBrokerClient } from "@otp/broker";
 import { type Config, type Keyring, type Logger, PASSWORD_PLACEHOLDER } from "@otp/contracts";
@@ -83,19 +84,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   logger.info({ port }, "otp-api listening");
 
   let closing: Promise<void> | undefined;
-  const close = async () => {
-    // One deadline for the whole stop (shutdown-budget.ts has the arithmetic): each step gets what
-    // the previous ones left, so the sum cannot outgrow the force exit.
-    const deadline = Date.now() + CLOSE_BUDGET_MS;
-    await drain(server, options.drainMs ?? DRAIN_MS);
-    // Side by side, not one after the other, in what is left before the broker's share. The relay's
-    // stop takes up to ABANDON_GRACE_MS past its timeout (an abandoned pass rolling back).
-    const flushMs = flushTimeoutMs(deadline, Date.now());
-    await Promise.all([relay.stop(Math.max(0, flushMs - ABANDON_GRACE_MS)), afterCommit.drain(flushMs)]);
-    await broker.connection.close(); // at most BROKER_CLOSE_MS
-    await pool.end();
-    logger.info({}, "otp-api stopped");
-  };
+  const close = () => stopApi({ server, afterCommit, relay, broker, pool, logger }, options.drainMs ?? DRAIN_MS);
   return {
     port,
     app,
@@ -109,6 +98,32 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
       return closing;
     },
   };
+}
+
+/** The graceful stop of RunningApi.close, in order: the HTTP server, the outbox, the broker, the pool. */
+async function stopApi(
+  parts: {
+    server: HttpServer;
+    afterCommit: AfterCommitPublisher;
+    relay: OutboxRelay;
+    broker: BrokerClient;
+    pool: pg.Pool;
+    logger: Logger;
+  },
+  drainMs: number,
+): Promise<void> {
+  const { server, afterCommit, relay, broker, pool, logger } = parts;
+  // One deadline for the whole stop (shutdown-budget.ts has the arithmetic): each step gets what
+  // the previous ones left, so the sum cannot outgrow the force exit.
+  const deadline = Date.now() + CLOSE_BUDGET_MS;
+  await drain(server, drainMs);
+  // Side by side, not one after the other, in what is left before the broker's share. The relay's
+  // stop takes up to ABANDON_GRACE_MS past its timeout (an abandoned pass rolling back).
+  const flushMs = flushTimeoutMs(deadline, Date.now());
+  await Promise.all([relay.stop(Math.max(0, flushMs - ABANDON_GRACE_MS)), afterCommit.drain(flushMs)]);
+  await broker.connection.close(); // at most BROKER_CLOSE_MS
+  await pool.end();
+  logger.info({}, "otp-api stopped");
 }
 
 /**
