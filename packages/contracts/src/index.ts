@@ -8,4 +8,5 @@ export * from "./responses.js";
 export * from "./scalars.js";
 export * from "./stop-signals.js";
 export * from "./telegram.js";
+export * from "./text-units.js";
 export * from "./validation-message.js";

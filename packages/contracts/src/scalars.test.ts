@@ -70,6 +70,10 @@ describe("password", () => {
     expect(parse(optional(password()), undefined, "password")).toBeUndefined();
   });
 
+  it("rejects control characters inside a code", () => {
+    expect(parse(required(password()), "12\r\n34", "password")).toBe('error: "password" must not contain control characters');
+  });
+
   it("rejects objects and overlong codes", () => {
     expect(parse(required(password()), { a: 1 }, "password")).toBe('error: "password" must be a string');
     expect(parse(required(password()), "1".repeat(129), "password")).toBe(

@@ -88,7 +88,9 @@ export function password(name = "password") {
     },
     z
       .string({ error: errorFor(name, "must be a string") })
-      .max(MAX_PASSWORD_LENGTH, { error: `"${name}" must be at most ${MAX_PASSWORD_LENGTH} characters` }),
+      .max(MAX_PASSWORD_LENGTH, { error: `"${name}" must be at most ${MAX_PASSWORD_LENGTH} characters` })
+      // It replaces {password} in an email's subject too, where a line break would start a header.
+      .refine((v) => !hasControlCharacter(v), { error: `"${name}" must not contain control characters` }),
   );
 }
 
@@ -131,21 +133,45 @@ export function positiveInt(name: string, max: number) {
   );
 }
 
-/** Free text (messages, subjects, bodies): any non-blank string up to `max` characters, kept as is. */
-export function text(name: string, max: number) {
-  return z
-    .string({ error: errorFor(name, "must be a string") })
-    .max(max, { error: `"${name}" must be at most ${max} characters` });
+/**
+ * Free text (messages, email bodies): any string up to `max` characters, kept as is. Line breaks
+ * and tabs are text; other C0 controls and DEL are refused, as no SMS, chat or mail body needs them.
+ * Without `max` the length is checked elsewhere, in the unit the provider counts (requests.ts).
+ */
+export function text(name: string, max?: number) {
+  const string = z.string({ error: errorFor(name, "must be a string") });
+  return (max === undefined ? string : string.max(max, { error: `"${name}" must be at most ${max} characters` })).refine(
+    (v) => !hasControlCharacter(v, LINE_BREAKS_AND_TAB),
+    { error: `"${name}" must not contain control characters other than line breaks and tabs` },
+  );
 }
 
 /**
- * C0 control characters and DEL. Nothing a phone, an email or a chat id contains; and PostgreSQL
- * refuses NUL in text outright (SQLSTATE 22021), so a target holding one must stop here as a 400.
+ * One line of text (an email's subject, which becomes a mail header): no control character at
+ * all, so that no CR/LF can end the header and start another.
  */
-function hasControlCharacter(value: string): boolean {
+export function line(name: string, max: number) {
+  return z
+    .string({ error: errorFor(name, "must be a string") })
+    .max(max, { error: `"${name}" must be at most ${max} characters` })
+    .refine((v) => !hasControlCharacter(v), { error: `"${name}" must not contain line breaks or control characters` });
+}
+
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const LINE_BREAKS_AND_TAB: ReadonlySet<number> = new Set([TAB, LF, CR]);
+
+/**
+ * C0 and C1 control characters, DEL, and the Unicode line and paragraph separators, except those
+ * in `allowed`. Nothing a phone, an email, a chat id or a header contains; and PostgreSQL refuses
+ * NUL in text outright (SQLSTATE 22021), so a target holding one must stop here as a 400.
+ */
+function hasControlCharacter(value: string, allowed: ReadonlySet<number> = new Set()): boolean {
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
+    const control = code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
+    if (control && !allowed.has(code)) return true;
   }
   return false;
 }

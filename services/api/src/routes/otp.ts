@@ -45,7 +45,10 @@ function checkAnswer(outcome: CheckOutcome) {
 
 /** `POST /{channel}` (create) and `GET /{channel}/check` for the four channels. */
 export function otpRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext): void {
-  const createSchemas = createOtpRequests({ maxLifetime: ctx.deps.config.otp.maxLifetime });
+  const createSchemas = createOtpRequests({
+    maxLifetime: ctx.deps.config.otp.maxLifetime,
+    codeLength: ctx.deps.config.otp.codeLength,
+  });
   for (const channel of CHANNELS) {
     createOtpRoute(app, ctx, channel, createSchemas[channel]);
     checkOtpRoute(app, ctx, channel);
