@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
+import { DEFAULT_PHONE_RULES } from "./phone.js";
 import {
-  CheckRequests,
+  createCheckRequests,
   createOtpRequests,
   PasswordRequest,
   SetLimitRequests,
@@ -13,8 +14,9 @@ import { SEED_EXAMPLES, SEED_RESPONSES } from "./seed-examples.fixtures.js";
 import { chatIdOfUpdate, TelegramUpdate } from "./telegram.js";
 import { validationMessage } from "./validation-message.js";
 
-const settings = { maxLifetime: 86_400, codeLength: 6 };
+const settings = { maxLifetime: 86_400, codeLength: 6, phone: DEFAULT_PHONE_RULES };
 const create = createOtpRequests(settings);
+const CheckRequests = createCheckRequests(DEFAULT_PHONE_RULES);
 
 function accept<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   const result = schema.safeParse(body);

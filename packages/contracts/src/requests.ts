@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CHANNEL_INFO, Channel, PASSWORD_PLACEHOLDER, substitutePassword } from "./channels.js";
+import type { PhoneRules } from "./phone.js";
 import {
   chatId,
   email,
@@ -38,6 +39,8 @@ export interface RequestLimits {
   readonly maxLifetime: number;
   /** `OTP_CODE_LENGTH`: the digits of a generated code, for the length of the text it goes into. */
   readonly codeLength: number;
+  /** `OTP_PHONE_CHECK` and `OTP_DEFAULT_REGION`. */
+  readonly phone: PhoneRules;
 }
 
 type TextFields = { password?: string | undefined } & Record<string, unknown>;
@@ -83,7 +86,7 @@ export function createOtpRequests(limits: RequestLimits) {
     sms: z
       .object({
         ip: maybeIp,
-        phone: phone(),
+        phone: phone(limits.phone),
         password: maybePassword,
         message: required(text("message")).meta({ description: SMS_LENGTH_RULE }),
         lifetime,
@@ -99,7 +102,7 @@ export function createOtpRequests(limits: RequestLimits) {
           });
         }
       }),
-    call: z.object({ ip: maybeIp, phone: phone(), password: maybePassword, lifetime }),
+    call: z.object({ ip: maybeIp, phone: phone(limits.phone), password: maybePassword, lifetime }),
     email: z
       .object({
         ip: maybeIp,
@@ -142,13 +145,16 @@ export type CreateTelegramRequest = z.output<OtpRequests["telegram"]>;
 
 const requiredPassword = required(password());
 
-/** Check requests: the target and the code the user typed. */
-export const CheckRequests = {
-  sms: z.object({ phone: phone(), password: requiredPassword }),
-  call: z.object({ phone: phone(), password: requiredPassword }),
-  email: z.object({ email: email(), password: requiredPassword }),
-  telegram: z.object({ chat_id: chatId(), password: requiredPassword }),
-} as const;
+/** Check requests: the target, read as on creation, and the code the user typed. */
+export function createCheckRequests(phoneRules: PhoneRules) {
+  return {
+    sms: z.object({ phone: phone(phoneRules), password: requiredPassword }),
+    call: z.object({ phone: phone(phoneRules), password: requiredPassword }),
+    email: z.object({ email: email(), password: requiredPassword }),
+    telegram: z.object({ chat_id: chatId(), password: requiredPassword }),
+  } as const;
+}
+export type CheckRequests = ReturnType<typeof createCheckRequests>;
 
 /** A normalised check request, whatever the channel. */
 export interface CheckInput {

@@ -1,5 +1,6 @@
-import { isIP } from "node:net";
 import { z } from "zod";
+import { canonicalIp, MAX_IP_LENGTH } from "./ip.js";
+import { type PhoneRules, phoneReader } from "./phone.js";
 
 /**
  * Lenient scalars, as the original product accepted them (docs/api.md, "Conventions"): phones, chat ids and passwords may be JSON
@@ -32,33 +33,41 @@ export function optional<T extends z.ZodType>(schema: T) {
   return z.preprocess(blankToUndefined, schema.optional());
 }
 
-const MAX_PHONE_DIGITS = 20;
-
-/** Phone numbers: digits only; a leading `+` and common separators are dropped; numbers accepted. */
-export function phone(name = "phone") {
+/**
+ * Phone numbers, read under `rules` (phone.ts) into their canonical form: the E.164 digits without
+ * `+`. A `+`, a leading `00`/`011`, spaces, dots, dashes and parentheses are accepted; a JSON
+ * number too.
+ */
+export function phone(rules: PhoneRules, name = "phone") {
+  const read = phoneReader(rules);
   return required(
     z.preprocess(
       (value) => {
-        if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) {
-          return String(value);
-        }
-        if (typeof value === "string")
-          return value
-            .trim()
-            .replace(/^\+/, "")
-            .replace(/[\s().-]/g, "");
+        if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return String(value);
+        if (typeof value === "string") return value.trim();
         return value;
       },
       z
         .string({ error: errorFor(name, "must be a string of digits") })
-        .regex(/^\d{3,20}$/, { error: `"${name}" must be 3 to ${MAX_PHONE_DIGITS} digits` }),
+        .refine((v) => !hasControlCharacter(v), { error: `"${name}" must not contain control characters` })
+        .transform((value, ctx) => {
+          const reading = read(value);
+          if (reading.ok) return reading.phone;
+          ctx.addIssue({ code: "custom", message: `"${name}" ${reading.problem}`, abort: true });
+          return z.NEVER;
+        }),
     ),
-  ).meta({ description: "Digits, without `+` (a leading `+` is ignored). A JSON number is accepted." });
+  ).meta({
+    description:
+      "International digits, with or without `+` (e.g. `77011234567`); stored and sent as the E.164 digits " +
+      "without `+`. A JSON number is accepted.",
+  });
 }
 
 /**
  * Telegram chat ids: integers (negative for groups), given as a number or a string. Kept as the
- * decimal string; must be a safe integer because it is sent to the Telegram service as a number.
+ * decimal string of the integer, without leading zeros; must be a safe integer because it is sent
+ * to the Telegram service as a number.
  */
 export function chatId(name = "chat_id") {
   return required(
@@ -71,7 +80,9 @@ export function chatId(name = "chat_id") {
       z
         .string({ error: errorFor(name, "must be an integer") })
         .regex(/^-?\d{1,16}$/, { error: `"${name}" must be an integer` })
-        .refine((v) => Number.isSafeInteger(Number(v)), { error: `"${name}" is out of range` }),
+        .refine((v) => Number.isSafeInteger(Number(v)), { error: `"${name}" is out of range` })
+        // The integer it is: "01234" and "1234" are one chat (the webhook reads Telegram's numbers so).
+        .transform((v) => String(Number(v))),
     ),
   ).meta({ description: "Telegram chat id (integer, negative for groups); a JSON number or a string." });
 }
@@ -107,16 +118,27 @@ export function email(name = "email") {
   ).meta({ description: "Email address; trimmed and compared case-insensitively." });
 }
 
-/** The requester's IP address, IPv4 or IPv6. */
+/** The requester's IP address, IPv4 or IPv6, in its canonical form (ip.ts). */
 export function ip(name = "ip") {
   return z
     .preprocess(
       (value) => (typeof value === "string" ? value.trim() : value),
       z
         .string({ error: errorFor(name, "must be a string") })
-        .refine((v) => isIP(v) !== 0, { error: `"${name}" must be an IPv4 or IPv6 address` }),
+        .max(MAX_IP_LENGTH, { error: `"${name}" must be at most ${MAX_IP_LENGTH} characters` })
+        .refine((v) => !v.includes("%"), { error: `"${name}" must not carry a zone (%…)`, abort: true })
+        .transform((value, ctx) => {
+          const canonical = canonicalIp(value);
+          if (canonical !== undefined) return canonical;
+          ctx.addIssue({ code: "custom", message: `"${name}" must be an IPv4 or IPv6 address` });
+          return z.NEVER;
+        }),
     )
-    .meta({ description: "IP address of the end user who asked for the code." });
+    .meta({
+      description:
+        "IP address of the end user who asked for the code; limits count it in canonical form (IPv6 compressed " +
+        "and lower-case, IPv4-mapped IPv6 as IPv4).",
+    });
 }
 
 /** Positive integers given as numbers or numeric strings, between 1 and `max`. */
@@ -177,8 +199,8 @@ function hasControlCharacter(value: string, allowed: ReadonlySet<number> = new S
 }
 
 /**
- * The `target` of `GET /password`: a phone, an email or a chat id. Normalised the way each channel
- * normalises it on creation, so that `+7701...`, `7701...` and `Foo@Example.com` find their OTPs.
+ * The `target` of `GET /password`: a phone, an email or a chat id, trimmed (an email lower-cased).
+ * Which stored targets it may stand for is `targetForms`' business.
  */
 export function target(name = "target") {
   return required(
@@ -187,10 +209,7 @@ export function target(name = "target") {
         if (typeof value === "number" && Number.isSafeInteger(value)) return String(value);
         if (typeof value !== "string") return value;
         const trimmed = value.trim();
-        if (trimmed.includes("@")) return trimmed.toLowerCase();
-        if (/^-\d+$/.test(trimmed)) return trimmed; // a group chat id
-        if (/^\+?[\d\s().-]+$/.test(trimmed)) return trimmed.replace(/^\+/, "").replace(/[\s().-]/g, "");
-        return trimmed;
+        return trimmed.includes("@") ? trimmed.toLowerCase() : trimmed;
       },
       z
         .string({ error: errorFor(name, "must be a string") })
@@ -198,4 +217,22 @@ export function target(name = "target") {
         .refine((v) => !hasControlCharacter(v), { error: `"${name}" must not contain control characters` }),
     ),
   ).meta({ description: "A phone, an email or a Telegram chat id." });
+}
+
+/**
+ * The stored targets a `GET /password` target may stand for, as given first: the string itself
+ * (with a phone's `+` and separators dropped, as targets were stored before numbering plans), its
+ * canonical phone form when it reads as a phone under `rules`, and its integer form when it is
+ * one (a chat id). Never a refusal: chat ids and emails are targets too.
+ */
+export function targetForms(value: string, rules: PhoneRules): string[] {
+  const forms = [value];
+  // A phone, unless it is a group's chat id (negative).
+  if (/^\+?[\d\s().-]+$/.test(value) && !value.startsWith("-")) {
+    forms.push(value.replace(/^\+/, "").replace(/[\s().-]/g, ""));
+    const reading = phoneReader(rules)(value);
+    if (reading.ok) forms.push(reading.phone);
+  }
+  if (/^-?\d{1,16}$/.test(value) && Number.isSafeInteger(Number(value))) forms.push(String(Number(value)));
+  return [...new Set(forms)];
 }
