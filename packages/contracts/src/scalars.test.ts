@@ -4,6 +4,7 @@ import { DEFAULT_PHONE_RULES, type PhoneRules } from "./phone.js";
 import {
   chatId,
   email,
+  emailLimitKey,
   ip,
   optional,
   password,
@@ -161,6 +162,16 @@ describe("email", () => {
     ["a\r\n@example.com", 'error: "email" must be a valid email address'],
   ])("rejects %j", (input, message) => {
     expect(parse(email(), input, "email")).toBe(message);
+  });
+
+  it.each([
+    ["foo+tag@example.com", "foo@example.com"],
+    ["foo+a+b@example.com", "foo@example.com"],
+    ["foo+@example.com", "foo@example.com"],
+    ["foo@example.com", "foo@example.com"],
+    ["+tag@example.com", "+tag@example.com"],
+  ])("counts limits of %j under %j with OTP_EMAIL_CANONICAL", (address, key) => {
+    expect(emailLimitKey(address)).toBe(key);
   });
 });
 

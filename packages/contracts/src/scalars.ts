@@ -118,6 +118,16 @@ export function email(name = "email") {
   ).meta({ description: "Email address; trimmed and compared case-insensitively." });
 }
 
+/**
+ * The key an email's limits are counted under with `OTP_EMAIL_CANONICAL=true`: the address without
+ * a `+tag` in its local part (`foo+1@example.com` → `foo@example.com`), since most mail services
+ * deliver both to one mailbox. A local part that is nothing but a tag is kept whole.
+ * `EMAIL_LIMIT_KEY_SQL` (packages/db) is the same rule in SQL; a test keeps the two equal.
+ */
+export function emailLimitKey(address: string): string {
+  return address.replace(/^([^@+]+)\+[^@]*@/, "$1@");
+}
+
 /** The requester's IP address, IPv4 or IPv6, in its canonical form (ip.ts). */
 export function ip(name = "ip") {
   return z

@@ -13,7 +13,7 @@ const SECRET = "canonical targets test secret";
 const db = useTestDatabase();
 const broker = useTestBroker("api-canon");
 let api: TestApi;
-/** A replica with OTP_DEFAULT_REGION=KZ, on the same database. */
+/** A replica with OTP_DEFAULT_REGION=KZ, OTP_EMAIL_CANONICAL=true, on the same database. */
 let kz: TestApi;
 let dispatcher: DeliveringDispatcher;
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
     pg: db(),
     broker,
     clock: api.clock,
-    env: { OTP_SECRET: SECRET, OTP_DEFAULT_REGION: "KZ" },
+    env: { OTP_SECRET: SECRET, OTP_DEFAULT_REGION: "KZ", OTP_EMAIL_CANONICAL: "true" },
   });
   dispatcher = await startDeliveringDispatcher({ pg: db(), broker, secret: SECRET });
 });
@@ -150,5 +150,34 @@ describe("chat ids", () => {
     expect((await telegram(1234)).body.status_code).toBe("chat_id_limit");
     expect((await api.call("GET", "/telegram/check?chat_id=1234&password=77")).body).toEqual({ status: true });
     expect((await api.call("GET", "/password?target=01234")).body).toEqual({ status: true, content: { password: "77" } });
+  });
+});
+
+describe("emails under OTP_EMAIL_CANONICAL=true", () => {
+  const email = (on: TestApi, address: string, password = "31") =>
+    on.call("POST", "/email", { email: address, password, lifetime: 60, subject: "Code", text: "Code {password}" });
+
+  it("a +tag does not escape an email limit; the code still goes to, and checks for, the address as given", async () => {
+    await api.call("POST", "/limit/email", { emails: [{ minutes: 10, rate: 1 }] });
+    // Off (the default): each tag is an address of its own.
+    expect((await email(api, "ann+1@example.com")).status).toBe(200);
+    expect((await email(api, "ann+2@example.com")).status).toBe(200);
+
+    expect((await email(kz, "bob+1@example.com", "41")).status).toBe(200);
+    for (const address of ["bob+2@example.com", "bob@example.com", "BOB+x@Example.com"]) {
+      expect((await email(kz, address)).body.status_code).toBe("email_limit");
+    }
+    expect((await kz.call("GET", "/email/check?email=bob%2B1%40example.com&password=41")).body).toEqual({ status: true });
+    expect((await kz.call("GET", "/email/check?email=bob%40example.com&password=41")).body).toEqual({ status: false });
+    await expect
+      .poll(() => dispatcher.provider.requests({ path: "/smtp" }).map((r) => (r.json as { to: string }).to))
+      .toEqual(expect.arrayContaining(["bob+1@example.com"]));
+  });
+
+  it("counts exactly under concurrency: 20 parallel tags of one address under a rate of 3 accept 3", async () => {
+    await api.call("POST", "/limit/email", { emails: [{ minutes: 10, rate: 3 }] });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => email(kz, `carol+${i}@example.com`)));
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(3);
+    expect(answers.filter((a) => a.body.status_code === "email_limit")).toHaveLength(17);
   });
 });

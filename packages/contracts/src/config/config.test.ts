@@ -48,7 +48,7 @@ describe("configuration", () => {
       message: "Your code: {password}",
       secret: undefined,
     });
-    expect(c.targets).toEqual({ phone: { check: "valid", defaultRegion: undefined } });
+    expect(c.targets).toEqual({ phone: { check: "valid", defaultRegion: undefined }, emailCanonical: false });
     expect(c.auth).toBeUndefined();
     expect(c.dispatcher.channels).toEqual(["sms", "call", "email", "telegram"]);
   });
@@ -111,10 +111,10 @@ describe("configuration", () => {
 });
 
 describe("how targets are read", () => {
-  it("reads OTP_PHONE_CHECK and OTP_DEFAULT_REGION (any case)", () => {
-    const result = parseConfig({ OTP_PHONE_CHECK: "Possible", OTP_DEFAULT_REGION: "kz" });
+  it("reads OTP_PHONE_CHECK, OTP_DEFAULT_REGION (any case) and OTP_EMAIL_CANONICAL", () => {
+    const result = parseConfig({ OTP_PHONE_CHECK: "Possible", OTP_DEFAULT_REGION: "kz", OTP_EMAIL_CANONICAL: "true" });
     if (!result.ok) throw new Error(result.errors.join("; "));
-    expect(result.config.targets).toEqual({ phone: { check: "possible", defaultRegion: "KZ" } });
+    expect(result.config.targets).toEqual({ phone: { check: "possible", defaultRegion: "KZ" }, emailCanonical: true });
   });
 
   it("names a bad value", () => {

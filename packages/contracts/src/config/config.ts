@@ -47,6 +47,8 @@ export interface Config {
   readonly targets: {
     /** `OTP_PHONE_CHECK` and `OTP_DEFAULT_REGION`. */
     readonly phone: PhoneRules;
+    /** `OTP_EMAIL_CANONICAL`: email limits ignore a `+tag` in the local part. */
+    readonly emailCanonical: boolean;
   };
   readonly telegramWebhook: {
     readonly codeLength: number;
@@ -140,6 +142,7 @@ function configOf(e: Env): Config {
     },
     targets: {
       phone: { check: e.OTP_PHONE_CHECK, defaultRegion: e.OTP_DEFAULT_REGION },
+      emailCanonical: e.OTP_EMAIL_CANONICAL,
     },
     telegramWebhook: {
       codeLength: e.OTP_TELEGRAM_CODE_LENGTH,

@@ -81,6 +81,7 @@ export const EnvSchema = z.object({
     .default("valid")
     .pipe(z.enum(PHONE_CHECKS, { error: 'must be "valid", "possible" or "off"' })),
   OTP_DEFAULT_REGION: phoneRegion,
+  OTP_EMAIL_CANONICAL: bool(false),
   OTP_DELIVERY_TIMEOUT: secondsAsMs(10, 0.1, 300),
   OTP_DELIVERY_MAX_ATTEMPTS: int(8, 1, 100),
 
