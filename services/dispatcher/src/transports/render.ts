@@ -91,10 +91,3 @@ export function queueTask(call: ProviderCall): { readonly [key: string]: PhpJson
     ...(call.headers ? { headers: call.headers } : {}),
   };
 }
-
-/** The texts a provider's error body might echo back; they are cut out of stored errors and logs. */
-export function secretsOf(call: ProviderCall, content: DeliveryContent): string[] {
-  const texts = [content.password];
-  for (const value of Object.values(call.json)) if (typeof value === "string" && value.length >= 4) texts.push(value);
-  return texts.filter((t) => t.length > 0);
-}
