@@ -26,7 +26,9 @@ export interface PhoneRules {
 /** The default: valid numbers only, international forms only. */
 export const DEFAULT_PHONE_RULES: PhoneRules = { check: "valid", defaultRegion: undefined };
 
-export type PhoneReading = { readonly ok: true; readonly phone: string } | { readonly ok: false; readonly problem: string };
+export type PhoneReading =
+  | { readonly ok: true; readonly phone: string }
+  | { readonly ok: false; readonly problem: string };
 
 export const MIN_PHONE_DIGITS = 3;
 export const MAX_PHONE_DIGITS = 20;

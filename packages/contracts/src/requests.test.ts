@@ -177,15 +177,17 @@ describe("create requests", () => {
     expect(reject(create.telegram, { ...telegram, message: "😀".repeat(4096) })).toBe(
       '"message" must be at most 4096 UTF-16 code units, as Telegram counts them (an emoji counts 2)',
     );
-    expect(reject(create.telegram, { ...telegram, message: `${"x".repeat(4090)}{password}`, password: "1234567" })).toMatch(
-      /^"message" must be at most 4096 UTF-16 code units/,
-    );
+    expect(
+      reject(create.telegram, { ...telegram, message: `${"x".repeat(4090)}{password}`, password: "1234567" }),
+    ).toMatch(/^"message" must be at most 4096 UTF-16 code units/);
   });
 
   it("refuse line breaks and controls in a subject, keep line breaks and tabs in the texts", () => {
     const email = { email: "a@b.co", password: "1", lifetime: 30 };
     for (const subject of ["Hi\r\nBcc: x@evil.example", "Hi\nthere", "Hi\tthere", "Hi\u0000", "Hi\u0085", "Hi\u2028"]) {
-      expect(reject(create.email, { ...email, subject })).toBe('"subject" must not contain line breaks or control characters');
+      expect(reject(create.email, { ...email, subject })).toBe(
+        '"subject" must not contain line breaks or control characters',
+      );
     }
     const texts = accept(create.email, { ...email, subject: "Hi", text: "a\r\n\tb", html: "<p>\n</p>" });
     expect(texts).toMatchObject({ text: "a\r\n\tb", html: "<p>\n</p>" });

@@ -139,7 +139,9 @@ describe("password", () => {
   });
 
   it("rejects control characters inside a code", () => {
-    expect(parse(required(password()), "12\r\n34", "password")).toBe('error: "password" must not contain control characters');
+    expect(parse(required(password()), "12\r\n34", "password")).toBe(
+      'error: "password" must not contain control characters',
+    );
   });
 
   it("rejects objects and overlong codes", () => {

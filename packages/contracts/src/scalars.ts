@@ -172,10 +172,11 @@ export function positiveInt(name: string, max: number) {
  */
 export function text(name: string, max?: number) {
   const string = z.string({ error: errorFor(name, "must be a string") });
-  return (max === undefined ? string : string.max(max, { error: `"${name}" must be at most ${max} characters` })).refine(
-    (v) => !hasControlCharacter(v, LINE_BREAKS_AND_TAB),
-    { error: `"${name}" must not contain control characters other than line breaks and tabs` },
-  );
+  return (
+    max === undefined ? string : string.max(max, { error: `"${name}" must be at most ${max} characters` })
+  ).refine((v) => !hasControlCharacter(v, LINE_BREAKS_AND_TAB), {
+    error: `"${name}" must not contain control characters other than line breaks and tabs`,
+  });
 }
 
 /**

@@ -125,7 +125,11 @@ describe("ip addresses", () => {
     expect((await sms(api, "77019990031", { ip: "203.0.113.7" })).status).toBe(200);
     for (const ip of ["::ffff:203.0.113.7", "::ffff:cb00:7107", "0:0:0:0:0:FFFF:203.0.113.7"]) {
       const answer = await sms(api, "77019990032", { ip });
-      expect({ ip, status: answer.status, code: answer.body.status_code }).toEqual({ ip, status: 429, code: "ip_limit" });
+      expect({ ip, status: answer.status, code: answer.body.status_code }).toEqual({
+        ip,
+        status: 429,
+        code: "ip_limit",
+      });
     }
     expect((await sms(api, "77019990033", { ip: "2001:DB8::7" })).status).toBe(200);
     expect((await sms(api, "77019990034", { ip: "2001:db8:0:0:0:0:0:7" })).body.status_code).toBe("ip_limit");
@@ -149,7 +153,10 @@ describe("chat ids", () => {
     expect((await telegram("01234")).status).toBe(200);
     expect((await telegram(1234)).body.status_code).toBe("chat_id_limit");
     expect((await api.call("GET", "/telegram/check?chat_id=1234&password=77")).body).toEqual({ status: true });
-    expect((await api.call("GET", "/password?target=01234")).body).toEqual({ status: true, content: { password: "77" } });
+    expect((await api.call("GET", "/password?target=01234")).body).toEqual({
+      status: true,
+      content: { password: "77" },
+    });
   });
 });
 
@@ -167,7 +174,9 @@ describe("emails under OTP_EMAIL_CANONICAL=true", () => {
     for (const address of ["bob+2@example.com", "bob@example.com", "BOB+x@Example.com"]) {
       expect((await email(kz, address)).body.status_code).toBe("email_limit");
     }
-    expect((await kz.call("GET", "/email/check?email=bob%2B1%40example.com&password=41")).body).toEqual({ status: true });
+    expect((await kz.call("GET", "/email/check?email=bob%2B1%40example.com&password=41")).body).toEqual({
+      status: true,
+    });
     expect((await kz.call("GET", "/email/check?email=bob%40example.com&password=41")).body).toEqual({ status: false });
     await expect
       .poll(() => dispatcher.provider.requests({ path: "/smtp" }).map((r) => (r.json as { to: string }).to))

@@ -76,7 +76,8 @@ describe("text limits, in the provider's unit", () => {
   });
 
   it("an SMS counts segments: 1,600 GSM-7 characters fit, 1,600 Cyrillic ones (UCS-2) do not", async () => {
-    const sms = (message: string) => api.call("POST", "/sms", { phone: "77019990063", password: "1", lifetime: 60, message });
+    const sms = (message: string) =>
+      api.call("POST", "/sms", { phone: "77019990063", password: "1", lifetime: 60, message });
     expect((await sms("x".repeat(1600))).status).toBe(200);
     expect(validation(await sms("ж".repeat(1600)))).toEqual(REFUSED);
     expect((await sms("ж".repeat(737))).status).toBe(200);
@@ -90,9 +91,17 @@ describe("{password}", () => {
       ["77019990072", "$$99"],
       ["77019990073", "$'x$`"],
     ] as const) {
-      const created = await api.call("POST", "/sms", { phone, password: code, lifetime: 60, message: "Code: {password}." });
+      const created = await api.call("POST", "/sms", {
+        phone,
+        password: code,
+        lifetime: 60,
+        message: "Code: {password}.",
+      });
       expect(created.status).toBe(200);
-      expect((await api.call("GET", `/password?target=${phone}`)).body).toEqual({ status: true, content: { password: code } });
+      expect((await api.call("GET", `/password?target=${phone}`)).body).toEqual({
+        status: true,
+        content: { password: code },
+      });
     }
     const sent = () =>
       dispatcher.provider
@@ -107,9 +116,11 @@ describe("{password}", () => {
 
 describe("a provider's error body", () => {
   async function failedDelivery(id: string): Promise<string> {
-    await expect.poll(async () => (await api.call("GET", `/otp/${id}`)).body.content, { timeout: 15_000 }).toMatchObject({
-      delivery: { status: "failed" },
-    });
+    await expect
+      .poll(async () => (await api.call("GET", `/otp/${id}`)).body.content, { timeout: 15_000 })
+      .toMatchObject({
+        delivery: { status: "failed" },
+      });
     const content = (await api.call("GET", `/otp/${id}`)).body.content as { delivery: { last_error: string } };
     return content.delivery.last_error;
   }
@@ -117,7 +128,10 @@ describe("a provider's error body", () => {
   it("is stored and logged without the chat id or the message, however escaped", async () => {
     const chatId = 9081726354;
     const message = "Ваш код: 424242 — не сообщайте его";
-    const escaped = JSON.stringify(message).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    const escaped = JSON.stringify(message).replace(
+      /[^\x20-\x7e]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
     dispatcher.provider.addRule({
       path: "/msg",
       status: 400,
@@ -138,7 +152,12 @@ describe("a provider's error body", () => {
       status: 422,
       body: '{"status":false,"message":"number +7 (701) 999-00-81 is not reachable; 77019990081 / 8 701 999 00 81"}',
     });
-    const created = await api.call("POST", "/sms", { phone: "77019990081", password: "5", lifetime: 60, message: "Code {password}" });
+    const created = await api.call("POST", "/sms", {
+      phone: "77019990081",
+      password: "5",
+      lifetime: 60,
+      message: "Code {password}",
+    });
     const lastError = await failedDelivery((created.body.content as { id: string }).id);
     expect(lastError).toContain("is not reachable");
     for (const leak of [/999\D{0,3}00\D{0,3}81/, /7019990081/]) {

@@ -121,7 +121,10 @@ export function otpWindowsSql({ otp: otpTable }: Tables) {
   };
   const nth = {
     ip: nthStatement(otp, "ip", "target"),
-    target: { target: nthStatement(otp, "target", "target"), emailLimitKey: nthStatement(otp, "target", "emailLimitKey") },
+    target: {
+      target: nthStatement(otp, "target", "target"),
+      emailLimitKey: nthStatement(otp, "target", "emailLimitKey"),
+    },
   };
 
   return {

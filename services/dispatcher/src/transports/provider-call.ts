@@ -37,7 +37,12 @@ export function httpTransport(options: HttpTransportOptions): Transport {
           { ...options.route(call), idempotencyKey: request.eventId, timeoutMs: options.timeoutMs },
           signal,
         );
-        const redact = redactorFor({ channel: request.channel, target: request.target, call, content: request.content });
+        const redact = redactorFor({
+          channel: request.channel,
+          target: request.target,
+          call,
+          content: request.content,
+        });
         return options.accept?.(request, answer) ?? classifyAnswer(answer, redact);
       } catch (error) {
         if (isAbort(error, signal)) throw error;

@@ -26,7 +26,14 @@ function expectClean(text: string, forbidden: readonly (string | RegExp)[]) {
 describe("error bodies are cut of the target in every form and of the texts", () => {
   it("a phone, with or without + and separators, national or international", () => {
     const redact = redactorOf("sms", "77019998877", { password: "4321", message: "Your code is 4321" });
-    for (const spelling of ["77019998877", "+77019998877", "+7 (701) 999-88-77", "8 701 999 88 77", "7019998877", "+7 701 999\\/88\\/77"]) {
+    for (const spelling of [
+      "77019998877",
+      "+77019998877",
+      "+7 (701) 999-88-77",
+      "8 701 999 88 77",
+      "7019998877",
+      "+7 701 999\\/88\\/77",
+    ]) {
       const out = redact(`{"error":"invalid number ${spelling}"}`);
       expectClean(out, [/\d{3}\D{0,3}\d{2}\D{0,3}\d{2}/]);
       expect(out).toContain("***");
@@ -35,7 +42,9 @@ describe("error bodies are cut of the target in every form and of the texts", ()
 
   it("the full chat id", () => {
     const redact = redactorOf("telegram", "-1001234567890", { password: "4321", message: "Code 4321" });
-    const out = redact('{"ok":false,"description":"Bad Request: chat not found","parameters":{"chat_id":-1001234567890}}');
+    const out = redact(
+      '{"ok":false,"description":"Bad Request: chat not found","parameters":{"chat_id":-1001234567890}}',
+    );
     expectClean(out, ["1001234567890"]);
     expect(out).toContain("chat not found");
   });
@@ -52,7 +61,12 @@ describe("error bodies are cut of the target in every form and of the texts", ()
   it("the message texts: raw, JSON-escaped, PHP-JSON-escaped, and cut short at the end of the kept body", () => {
     const message = "Ваш код: 4321\n/не сообщайте его никому";
     const redact = redactorOf("sms", "77019998877", { password: "4321", message });
-    for (const echoed of [message, JSON.stringify(message), phpJsonEncode(message), phpJsonEncode(message).toUpperCase()]) {
+    for (const echoed of [
+      message,
+      JSON.stringify(message),
+      phpJsonEncode(message),
+      phpJsonEncode(message).toUpperCase(),
+    ]) {
       const out = redact(`{"status":false,"message":"bad text","content":${echoed}}`);
       expectClean(out, ["Ваш код", "\\u0412\\u0430\\u0448", "4321", "никому"]);
       expect(out).toContain("bad text");
@@ -71,6 +85,8 @@ describe("error bodies are cut of the target in every form and of the texts", ()
 
   it("leaves an unrelated body alone", () => {
     const redact = redactorOf("sms", "77019998877", { password: "4321", message: "Your code is 4321" });
-    expect(redact('{"status":false,"message":"Service unavailable"}')).toBe('{"status":false,"message":"Service unavailable"}');
+    expect(redact('{"status":false,"message":"Service unavailable"}')).toBe(
+      '{"status":false,"message":"Service unavailable"}',
+    );
   });
 });
