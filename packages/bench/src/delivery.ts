@@ -105,7 +105,10 @@ export async function measureDelivery(run: DeliveryRun): Promise<DeliveryResult>
     );
     return rows[0] as { total: number; delivered: number; first: Date | null; last: Date | null };
   };
-  await createThroughApi(run.apiUrl, run.events, run.lifetimeSeconds, 60_000_000_000 + run.lifetimeSeconds * 1_000_000);
+  // Distinct phones per run (its lifetime tells runs apart), all valid Kazakh mobiles (7701…, 7702…):
+  // the API refuses numbers the numbering plan calls invalid.
+  const phoneBase = 77_010_000_000 + (Math.floor(run.lifetimeSeconds / 60) % 100) * 100_000;
+  await createThroughApi(run.apiUrl, run.events, run.lifetimeSeconds, phoneBase);
   // Every event confirmed by RabbitMQ (the outbox is emptied on confirm) before the clock starts.
   for (let i = 0; ; i++) {
     const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox");

@@ -132,7 +132,10 @@ ${pgbenchText(sql.otp.check, { target: ":phone" })};
 `;
 }
 
-/** Phones of the OTPs the API load creates (and the checks check): this plus 1, 2, 3 … */
+/**
+ * Phones of the OTPs the API load creates (and the checks check): this plus 1, 2, 3 … Valid Kazakh
+ * mobiles (7700…; 7705… for the bare server's), as the API accepts only valid numbers.
+ */
 export const CHECK_PHONE_BASE = 77_000_000_000;
 
 /** pgbench -D values for the parameters pgbench passes unchanged: hex for bytea, text otherwise. */
