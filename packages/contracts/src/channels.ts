@@ -40,3 +40,11 @@ export type LimitMeasure = (typeof LIMIT_MEASURES)[number];
 
 /** The placeholder replaced by the code in every text field at delivery time. */
 export const PASSWORD_PLACEHOLDER = "{password}";
+
+/**
+ * `text` with every `{password}` replaced by `password`, literally: `String.replace` would expand
+ * `$&`, `$$` or `` $` `` in a client's password, and the text would no longer show the stored code.
+ */
+export function substitutePassword(text: string, password: string): string {
+  return text.split(PASSWORD_PLACEHOLDER).join(password);
+}

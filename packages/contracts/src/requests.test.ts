@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
+import { DEFAULT_PHONE_RULES } from "./phone.js";
 import {
-  CheckRequests,
+  createCheckRequests,
   createOtpRequests,
   PasswordRequest,
   SetLimitRequests,
@@ -13,7 +14,9 @@ import { SEED_EXAMPLES, SEED_RESPONSES } from "./seed-examples.fixtures.js";
 import { chatIdOfUpdate, TelegramUpdate } from "./telegram.js";
 import { validationMessage } from "./validation-message.js";
 
-const create = createOtpRequests({ maxLifetime: 86_400 });
+const settings = { maxLifetime: 86_400, codeLength: 6, phone: DEFAULT_PHONE_RULES };
+const create = createOtpRequests(settings);
+const CheckRequests = createCheckRequests(DEFAULT_PHONE_RULES);
 
 function accept<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   const result = schema.safeParse(body);
@@ -118,7 +121,7 @@ describe("create requests", () => {
   });
 
   it("bound lifetime by OTP_MAX_LIFETIME", () => {
-    const short = createOtpRequests({ maxLifetime: 60 });
+    const short = createOtpRequests({ ...settings, maxLifetime: 60 });
     expect(reject(short.sms, { ...sms, lifetime: 61 })).toBe('"lifetime" must be between 1 and 60');
     expect(accept(short.sms, { ...sms, lifetime: 60 }).lifetime).toBe(60);
   });
@@ -142,9 +145,65 @@ describe("create requests", () => {
     expect(reject(create.sms, { ...sms, ip: "localhost" })).toBe('"ip" must be an IPv4 or IPv6 address');
   });
 
-  it("reject texts of the wrong type or size", () => {
+  it("reject texts of the wrong type", () => {
     expect(reject(create.sms, { ...sms, message: 42 })).toBe('"message" must be a string');
-    expect(reject(create.sms, { ...sms, message: "x".repeat(1601) })).toBe('"message" must be at most 1600 characters');
+  });
+
+  it("count an SMS in segments: 11 of 153 GSM-7 septets, or of 67 UTF-16 units outside GSM-7", () => {
+    // Today's 1,600 GSM-7 characters still fit, up to 11 × 153.
+    expect(accept(create.sms, { ...sms, message: "x".repeat(1600) }).message).toHaveLength(1600);
+    expect(accept(create.sms, { ...sms, message: "x".repeat(1683) }).message).toHaveLength(1683);
+    expect(reject(create.sms, { ...sms, message: "x".repeat(1684) })).toMatch(
+      /^"message" must fit in 11 SMS segments \(at most 11 segments once \{password\} is replaced: 1683 GSM-7 septets .*; this one takes 12$/,
+    );
+    // Extension characters take two septets.
+    expect(reject(create.sms, { ...sms, message: "€".repeat(842) })).toMatch(/this one takes 12$/);
+    // Cyrillic is UCS-2: 1,600 characters were accepted before, 737 is the most now.
+    expect(accept(create.sms, { ...sms, message: "ж".repeat(737) }).message).toHaveLength(737);
+    expect(reject(create.sms, { ...sms, message: "ж".repeat(1600) })).toMatch(/this one takes 24$/);
+  });
+
+  it("count an SMS after {password} is replaced, by the client's code or a generated one", () => {
+    const { password: _omitted, ...generated } = sms;
+    const fits = `${"x".repeat(1683 - 6)}{password}`; // 1,677 + 6 digits
+    expect(accept(create.sms, { ...generated, message: fits }).message).toBe(fits);
+    expect(reject(create.sms, { ...generated, message: `x${fits}` })).toMatch(/this one takes 12$/);
+    expect(reject(create.sms, { ...sms, password: "1234567", message: fits })).toMatch(/this one takes 12$/);
+  });
+
+  it("count a Telegram message in UTF-16 code units, as Telegram does", () => {
+    const telegram = { chat_id: "5", password: "1", lifetime: 30 };
+    expect(accept(create.telegram, { ...telegram, message: "😀".repeat(2048) }).message).toHaveLength(4096);
+    expect(reject(create.telegram, { ...telegram, message: "😀".repeat(4096) })).toBe(
+      '"message" must be at most 4096 UTF-16 code units, as Telegram counts them (an emoji counts 2)',
+    );
+    expect(
+      reject(create.telegram, { ...telegram, message: `${"x".repeat(4090)}{password}`, password: "1234567" }),
+    ).toMatch(/^"message" must be at most 4096 UTF-16 code units/);
+  });
+
+  it("refuse line breaks and controls in a subject, keep line breaks and tabs in the texts", () => {
+    const email = { email: "a@b.co", password: "1", lifetime: 30 };
+    for (const subject of ["Hi\r\nBcc: x@evil.example", "Hi\nthere", "Hi\tthere", "Hi\u0000", "Hi\u0085", "Hi\u2028"]) {
+      expect(reject(create.email, { ...email, subject })).toBe(
+        '"subject" must not contain line breaks or control characters',
+      );
+    }
+    const texts = accept(create.email, { ...email, subject: "Hi", text: "a\r\n\tb", html: "<p>\n</p>" });
+    expect(texts).toMatchObject({ text: "a\r\n\tb", html: "<p>\n</p>" });
+    expect(accept(create.sms, { ...sms, message: "line 1\nline 2" }).message).toBe("line 1\nline 2");
+    for (const bad of ["a\u0000b", "a\u001bb", "a\u0007b", "a\u007fb"]) {
+      expect(reject(create.sms, { ...sms, message: bad })).toBe(
+        '"message" must not contain control characters other than line breaks and tabs',
+      );
+      expect(reject(create.email, { ...email, subject: "Hi", html: bad })).toBe(
+        '"html" must not contain control characters other than line breaks and tabs',
+      );
+    }
+    // A client's code replaces {password} in the subject: it may not carry a header either.
+    expect(reject(create.email, { ...email, subject: "Code {password}", password: "1\r\nBcc: x@evil.example" })).toBe(
+      '"password" must not contain control characters',
+    );
   });
 
   it("read the target of each channel", () => {

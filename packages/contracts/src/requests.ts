@@ -1,9 +1,11 @@
 import { z } from "zod";
-import { CHANNEL_INFO, Channel, PASSWORD_PLACEHOLDER } from "./channels.js";
+import { CHANNEL_INFO, Channel, PASSWORD_PLACEHOLDER, substitutePassword } from "./channels.js";
+import type { PhoneRules } from "./phone.js";
 import {
   chatId,
   email,
   ip,
+  line,
   mustBeSet,
   optional,
   password,
@@ -13,13 +15,32 @@ import {
   target,
   text,
 } from "./scalars.js";
+import { MAX_SMS_SEGMENTS, MAX_TELEGRAM_UNITS, SMS_PART, smsLength, utf16Units } from "./text-units.js";
 
-/** Limits on free text, generous for each medium: a long SMS, a Telegram message, an email subject. */
-export const TEXT_LIMITS = { smsMessage: 1600, telegramMessage: 4096, subject: 998, body: 60_000 } as const;
+/**
+ * Limits on free text, in the unit each provider counts (text-units.ts): SMS segments, Telegram's
+ * UTF-16 code units; an email subject's and body's characters.
+ */
+export const TEXT_LIMITS = {
+  smsSegments: MAX_SMS_SEGMENTS,
+  telegramUnits: MAX_TELEGRAM_UNITS,
+  subject: 998,
+  body: 60_000,
+} as const;
+
+/** The SMS length rule, as the API documents it. */
+const SMS_LENGTH_RULE =
+  `at most ${MAX_SMS_SEGMENTS} segments once {password} is replaced: ` +
+  `${MAX_SMS_SEGMENTS * SMS_PART.gsm7.multipart} GSM-7 septets (extension characters such as € count 2), ` +
+  `or ${MAX_SMS_SEGMENTS * SMS_PART.ucs2.multipart} UTF-16 code units for text outside the GSM-7 alphabet`;
 
 export interface RequestLimits {
   /** `OTP_MAX_LIFETIME`: the longest `lifetime` accepted, in seconds. */
   readonly maxLifetime: number;
+  /** `OTP_CODE_LENGTH`: the digits of a generated code, for the length of the text it goes into. */
+  readonly codeLength: number;
+  /** `OTP_PHONE_CHECK` and `OTP_DEFAULT_REGION`. */
+  readonly phone: PhoneRules;
 }
 
 type TextFields = { password?: string | undefined } & Record<string, unknown>;
@@ -52,6 +73,8 @@ function passwordOrPlaceholder(fields: readonly string[]) {
  * first complaint a client sees is the one the original product would have made.
  */
 export function createOtpRequests(limits: RequestLimits) {
+  const sent = (value: { password?: string | undefined; message: string }) =>
+    substitutePassword(value.message, value.password ?? "0".repeat(limits.codeLength));
   const lifetime = positiveInt("lifetime", limits.maxLifetime).meta({
     description: `Seconds the code stays valid (1 to ${limits.maxLifetime}).`,
   });
@@ -63,19 +86,29 @@ export function createOtpRequests(limits: RequestLimits) {
     sms: z
       .object({
         ip: maybeIp,
-        phone: phone(),
+        phone: phone(limits.phone),
         password: maybePassword,
-        message: required(text("message", TEXT_LIMITS.smsMessage)),
+        message: required(text("message")).meta({ description: SMS_LENGTH_RULE }),
         lifetime,
       })
-      .superRefine(passwordOrPlaceholder(["message"])),
-    call: z.object({ ip: maybeIp, phone: phone(), password: maybePassword, lifetime }),
+      .superRefine(passwordOrPlaceholder(["message"]))
+      .superRefine((value, ctx) => {
+        const { segments } = smsLength(sent(value));
+        if (segments > TEXT_LIMITS.smsSegments) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["message"],
+            message: `"message" must fit in ${TEXT_LIMITS.smsSegments} SMS segments (${SMS_LENGTH_RULE}); this one takes ${segments}`,
+          });
+        }
+      }),
+    call: z.object({ ip: maybeIp, phone: phone(limits.phone), password: maybePassword, lifetime }),
     email: z
       .object({
         ip: maybeIp,
         email: email(),
         password: maybePassword,
-        subject: required(text("subject", TEXT_LIMITS.subject)),
+        subject: required(line("subject", TEXT_LIMITS.subject)),
         lifetime,
         text: optional(text("text", TEXT_LIMITS.body)),
         html: optional(text("html", TEXT_LIMITS.body)),
@@ -86,10 +119,21 @@ export function createOtpRequests(limits: RequestLimits) {
         ip: maybeIp,
         chat_id: chatId(),
         password: maybePassword,
-        message: required(text("message", TEXT_LIMITS.telegramMessage)),
+        message: required(text("message")).meta({
+          description: `At most ${TEXT_LIMITS.telegramUnits} UTF-16 code units once {password} is replaced.`,
+        }),
         lifetime,
       })
-      .superRefine(passwordOrPlaceholder(["message"])),
+      .superRefine(passwordOrPlaceholder(["message"]))
+      .superRefine((value, ctx) => {
+        if (utf16Units(sent(value)) > TEXT_LIMITS.telegramUnits) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["message"],
+            message: `"message" must be at most ${TEXT_LIMITS.telegramUnits} UTF-16 code units, as Telegram counts them (an emoji counts 2)`,
+          });
+        }
+      }),
   } as const;
 }
 
@@ -101,13 +145,16 @@ export type CreateTelegramRequest = z.output<OtpRequests["telegram"]>;
 
 const requiredPassword = required(password());
 
-/** Check requests: the target and the code the user typed. */
-export const CheckRequests = {
-  sms: z.object({ phone: phone(), password: requiredPassword }),
-  call: z.object({ phone: phone(), password: requiredPassword }),
-  email: z.object({ email: email(), password: requiredPassword }),
-  telegram: z.object({ chat_id: chatId(), password: requiredPassword }),
-} as const;
+/** Check requests: the target, read as on creation, and the code the user typed. */
+export function createCheckRequests(phoneRules: PhoneRules) {
+  return {
+    sms: z.object({ phone: phone(phoneRules), password: requiredPassword }),
+    call: z.object({ phone: phone(phoneRules), password: requiredPassword }),
+    email: z.object({ email: email(), password: requiredPassword }),
+    telegram: z.object({ chat_id: chatId(), password: requiredPassword }),
+  } as const;
+}
+export type CheckRequests = ReturnType<typeof createCheckRequests>;
 
 /** A normalised check request, whatever the channel. */
 export interface CheckInput {

@@ -1,5 +1,6 @@
-import { isIP } from "node:net";
 import { z } from "zod";
+import { canonicalIp, MAX_IP_LENGTH } from "./ip.js";
+import { type PhoneRules, phoneReader } from "./phone.js";
 
 /**
  * Lenient scalars, as the original product accepted them (docs/api.md, "Conventions"): phones, chat ids and passwords may be JSON
@@ -32,33 +33,41 @@ export function optional<T extends z.ZodType>(schema: T) {
   return z.preprocess(blankToUndefined, schema.optional());
 }
 
-const MAX_PHONE_DIGITS = 20;
-
-/** Phone numbers: digits only; a leading `+` and common separators are dropped; numbers accepted. */
-export function phone(name = "phone") {
+/**
+ * Phone numbers, read under `rules` (phone.ts) into their canonical form: the E.164 digits without
+ * `+`. A `+`, a leading `00`/`011`, spaces, dots, dashes and parentheses are accepted; a JSON
+ * number too.
+ */
+export function phone(rules: PhoneRules, name = "phone") {
+  const read = phoneReader(rules);
   return required(
     z.preprocess(
       (value) => {
-        if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) {
-          return String(value);
-        }
-        if (typeof value === "string")
-          return value
-            .trim()
-            .replace(/^\+/, "")
-            .replace(/[\s().-]/g, "");
+        if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return String(value);
+        if (typeof value === "string") return value.trim();
         return value;
       },
       z
         .string({ error: errorFor(name, "must be a string of digits") })
-        .regex(/^\d{3,20}$/, { error: `"${name}" must be 3 to ${MAX_PHONE_DIGITS} digits` }),
+        .refine((v) => !hasControlCharacter(v), { error: `"${name}" must not contain control characters` })
+        .transform((value, ctx) => {
+          const reading = read(value);
+          if (reading.ok) return reading.phone;
+          ctx.addIssue({ code: "custom", message: `"${name}" ${reading.problem}`, abort: true });
+          return z.NEVER;
+        }),
     ),
-  ).meta({ description: "Digits, without `+` (a leading `+` is ignored). A JSON number is accepted." });
+  ).meta({
+    description:
+      "International digits, with or without `+` (e.g. `77011234567`); stored and sent as the E.164 digits " +
+      "without `+`. A JSON number is accepted.",
+  });
 }
 
 /**
  * Telegram chat ids: integers (negative for groups), given as a number or a string. Kept as the
- * decimal string; must be a safe integer because it is sent to the Telegram service as a number.
+ * decimal string of the integer, without leading zeros; must be a safe integer because it is sent
+ * to the Telegram service as a number.
  */
 export function chatId(name = "chat_id") {
   return required(
@@ -71,7 +80,9 @@ export function chatId(name = "chat_id") {
       z
         .string({ error: errorFor(name, "must be an integer") })
         .regex(/^-?\d{1,16}$/, { error: `"${name}" must be an integer` })
-        .refine((v) => Number.isSafeInteger(Number(v)), { error: `"${name}" is out of range` }),
+        .refine((v) => Number.isSafeInteger(Number(v)), { error: `"${name}" is out of range` })
+        // The integer it is: "01234" and "1234" are one chat (the webhook reads Telegram's numbers so).
+        .transform((v) => String(Number(v))),
     ),
   ).meta({ description: "Telegram chat id (integer, negative for groups); a JSON number or a string." });
 }
@@ -88,7 +99,9 @@ export function password(name = "password") {
     },
     z
       .string({ error: errorFor(name, "must be a string") })
-      .max(MAX_PASSWORD_LENGTH, { error: `"${name}" must be at most ${MAX_PASSWORD_LENGTH} characters` }),
+      .max(MAX_PASSWORD_LENGTH, { error: `"${name}" must be at most ${MAX_PASSWORD_LENGTH} characters` })
+      // It replaces {password} in an email's subject too, where a line break would start a header.
+      .refine((v) => !hasControlCharacter(v), { error: `"${name}" must not contain control characters` }),
   );
 }
 
@@ -105,16 +118,37 @@ export function email(name = "email") {
   ).meta({ description: "Email address; trimmed and compared case-insensitively." });
 }
 
-/** The requester's IP address, IPv4 or IPv6. */
+/**
+ * The key an email's limits are counted under with `OTP_EMAIL_CANONICAL=true`: the address without
+ * a `+tag` in its local part (`foo+1@example.com` → `foo@example.com`), since most mail services
+ * deliver both to one mailbox. A local part that is nothing but a tag is kept whole.
+ * `EMAIL_LIMIT_KEY_SQL` (packages/db) is the same rule in SQL; a test keeps the two equal.
+ */
+export function emailLimitKey(address: string): string {
+  return address.replace(/^([^@+]+)\+[^@]*@/, "$1@");
+}
+
+/** The requester's IP address, IPv4 or IPv6, in its canonical form (ip.ts). */
 export function ip(name = "ip") {
   return z
     .preprocess(
       (value) => (typeof value === "string" ? value.trim() : value),
       z
         .string({ error: errorFor(name, "must be a string") })
-        .refine((v) => isIP(v) !== 0, { error: `"${name}" must be an IPv4 or IPv6 address` }),
+        .max(MAX_IP_LENGTH, { error: `"${name}" must be at most ${MAX_IP_LENGTH} characters` })
+        .refine((v) => !v.includes("%"), { error: `"${name}" must not carry a zone (%…)`, abort: true })
+        .transform((value, ctx) => {
+          const canonical = canonicalIp(value);
+          if (canonical !== undefined) return canonical;
+          ctx.addIssue({ code: "custom", message: `"${name}" must be an IPv4 or IPv6 address` });
+          return z.NEVER;
+        }),
     )
-    .meta({ description: "IP address of the end user who asked for the code." });
+    .meta({
+      description:
+        "IP address of the end user who asked for the code; limits count it in canonical form (IPv6 compressed " +
+        "and lower-case, IPv4-mapped IPv6 as IPv4).",
+    });
 }
 
 /** Positive integers given as numbers or numeric strings, between 1 and `max`. */
@@ -131,28 +165,53 @@ export function positiveInt(name: string, max: number) {
   );
 }
 
-/** Free text (messages, subjects, bodies): any non-blank string up to `max` characters, kept as is. */
-export function text(name: string, max: number) {
-  return z
-    .string({ error: errorFor(name, "must be a string") })
-    .max(max, { error: `"${name}" must be at most ${max} characters` });
+/**
+ * Free text (messages, email bodies): any string up to `max` characters, kept as is. Line breaks
+ * and tabs are text; other C0 controls and DEL are refused, as no SMS, chat or mail body needs them.
+ * Without `max` the length is checked elsewhere, in the unit the provider counts (requests.ts).
+ */
+export function text(name: string, max?: number) {
+  const string = z.string({ error: errorFor(name, "must be a string") });
+  return (
+    max === undefined ? string : string.max(max, { error: `"${name}" must be at most ${max} characters` })
+  ).refine((v) => !hasControlCharacter(v, LINE_BREAKS_AND_TAB), {
+    error: `"${name}" must not contain control characters other than line breaks and tabs`,
+  });
 }
 
 /**
- * C0 control characters and DEL. Nothing a phone, an email or a chat id contains; and PostgreSQL
- * refuses NUL in text outright (SQLSTATE 22021), so a target holding one must stop here as a 400.
+ * One line of text (an email's subject, which becomes a mail header): no control character at
+ * all, so that no CR/LF can end the header and start another.
  */
-function hasControlCharacter(value: string): boolean {
+export function line(name: string, max: number) {
+  return z
+    .string({ error: errorFor(name, "must be a string") })
+    .max(max, { error: `"${name}" must be at most ${max} characters` })
+    .refine((v) => !hasControlCharacter(v), { error: `"${name}" must not contain line breaks or control characters` });
+}
+
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const LINE_BREAKS_AND_TAB: ReadonlySet<number> = new Set([TAB, LF, CR]);
+
+/**
+ * C0 and C1 control characters, DEL, and the Unicode line and paragraph separators, except those
+ * in `allowed`. Nothing a phone, an email, a chat id or a header contains; and PostgreSQL refuses
+ * NUL in text outright (SQLSTATE 22021), so a target holding one must stop here as a 400.
+ */
+function hasControlCharacter(value: string, allowed: ReadonlySet<number> = new Set()): boolean {
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
+    const control = code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
+    if (control && !allowed.has(code)) return true;
   }
   return false;
 }
 
 /**
- * The `target` of `GET /password`: a phone, an email or a chat id. Normalised the way each channel
- * normalises it on creation, so that `+7701...`, `7701...` and `Foo@Example.com` find their OTPs.
+ * The `target` of `GET /password`: a phone, an email or a chat id, trimmed (an email lower-cased).
+ * Which stored targets it may stand for is `targetForms`' business.
  */
 export function target(name = "target") {
   return required(
@@ -161,10 +220,7 @@ export function target(name = "target") {
         if (typeof value === "number" && Number.isSafeInteger(value)) return String(value);
         if (typeof value !== "string") return value;
         const trimmed = value.trim();
-        if (trimmed.includes("@")) return trimmed.toLowerCase();
-        if (/^-\d+$/.test(trimmed)) return trimmed; // a group chat id
-        if (/^\+?[\d\s().-]+$/.test(trimmed)) return trimmed.replace(/^\+/, "").replace(/[\s().-]/g, "");
-        return trimmed;
+        return trimmed.includes("@") ? trimmed.toLowerCase() : trimmed;
       },
       z
         .string({ error: errorFor(name, "must be a string") })
@@ -172,4 +228,22 @@ export function target(name = "target") {
         .refine((v) => !hasControlCharacter(v), { error: `"${name}" must not contain control characters` }),
     ),
   ).meta({ description: "A phone, an email or a Telegram chat id." });
+}
+
+/**
+ * The stored targets a `GET /password` target may stand for, as given first: the string itself
+ * (with a phone's `+` and separators dropped, as targets were stored before numbering plans), its
+ * canonical phone form when it reads as a phone under `rules`, and its integer form when it is
+ * one (a chat id). Never a refusal: chat ids and emails are targets too.
+ */
+export function targetForms(value: string, rules: PhoneRules): string[] {
+  const forms = [value];
+  // A phone, unless it is a group's chat id (negative).
+  if (/^\+?[\d\s().-]+$/.test(value) && !value.startsWith("-")) {
+    forms.push(value.replace(/^\+/, "").replace(/[\s().-]/g, ""));
+    const reading = phoneReader(rules)(value);
+    if (reading.ok) forms.push(reading.phone);
+  }
+  if (/^-?\d{1,16}$/.test(value) && Number.isSafeInteger(Number(value))) forms.push(String(Number(value)));
+  return [...new Set(forms)];
 }

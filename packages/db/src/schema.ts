@@ -22,6 +22,15 @@ const bytea = customType<{ data: Buffer; driverData: Buffer }>({
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
 /**
+ * An email row's limit key under `OTP_EMAIL_CANONICAL=true`: its target without a `+tag` in the
+ * local part. The same rule as `emailLimitKey` in @otp/contracts, which computes the key a request
+ * locks and counts; a test (packages/db/test/email-limit-key.test.ts) keeps the two equal. An
+ * expression over `target` rather than a column: existing rows need no rewrite, inserts do not
+ * change, and the setting can be switched either way with the history counted the same.
+ */
+export const EMAIL_LIMIT_KEY_SQL = String.raw`regexp_replace(target, '^([^@+]+)\+[^@]*@', '\1@')`;
+
+/**
  * The tables, built for a schema name so that `PG_SCHEMA` is honoured with fully qualified names
  * (which also works behind a transaction-mode pooler, where `SET search_path` would not stick).
  * Migrations are generated from the `public` instance and run with `search_path` set to the
@@ -61,6 +70,11 @@ export function createTables(schemaName: string) {
       index("otp_channel_ip_created_idx").on(t.channel, t.ip, t.createdAt).where(sql`${t.ip} is not null`),
       // GET /target: which target received this code on this channel.
       index("otp_channel_digest_idx").on(t.channel, t.passwordDigest),
+      // Email limit windows under OTP_EMAIL_CANONICAL: by the address without its +tag. Partial, so
+      // that the other channels' inserts do not pay for it.
+      index("otp_email_limit_key_created_idx")
+        .on(sql.raw(`(${EMAIL_LIMIT_KEY_SQL})`), t.createdAt)
+        .where(sql`${t.channel} = 'email'`),
       // GET /password: the newest code of a target, any channel.
       index("otp_target_created_idx").on(t.target, t.createdAt),
       // Housekeeping of long-expired rows.

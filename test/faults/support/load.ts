@@ -115,7 +115,9 @@ export class LoadGenerator {
         ? `f${this.#o.runTag}.${n}@example.com`
         : channel === "telegram"
           ? `9${this.#o.runTag}${n}`
-          : `7${this.#o.runTag}${n}`;
+          : // A phone must be a valid number (OTP_PHONE_CHECK=valid): Kazakh mobiles 7701 + 7 digits,
+            // which leaves no room for the run tag; the run's own database keeps runs apart.
+            `7701${n}`;
     const base = { password: String(100000 + (seq % 900000)), lifetime: this.#o.lifetime };
     const body =
       channel === "email"

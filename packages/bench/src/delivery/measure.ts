@@ -57,7 +57,9 @@ export async function measureDelivery(run: DeliveryRun): Promise<DeliveryResult>
     new Date(since.getTime() + run.lifetimeSeconds * 1000 - 1000),
     new Date(since.getTime() + run.lifetimeSeconds * 1000 + 600_000),
   ];
-  const phoneBase = 60_000_000_000 + run.lifetimeSeconds * 1_000_000;
+  // Distinct phones per run (its lifetime tells runs apart), all valid Kazakh mobiles (7701…, 7702…):
+  // the API refuses numbers the numbering plan calls invalid.
+  const phoneBase = 77_010_000_000 + (Math.floor(run.lifetimeSeconds / 60) % 100) * 100_000;
   await createBacklog(run.apiUrl, run.pool, run.events, run.lifetimeSeconds, phoneBase);
   run.log(`  ${run.events} OTPs created, events in RabbitMQ; starting the dispatcher(s)`);
 

@@ -48,6 +48,7 @@ describe("configuration", () => {
       message: "Your code: {password}",
       secret: undefined,
     });
+    expect(c.targets).toEqual({ phone: { check: "valid", defaultRegion: undefined }, emailCanonical: false });
     expect(c.auth).toBeUndefined();
     expect(c.dispatcher.channels).toEqual(["sms", "call", "email", "telegram"]);
   });
@@ -106,5 +107,23 @@ describe("configuration", () => {
     expect(ENV_VARIABLES).toContain("OTP_TELEGRAM_APP_TOKEN");
     expect(ENV_VARIABLES).toContain("PG_REAL_HOST");
     expect(ENV_VARIABLES).not.toContain("PHP_PM_MAX_CHILDREN");
+  });
+});
+
+describe("how targets are read", () => {
+  it("reads OTP_PHONE_CHECK, OTP_DEFAULT_REGION (any case) and OTP_EMAIL_CANONICAL", () => {
+    const result = parseConfig({ OTP_PHONE_CHECK: "Possible", OTP_DEFAULT_REGION: "kz", OTP_EMAIL_CANONICAL: "true" });
+    if (!result.ok) throw new Error(result.errors.join("; "));
+    expect(result.config.targets).toEqual({ phone: { check: "possible", defaultRegion: "KZ" }, emailCanonical: true });
+  });
+
+  it("names a bad value", () => {
+    expect(errorsOf({ OTP_PHONE_CHECK: "strict" })).toEqual(['OTP_PHONE_CHECK: must be "valid", "possible" or "off"']);
+    expect(errorsOf({ OTP_DEFAULT_REGION: "KAZ" })).toEqual([
+      'OTP_DEFAULT_REGION: must be an ISO 3166 alpha-2 country code such as KZ, got "KAZ"',
+    ]);
+    expect(errorsOf({ OTP_DEFAULT_REGION: "XX" })).toEqual([
+      'OTP_DEFAULT_REGION: must be an ISO 3166 alpha-2 country code such as KZ, got "XX"',
+    ]);
   });
 });

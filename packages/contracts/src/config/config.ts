@@ -1,4 +1,5 @@
 import type { Channel } from "../channels.js";
+import type { PhoneRules } from "../phone.js";
 import { type Env, EnvSchema } from "./env.js";
 
 /**
@@ -41,6 +42,13 @@ export interface Config {
     readonly maxLifetime: number;
     readonly maxCheckAttempts: number;
     readonly singleUse: boolean;
+  };
+  /** How targets are read into their canonical forms (docs/api.md, "Conventions"). */
+  readonly targets: {
+    /** `OTP_PHONE_CHECK` and `OTP_DEFAULT_REGION`. */
+    readonly phone: PhoneRules;
+    /** `OTP_EMAIL_CANONICAL`: email limits ignore a `+tag` in the local part. */
+    readonly emailCanonical: boolean;
   };
   readonly telegramWebhook: {
     readonly codeLength: number;
@@ -131,6 +139,10 @@ function configOf(e: Env): Config {
       maxLifetime: e.OTP_MAX_LIFETIME,
       maxCheckAttempts: e.OTP_MAX_CHECK_ATTEMPTS,
       singleUse: e.OTP_SINGLE_USE,
+    },
+    targets: {
+      phone: { check: e.OTP_PHONE_CHECK, defaultRegion: e.OTP_DEFAULT_REGION },
+      emailCanonical: e.OTP_EMAIL_CANONICAL,
     },
     telegramWebhook: {
       codeLength: e.OTP_TELEGRAM_CODE_LENGTH,

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { bool, channelList, int, optionalStr, originList, secondsAsMs, str, url } from "./parsers.js";
+import { PHONE_CHECKS } from "../phone.js";
+import { bool, channelList, int, optionalStr, originList, phoneRegion, secondsAsMs, str, url } from "./parsers.js";
 
 /** Every variable either process reads, with its default. Tests compare this list with compose and docs/configuration.md. */
 export const EnvSchema = z.object({
@@ -73,6 +74,14 @@ export const EnvSchema = z.object({
       })
       .optional(),
   ),
+  OTP_PHONE_CHECK: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .default("valid")
+    .pipe(z.enum(PHONE_CHECKS, { error: 'must be "valid", "possible" or "off"' })),
+  OTP_DEFAULT_REGION: phoneRegion,
+  OTP_EMAIL_CANONICAL: bool(false),
   OTP_DELIVERY_TIMEOUT: secondsAsMs(10, 0.1, 300),
   OTP_DELIVERY_MAX_ATTEMPTS: int(8, 1, 100),
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CHANNELS, type Channel } from "../channels.js";
+import { isPhoneRegion } from "../phone.js";
 
 /** The parsers of environment variables: each reads a string and names the problem in its message. */
 
@@ -117,3 +118,14 @@ export const originList = z
     }
     return origins;
   });
+
+/** An ISO 3166 alpha-2 country the numbering plans know (`OTP_DEFAULT_REGION=KZ`), upper-cased; unset by default. */
+export const phoneRegion = optionalStr().transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const region = v.toUpperCase();
+  if (!isPhoneRegion(region)) {
+    ctx.addIssue({ code: "custom", message: `must be an ISO 3166 alpha-2 country code such as KZ, got "${v}"` });
+    return z.NEVER;
+  }
+  return region;
+});

@@ -13,6 +13,7 @@ export interface LockRulesParams {
   readonly channel: Channel;
   /** Undefined: no ip lock (the request has no ip, or its ip rules do not apply). */
   readonly ip: string | undefined;
+  /** The target's limit key: the canonical target, or an email's limit key (`OTP_EMAIL_CANONICAL`). */
   readonly target: string;
 }
 

@@ -1,5 +1,5 @@
 import { type Channel, LIMIT_MEASURES, type LimitMeasure } from "@otp/contracts";
-import type { Tables } from "../schema.js";
+import { EMAIL_LIMIT_KEY_SQL, type Tables } from "../schema.js";
 import { type Query, qualifiedName, type Statement, statement } from "./statement.js";
 
 /**
@@ -8,11 +8,20 @@ import { type Query, qualifiedName, type Statement, statement } from "./statemen
  * the measures: `ip`, `target`.
  */
 
+/**
+ * What the target windows compare with the request's key: the stored target, or, for email under
+ * `OTP_EMAIL_CANONICAL=true`, the address without its `+tag` (`EMAIL_LIMIT_KEY_SQL`, served by
+ * the partial index `otp_email_limit_key_created_idx`).
+ */
+export type TargetKey = "target" | "emailLimitKey";
+
 export interface CountWindowsParams {
   readonly channel: Channel;
   /** Unused (and not sent) when there are no ip windows. */
   readonly ip: string | undefined;
+  /** The target's limit key: the target itself, or its email limit key (`targetKey`). */
   readonly target: string;
+  readonly targetKey: TargetKey;
   /** Where each window starts: one cutoff per window of each measure, from the injected clock. */
   readonly cutoffs: Readonly<Record<LimitMeasure, readonly Date[]>>;
 }
@@ -26,6 +35,8 @@ export interface WindowCount {
 export interface NthInWindowParams {
   readonly channel: Channel;
   readonly value: string;
+  /** For the target measure: what `value` is compared with. */
+  readonly targetKey: TargetKey;
   readonly cutoff: Date;
   /** 1 = the oldest. */
   readonly rank: number;
@@ -45,7 +56,18 @@ function windowColumns(measure: LimitMeasure, index: number): { count: string; o
 
 const cutoffParam = (measure: LimitMeasure, index: number) => `${measure}Cutoff${index}`;
 
-type Shape = Readonly<Record<LimitMeasure, number>>;
+type Shape = Readonly<Record<LimitMeasure, number>> & { readonly targetKey: TargetKey };
+
+/**
+ * The condition that picks a measure value's rows. The email limit key repeats the channel as a
+ * literal so that the partial index on email rows serves it whatever the plan.
+ */
+function matching(measure: LimitMeasure, targetKey: TargetKey, channel: string, value: string): string {
+  if (measure === "target" && targetKey === "emailLimitKey") {
+    return `channel = ${channel} AND channel = 'email' AND ${EMAIL_LIMIT_KEY_SQL} = ${value}`;
+  }
+  return `channel = ${channel} AND ${measure} = ${value}`;
+}
 
 /**
  * One statement that counts, for every window, the accepted OTPs in it and finds the oldest of
@@ -68,18 +90,18 @@ function countingStatement(otp: string, shape: Shape): Statement<Record<string, 
         ];
       });
       return `(SELECT ${columns.join(", ")} FROM ${otp}
-   WHERE channel = ${p.channel} AND ${measure} = ${p[measure]} AND created_at > least(${bounds.join(", ")})) AS ${MEASURE_ALIAS[measure]}`;
+   WHERE ${matching(measure, shape.targetKey, `${p.channel}`, `${p[measure]}`)} AND created_at > least(${bounds.join(", ")})) AS ${MEASURE_ALIAS[measure]}`;
     };
     return `SELECT * FROM ${measures.map(sub).join(",\n ")}`;
   });
 }
 
 /** The OTP of a given rank in a window (1 = the oldest), by its offset. */
-function nthStatement(otp: string, measure: LimitMeasure) {
-  return statement<NthInWindowParams & { offset: number }>(
+function nthStatement(otp: string, measure: LimitMeasure, targetKey: TargetKey) {
+  return statement<Omit<NthInWindowParams, "targetKey"> & { offset: number }>(
     ["channel", "value", "cutoff", "offset"],
     (p) =>
-      `SELECT created_at FROM ${otp} WHERE channel = ${p.channel} AND ${measure} = ${p.value} AND created_at > ${p.cutoff}
+      `SELECT created_at FROM ${otp} WHERE ${matching(measure, targetKey, p.channel, p.value)} AND created_at > ${p.cutoff}
      ORDER BY created_at OFFSET ${p.offset} LIMIT 1`,
   );
 }
@@ -89,7 +111,7 @@ export function otpWindowsSql({ otp: otpTable }: Tables) {
   // One text per shape; a handful of shapes in practice.
   const counting = new Map<string, Statement<Record<string, unknown>>>();
   const countingFor = (shape: Shape) => {
-    const key = `${shape.ip}:${shape.target}`;
+    const key = `${shape.ip}:${shape.target}:${shape.targetKey}`;
     let found = counting.get(key);
     if (!found) {
       found = countingStatement(otp, shape);
@@ -97,7 +119,13 @@ export function otpWindowsSql({ otp: otpTable }: Tables) {
     }
     return found;
   };
-  const nth = { ip: nthStatement(otp, "ip"), target: nthStatement(otp, "target") };
+  const nth = {
+    ip: nthStatement(otp, "ip", "target"),
+    target: {
+      target: nthStatement(otp, "target", "target"),
+      emailLimitKey: nthStatement(otp, "target", "emailLimitKey"),
+    },
+  };
 
   return {
     /** See {@link countingStatement}; read its row with `readCounts`. */
@@ -107,7 +135,7 @@ export function otpWindowsSql({ otp: otpTable }: Tables) {
       for (const m of LIMIT_MEASURES) {
         for (const [i, cutoff] of params.cutoffs[m].entries()) named[cutoffParam(m, i)] = cutoff;
       }
-      return countingFor({ ip: ip.length, target: target.length })(named);
+      return countingFor({ ip: ip.length, target: target.length, targetKey: params.targetKey })(named);
     },
 
     /** The windows of the row `countWindows` returned for these cutoffs, in their order. */
@@ -127,8 +155,9 @@ export function otpWindowsSql({ otp: otpTable }: Tables) {
      * When a window holds more than its rate (the rule was lowered since), the OTP of that rank
      * whose leaving frees a place. Row: `created_at`.
      */
-    nthInWindow(measure: LimitMeasure, params: NthInWindowParams): Query {
-      return nth[measure]({ ...params, offset: params.rank - 1 });
+    nthInWindow(measure: LimitMeasure, { targetKey, ...params }: NthInWindowParams): Query {
+      const of = measure === "ip" ? nth.ip : nth.target[targetKey];
+      return of({ ...params, offset: params.rank - 1 });
     },
   };
 }

@@ -161,11 +161,11 @@ function lookupSql(otp: string) {
 WHERE channel = ${p.channel} AND password_digest = ${p.passwordDigest} AND ${alive(p)} ORDER BY created_at DESC LIMIT 1`,
     ),
 
-    /** `GET /password`: the newest live OTP of a target, any channel. Row: `id`, `password_cipher`. */
-    newestOfTarget: statement<LiveParams & { target: string }>(
-      ["target", "now", "maxFailures"],
+    /** `GET /password`: the newest live OTP of a target (any of its spellings), any channel. Row: `id`, `password_cipher`. */
+    newestOfTarget: statement<LiveParams & { targets: readonly string[] }>(
+      ["targets", "now", "maxFailures"],
       (p) => `SELECT id, password_cipher FROM ${otp}
-WHERE target = ${p.target} AND ${alive(p)} ORDER BY created_at DESC LIMIT 1`,
+WHERE target = ANY(${p.targets}::text[]) AND ${alive(p)} ORDER BY created_at DESC LIMIT 1`,
     ),
 
     /** `GET /otp/{id}`. Row: {@link OtpStatusRow}. */

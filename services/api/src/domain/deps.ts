@@ -11,4 +11,6 @@ export interface DomainDeps {
   readonly keys: Keyring;
   readonly clock: Clock;
   readonly otp: Config["otp"];
+  /** How targets are read and which key their limits count under. */
+  readonly targets: Config["targets"];
 }

@@ -30,10 +30,10 @@ export function createLookups(deps: DomainDeps) {
       return rows[0]?.target;
     },
 
-    /** The code of the newest live OTP of `target`, in any channel, if any. */
-    async passwordOf(target: string): Promise<PasswordLookup> {
+    /** The code of the newest live OTP of any of `targets` (one target's spellings), in any channel, if any. */
+    async passwordOf(targets: readonly string[]): Promise<PasswordLookup> {
       const { rows } = await deps.pool.query<{ id: string; password_cipher: Buffer }>(
-        otp.newestOfTarget({ target, ...live() }),
+        otp.newestOfTarget({ targets, ...live() }),
       );
       const row = rows[0];
       if (!row) return { kind: "none" };

@@ -1,4 +1,4 @@
-import type { LimitMeasure } from "@otp/contracts";
+import { DEFAULT_PHONE_RULES, type LimitMeasure } from "@otp/contracts";
 import { createSql, createTables } from "@otp/db";
 import type pg from "pg";
 import { describe, expect, it } from "vitest";
@@ -57,7 +57,7 @@ async function check(scenario: Scenario, request: Partial<LimitedRequest> = {}) 
   const { client, sent } = clientFor(scenario);
   const result = await checkLimits(
     client,
-    { sql, clock: () => now },
+    { sql, clock: () => now, targets: { phone: DEFAULT_PHONE_RULES, emailCanonical: false } },
     { channel: "sms", target: "7701", ip: "1.2.3.4", ...request },
   );
   return { ...result, sent };

@@ -2,11 +2,12 @@ import {
   CHANNEL_INFO,
   type Channel,
   type ErrorCode,
+  emailLimitKey,
   LIMIT_MEASURES,
   type LimitMeasure,
   mustBeSet,
 } from "@otp/contracts";
-import type { CountWindowsParams, MeasuredRule, Sql } from "@otp/db";
+import type { CountWindowsParams, MeasuredRule, Sql, TargetKey } from "@otp/db";
 import type pg from "pg";
 import { ApiError } from "../api-error.js";
 import type { DomainDeps } from "./deps.js";
@@ -16,7 +17,9 @@ import type { DomainDeps } from "./deps.js";
  * per measure (the requester's ip, or the target). `checkLimits` takes a transaction-scoped
  * advisory lock per measure key before it counts, and the caller inserts in the same transaction,
  * so that concurrent requests for one key are counted one after the other and a burst cannot slip
- * through between count and insert.
+ * through between count and insert. The target's key is the canonical target, or, with
+ * `OTP_EMAIL_CANONICAL=true`, the email without its `+tag`: the lock and the count use the same key,
+ * so `foo+1@…` and `foo+2@…` are counted one after the other too.
  */
 
 /** Why a request was refused, for the 429 answer (or the webhook's log line). */
@@ -52,22 +55,33 @@ export interface LimitCheck {
  */
 export async function checkLimits(
   client: pg.ClientBase,
-  deps: Pick<DomainDeps, "sql" | "clock">,
+  deps: Pick<DomainDeps, "sql" | "clock" | "targets">,
   request: LimitedRequest,
 ): Promise<LimitCheck> {
   const { limitRule } = deps.sql;
   const ip = request.ignoreIpRules ? undefined : request.ip;
-  const locked = await client.query(
-    limitRule.lockAndReadRules({ channel: request.channel, ip, target: request.target }),
-  );
+  const key = limitKeyOf(request, deps.targets.emailCanonical);
+  const locked = await client.query(limitRule.lockAndReadRules({ channel: request.channel, ip, target: key.value }));
   const all = limitRule.rulesOf(locked.rows[0]);
   const rules = request.ignoreIpRules ? all.filter((r) => r.measure !== "ip") : all;
   if (ip === undefined && rules.some((r) => r.measure === "ip")) {
     throw new ApiError("validation", `${mustBeSet("ip")} (this channel has ip limits)`);
   }
   const now = deps.clock();
-  const refusal = rules.length > 0 ? await refusalOf(client, deps.sql, { ...request, ip }, rules, now) : undefined;
+  const refusal = rules.length > 0 ? await refusalOf(client, deps.sql, { ...request, ip }, key, rules, now) : undefined;
   return { channelHasRules: all.length > 0, now, refusal };
+}
+
+/** The key a request's target measure is locked and counted under, and what the windows compare it with. */
+interface LimitKey {
+  readonly value: string;
+  readonly targetKey: TargetKey;
+}
+
+function limitKeyOf(request: LimitedRequest, emailCanonical: boolean): LimitKey {
+  return emailCanonical && request.channel === "email"
+    ? { value: emailLimitKey(request.target), targetKey: "emailLimitKey" }
+    : { value: request.target, targetKey: "target" };
 }
 
 /** A rule's window as counted: the OTPs accepted after `cutoff`, and the oldest of them. */
@@ -82,10 +96,11 @@ async function refusalOf(
   client: pg.ClientBase,
   sql: Sql,
   request: LimitedRequest,
+  key: LimitKey,
   rules: readonly MeasuredRule[],
   now: Date,
 ): Promise<Refusal | undefined> {
-  const windows = await countWindows(client, sql, request, rules, now);
+  const windows = await countWindows(client, sql, request, key, rules, now);
   // One more OTP breaks a window when `count + 1 > rate`.
   const broken = windows.filter((w) => w.count >= w.rule.rate);
   const first = broken[0];
@@ -93,7 +108,7 @@ async function refusalOf(
   // Retry-After: when every broken window has room again, not just the first one reported.
   let retryAfter = 1;
   for (const w of broken) {
-    const leaving = await leavingOf(client, sql, request, w);
+    const leaving = await leavingOf(client, sql, request, key, w);
     if (leaving) retryAfter = Math.max(retryAfter, secondsUntilLeaving(leaving, w.rule.minutes, now));
   }
   return refusal(request.channel, first.rule, retryAfter);
@@ -104,6 +119,7 @@ async function countWindows(
   client: pg.ClientBase,
   sql: Sql,
   request: LimitedRequest,
+  key: LimitKey,
   rules: readonly MeasuredRule[],
   now: Date,
 ): Promise<Window[]> {
@@ -113,7 +129,13 @@ async function countWindows(
     rulesOf(measure).map((r) => new Date(now.getTime() - r.minutes * 60_000));
   const cutoffs: CountWindowsParams["cutoffs"] = { ip: cutoffsOf("ip"), target: cutoffsOf("target") };
   const { rows } = await client.query(
-    sql.otpWindows.countWindows({ channel: request.channel, ip: request.ip, target: request.target, cutoffs }),
+    sql.otpWindows.countWindows({
+      channel: request.channel,
+      ip: request.ip,
+      target: key.value,
+      targetKey: key.targetKey,
+      cutoffs,
+    }),
   );
   const counts = sql.otpWindows.readCounts(rows[0] ?? {}, cutoffs);
   return LIMIT_MEASURES.flatMap((measure) =>
@@ -130,12 +152,24 @@ async function countWindows(
  * When the OTP whose leaving frees a place in a broken window was accepted. Usually the oldest,
  * which the count found; a later one when the window holds more than `rate` (the rule was lowered).
  */
-async function leavingOf(client: pg.ClientBase, sql: Sql, request: LimitedRequest, w: Window): Promise<Date | null> {
+async function leavingOf(
+  client: pg.ClientBase,
+  sql: Sql,
+  request: LimitedRequest,
+  key: LimitKey,
+  w: Window,
+): Promise<Date | null> {
   const rank = w.count - w.rule.rate + 1;
   if (rank === 1) return w.oldest;
-  const value = w.rule.measure === "ip" ? (request.ip ?? "") : request.target;
+  const value = w.rule.measure === "ip" ? (request.ip ?? "") : key.value;
   const { rows } = await client.query<{ created_at: Date }>(
-    sql.otpWindows.nthInWindow(w.rule.measure, { channel: request.channel, value, cutoff: w.cutoff, rank }),
+    sql.otpWindows.nthInWindow(w.rule.measure, {
+      channel: request.channel,
+      value,
+      targetKey: key.targetKey,
+      cutoff: w.cutoff,
+      rank,
+    }),
   );
   return rows[0]?.created_at ?? null;
 }

@@ -6,6 +6,7 @@ import {
   PasswordResponse,
   TargetRequest,
   TargetResponse,
+  targetForms,
 } from "@otp/contracts";
 import { ApiError } from "../api-error.js";
 import type { Lookups } from "../domain/lookups.js";
@@ -45,13 +46,14 @@ export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteC
       summary: "The current code of a target",
       description:
         "The password of the newest live OTP of this phone, email or chat id, in any channel, generated codes " +
-        "included. For back-office and tests; protect it with HTTP auth.",
+        "included. A target is looked up as given and, when it reads as a phone (or a chat id), also in its " +
+        "canonical form. For back-office and tests; protect it with HTTP auth.",
       params: { schema: PasswordRequest, in: "query" },
       responses: { 200: json(PasswordResponse, "Found."), ...errors("validation", "bad_request", "not_found") },
     },
     async (c, { target }) => {
       c.set("target", maskTarget(target));
-      const found = await lookups.passwordOf(target);
+      const found = await lookups.passwordOf(targetForms(target, deps.config.targets.phone));
       if (found.kind === "undecryptable") {
         deps.logger.warn(
           { reqId: c.get("requestId"), otpId: found.id, reason: found.reason },

@@ -3,9 +3,10 @@ import {
   CHANNEL_INFO,
   CHANNELS,
   type Channel,
-  CheckRequests,
+  type CheckRequests,
   CheckResponse,
   CreatedResponse,
+  createCheckRequests,
   createOtpRequests,
   type OtpRequests,
   targetOf,
@@ -45,10 +46,16 @@ function checkAnswer(outcome: CheckOutcome) {
 
 /** `POST /{channel}` (create) and `GET /{channel}/check` for the four channels. */
 export function otpRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext): void {
-  const createSchemas = createOtpRequests({ maxLifetime: ctx.deps.config.otp.maxLifetime });
+  const { config } = ctx.deps;
+  const createSchemas = createOtpRequests({
+    maxLifetime: config.otp.maxLifetime,
+    codeLength: config.otp.codeLength,
+    phone: config.targets.phone,
+  });
+  const checkSchemas = createCheckRequests(config.targets.phone);
   for (const channel of CHANNELS) {
     createOtpRoute(app, ctx, channel, createSchemas[channel]);
-    checkOtpRoute(app, ctx, channel);
+    checkOtpRoute(app, ctx, channel, checkSchemas[channel]);
   }
 }
 
@@ -99,7 +106,12 @@ function createOtpRoute(
   );
 }
 
-function checkOtpRoute(app: OpenAPIHono<AppEnv>, { deps, check }: RouteContext, channel: Channel): void {
+function checkOtpRoute(
+  app: OpenAPIHono<AppEnv>,
+  { deps, check }: RouteContext,
+  channel: Channel,
+  schema: CheckRequests[Channel],
+): void {
   defineRouteWithParams(
     app,
     {
@@ -111,7 +123,7 @@ function checkOtpRoute(app: OpenAPIHono<AppEnv>, { deps, check }: RouteContext, 
         `Parameters as a query string or, as seed clients send them, a JSON body on the GET. ` +
         "Always HTTP 200: `status` says whether the code is right; `status_code: attempts_exceeded` " +
         `when every unexpired code for this ${CHANNEL_INFO[channel].targetParam} has had too many wrong guesses.`,
-      params: { schema: CheckRequests[channel], in: "query" },
+      params: { schema, in: "query" },
       responses: { 200: json(CheckResponse, "The answer."), ...errors("validation", "bad_request") },
     },
     async (c, input) => {

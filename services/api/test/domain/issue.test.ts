@@ -40,6 +40,7 @@ beforeAll(() => {
     keys: deriveKeyring("domain test secret, long enough"),
     clock: () => new Date(),
     otp: config.config.otp,
+    targets: config.config.targets,
   };
 });
 afterAll(() => pool?.end());

@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import type { Redactor } from "./redact.js";
 import type { AttemptResult } from "./types.js";
 
 export interface HttpCall {
@@ -9,8 +10,6 @@ export interface HttpCall {
   readonly headers: Readonly<Record<string, string>>;
   readonly idempotencyKey: string;
   readonly timeoutMs: number;
-  /** Texts to cut out of error snippets (the code, the message): stored errors never show them. */
-  readonly secrets: readonly string[];
 }
 
 export interface HttpAnswer {
@@ -151,22 +150,17 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** Cuts each secret out of `text`, longest first (a message contains the code it carries). */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length))
-    if (secret) out = out.replaceAll(secret, "***");
-  return out;
-}
-
-/** A short, single-line error text: the status and the first bytes of the body, secrets cut out. */
-export function describeStatus(answer: HttpAnswer, secrets: readonly string[]): string {
-  const body = redact(answer.bodyStart, secrets).replace(/\s+/g, " ").trim().slice(0, SNIPPET_CHARS);
+/**
+ * A short, single-line error text: the status and the first bytes of the body, with the code, the
+ * texts and the target cut out (redact.ts) before the body is shortened, so no cut hides one.
+ */
+export function describeStatus(answer: HttpAnswer, redact: Redactor): string {
+  const body = redact(answer.bodyStart).replace(/\s+/g, " ").trim().slice(0, SNIPPET_CHARS);
   return body ? `HTTP ${answer.status}: ${body}` : `HTTP ${answer.status}`;
 }
 
 /** Classifies an answer by status (the direct telegram quirk is handled by the caller first). */
-export function classifyAnswer(answer: HttpAnswer, secrets: readonly string[]): AttemptResult {
+export function classifyAnswer(answer: HttpAnswer, redact: Redactor): AttemptResult {
   if (answer.status >= 200 && answer.status < 300) return { ok: true, status: answer.status };
   const transient = isTransientStatus(answer.status);
   const retryAfterMs = answer.status === 429 || answer.status === 503 ? parseRetryAfter(answer.retryAfter) : undefined;
@@ -174,7 +168,7 @@ export function classifyAnswer(answer: HttpAnswer, secrets: readonly string[]): 
     ok: false,
     transient,
     status: answer.status,
-    error: describeStatus(answer, secrets),
+    error: describeStatus(answer, redact),
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import { classifyAnswer, classifyError, type HttpAnswer, type HttpCall, isAbort, post } from "./http.js";
-import { type ProviderCall, type ProviderSettings, RenderError, renderCall, secretsOf } from "./render.js";
+import { redactorFor } from "./redact.js";
+import { type ProviderCall, type ProviderSettings, RenderError, renderCall } from "./render.js";
 import type { AttemptResult, DeliveryRequest, Transport } from "./types.js";
 
 /** Where and what to POST for one rendered provider call. */
@@ -31,13 +32,18 @@ export function httpTransport(options: HttpTransportOptions): Transport {
         if (error instanceof RenderError) return { ok: false, transient: false, error: error.message };
         throw error;
       }
-      const secrets = secretsOf(call, request.content);
       try {
         const answer = await post(
-          { ...options.route(call), idempotencyKey: request.eventId, timeoutMs: options.timeoutMs, secrets },
+          { ...options.route(call), idempotencyKey: request.eventId, timeoutMs: options.timeoutMs },
           signal,
         );
-        return options.accept?.(request, answer) ?? classifyAnswer(answer, secrets);
+        const redact = redactorFor({
+          channel: request.channel,
+          target: request.target,
+          call,
+          content: request.content,
+        });
+        return options.accept?.(request, answer) ?? classifyAnswer(answer, redact);
       } catch (error) {
         if (isAbort(error, signal)) throw error;
         return classifyError(error, options.timeoutMs);

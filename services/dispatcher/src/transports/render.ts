@@ -1,4 +1,4 @@
-import { type Channel, type Config, type DeliveryContent, PASSWORD_PLACEHOLDER } from "@otp/contracts";
+import { type Channel, type Config, type DeliveryContent, substitutePassword } from "@otp/contracts";
 import { JsonInteger, type PhpJsonValue } from "./php-json.js";
 
 /** One call to a provider service, as the original product described it in its Queue tasks (docs/delivery.md, modes). */
@@ -15,10 +15,13 @@ export interface ProviderCall {
 
 export type ProviderSettings = Pick<Config["delivery"], "sms" | "call" | "email" | "telegram">;
 
-/** Every `{password}` replaced by the code; an absent text stays absent (sent as null, like the original product). */
+/**
+ * Every `{password}` replaced by the code, literally (a `$&` in a client's code stays `$&`); an
+ * absent text stays absent (sent as null, like the original product).
+ */
 export function substitute(text: string | null | undefined, password: string): string | null {
   if (text === undefined || text === null) return null;
-  return text.replaceAll(PASSWORD_PLACEHOLDER, password);
+  return substitutePassword(text, password);
 }
 
 /** An event that cannot become a request (e.g. a telegram chat id that is not an integer): permanent. */
@@ -87,11 +90,4 @@ export function queueTask(call: ProviderCall): { readonly [key: string]: PhpJson
     json: call.json,
     ...(call.headers ? { headers: call.headers } : {}),
   };
-}
-
-/** The texts a provider's error body might echo back; they are cut out of stored errors and logs. */
-export function secretsOf(call: ProviderCall, content: DeliveryContent): string[] {
-  const texts = [content.password];
-  for (const value of Object.values(call.json)) if (typeof value === "string" && value.length >= 4) texts.push(value);
-  return texts.filter((t) => t.length > 0);
 }

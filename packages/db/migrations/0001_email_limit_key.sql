@@ -1,0 +1,1 @@
+CREATE INDEX "otp_email_limit_key_created_idx" ON "otp" USING btree ((regexp_replace(target, '^([^@+]+)\+[^@]*@', '\1@')),"created_at") WHERE "otp"."channel" = 'email';
