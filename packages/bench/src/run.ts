@@ -24,7 +24,7 @@ import {
   parseConfig,
   sealContent,
 } from "@otp/contracts";
-import type { CheckParams, InsertOtpParams } from "@otp/db";
+import type { CheckParams, IssueParams } from "@otp/db";
 import { serviceEnv as envForServices, type NodeProcess, type StartNodeOptions, startNode } from "@otp/testkit";
 import amqp from "amqplib";
 import pg from "pg";
@@ -200,7 +200,12 @@ async function main(): Promise<void> {
       createdAt: now.toISOString(),
       expireAt: expire.toISOString(),
       event: JSON.stringify(event),
-    } satisfies Partial<Record<keyof InsertOtpParams, string>>);
+      // The API's defaults: a client's code (no uniqueness test), OTP_RESEND=new.
+      guarded: "true",
+      unique: "false",
+      supersede: "false",
+      maxFailures: "5",
+    } satisfies Partial<Record<keyof IssueParams, string>>);
 
     let pgbenchRun = 0;
     for (const c of CONNECTIONS) {
@@ -238,6 +243,7 @@ async function main(): Promise<void> {
       blinded: `\\x${blinded.toString("hex")}`,
       maxFailures: "5",
       singleUse: "false",
+      throttleAfter: "5",
     } satisfies Partial<Record<keyof CheckParams, string>>);
     for (const c of CONNECTIONS) {
       log(`GET /sms/check, ${c} connections: API`);

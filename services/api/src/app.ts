@@ -31,6 +31,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     keys: deps.keys,
     clock: deps.clock,
     otp: deps.config.otp,
+    guessing: deps.config.guessing,
   };
   const ctx: RouteContext = {
     deps,

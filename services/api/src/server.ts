@@ -12,6 +12,7 @@ import { AfterCommitPublisher } from "./outbox/after-commit.js";
 import { DeleteBatcher } from "./outbox/delete-batcher.js";
 import { ABANDON_GRACE_MS, OutboxRelay, type RelayOptions } from "./outbox/relay.js";
 import { BROKER_CLOSE_MS, CLOSE_BUDGET_MS, DRAIN_MS, flushTimeoutMs } from "./shutdown-budget.js";
+import { CounterSweeper } from "./sweeper.js";
 
 export interface StartOptions {
   readonly logger: Logger;
@@ -36,6 +37,8 @@ export interface RunningApi {
   readonly pool: pg.Pool;
   readonly broker: BrokerClient;
   readonly relay: OutboxRelay;
+  /** Deletes forgotten guessing counters every minute; `sweep()` runs one pass now (tests). */
+  readonly sweeper: CounterSweeper;
   /** Graceful stop: no new connections, in-flight requests finish, outbox work flushed, everything closed. */
   close(): Promise<void>;
 }
@@ -65,6 +68,8 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   });
   broker.connection.start();
   const { afterCommit, relay } = startOutbox({ pool, sql, broker, clock, logger }, options.relay);
+  const sweeper = new CounterSweeper({ pool, sql, clock, logger });
+  sweeper.start();
 
   const metrics = createMetrics(new Registry(), { processMetrics: true });
   const app = createApp({
@@ -91,7 +96,11 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     // Side by side, not one after the other, in what is left before the broker's share. The relay's
     // stop takes up to ABANDON_GRACE_MS past its timeout (an abandoned pass rolling back).
     const flushMs = flushTimeoutMs(deadline, Date.now());
-    await Promise.all([relay.stop(Math.max(0, flushMs - ABANDON_GRACE_MS)), afterCommit.drain(flushMs)]);
+    await Promise.all([
+      relay.stop(Math.max(0, flushMs - ABANDON_GRACE_MS)),
+      afterCommit.drain(flushMs),
+      sweeper.stop(),
+    ]);
     await broker.connection.close(); // at most BROKER_CLOSE_MS
     await pool.end();
     logger.info({}, "otp-api stopped");
@@ -104,6 +113,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     pool,
     broker,
     relay,
+    sweeper,
     close: () => {
       closing ??= close();
       return closing;

@@ -3,7 +3,7 @@ import type { Sql } from "@otp/db";
 import type pg from "pg";
 import type { Clock } from "../clock.js";
 
-/** What the domain functions need: storage, keys, time and the OTP settings. No HTTP, no broker. */
+/** What the domain functions need: storage, keys, time and the OTP and guessing settings. No HTTP, no broker. */
 export interface DomainDeps {
   readonly pool: pg.Pool;
   /** The statements, for the tables of the configured schema (`createSql(createTables(schema))`). */
@@ -11,4 +11,5 @@ export interface DomainDeps {
   readonly keys: Keyring;
   readonly clock: Clock;
   readonly otp: Config["otp"];
+  readonly guessing: Config["guessing"];
 }

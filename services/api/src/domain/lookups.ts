@@ -14,7 +14,7 @@ export type PasswordLookup =
 
 /**
  * The lookups `GET /target`, `GET /password` and the delivery status of `GET /otp/{id}`. "Live"
- * means unexpired, unused and not killed by failed checks, as for a check.
+ * means unexpired, not closed and not killed by failed checks, as for a check.
  */
 export function createLookups(deps: DomainDeps) {
   const { otp } = deps.sql;
@@ -25,7 +25,7 @@ export function createLookups(deps: DomainDeps) {
     async targetOf(channel: Channel, password: string): Promise<string | undefined> {
       const passwordDigest = digestPassword(deps.keys, password);
       const { rows } = await deps.pool.query<{ target: string }>(
-        otp.targetByDigest({ channel, passwordDigest, ...live() }),
+        otp.targetsByDigest({ channel, passwordDigest, ...live() }),
       );
       return rows[0]?.target;
     },
