@@ -8,6 +8,7 @@ import {
   TargetResponse,
 } from "@otp/contracts";
 import { ApiError } from "../api-error.js";
+import type { Budgeted } from "../domain/lookup-budget.js";
 import type { Lookups } from "../domain/lookups.js";
 import type { AppEnv } from "../http/env.js";
 import { ok } from "../http/envelope.js";
@@ -24,15 +25,27 @@ export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteC
       path: "/target",
       tags: ["Lookups"],
       summary: "Who received this code",
-      description: "The target of the newest live OTP of `channel` with this password. Query string or JSON body.",
+      description:
+        "The target of the live OTP of `channel` with this password. Query string or JSON body. Misses are " +
+        "counted per channel (and per `ip` when given): past OTP_LOOKUP_MISSES a minute, every lookup is " +
+        "refused with 429 `lookup_throttled` and `Retry-After`.",
       params: { schema: TargetRequest, in: "query" },
-      responses: { 200: json(TargetResponse, "Found."), ...errors("validation", "bad_request", "not_found") },
+      responses: {
+        200: json(TargetResponse, "Found."),
+        ...errors("validation", "bad_request", "not_found", "lookup_throttled"),
+      },
     },
     async (c, input) => {
-      const target = await lookups.targetOf(input.channel, input.password);
-      if (target === undefined) throw new ApiError("not_found", "No live OTP with this password");
-      c.set("target", maskTarget(target));
-      return ok(c, { target });
+      const found = throttledOrValue(await lookups.targetOf(input.channel, input.password, input.ip), "target", deps);
+      if (found.kind === "ambiguous") {
+        deps.logger.warn(
+          { reqId: c.get("requestId"), channel: input.channel },
+          "GET /target: live codes of more than one target have this password; answering not found",
+        );
+      }
+      if (found.kind !== "found") throw new ApiError("not_found", "No live OTP with this password");
+      c.set("target", maskTarget(found.target));
+      return ok(c, { target: found.target });
     },
   );
 
@@ -45,13 +58,17 @@ export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteC
       summary: "The current code of a target",
       description:
         "The password of the newest live OTP of this phone, email or chat id, in any channel, generated codes " +
-        "included. For back-office and tests; protect it with HTTP auth.",
+        "included. For back-office and tests; protect it with HTTP auth. Misses are counted: past " +
+        "OTP_LOOKUP_MISSES a minute, every lookup is refused with 429 `lookup_throttled` and `Retry-After`.",
       params: { schema: PasswordRequest, in: "query" },
-      responses: { 200: json(PasswordResponse, "Found."), ...errors("validation", "bad_request", "not_found") },
+      responses: {
+        200: json(PasswordResponse, "Found."),
+        ...errors("validation", "bad_request", "not_found", "lookup_throttled"),
+      },
     },
     async (c, { target }) => {
       c.set("target", maskTarget(target));
-      const found = await lookups.passwordOf(target);
+      const found = throttledOrValue(await lookups.passwordOf(target), "password", deps);
       if (found.kind === "undecryptable") {
         deps.logger.warn(
           { reqId: c.get("requestId"), otpId: found.id, reason: found.reason },
@@ -64,6 +81,18 @@ export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteC
   );
 
   statusRoute(app, lookups);
+}
+
+/** The lookup's value, or the 429 of a spent miss budget (counted in `otp_lookup_throttled_total`). */
+function throttledOrValue<T>(result: Budgeted<T>, lookup: "target" | "password", deps: RouteContext["deps"]): T {
+  if (!result.throttled) return result.value;
+  deps.metrics.lookupThrottled.inc({ lookup });
+  const s = result.retryAfterSeconds;
+  throw new ApiError(
+    "lookup_throttled",
+    `Too many lookups that found nothing; try again in ${s} second${s === 1 ? "" : "s"}`,
+    { headers: { "Retry-After": String(s) } },
+  );
 }
 
 /** `GET /otp/{id}`: the delivery status. */
