@@ -2,6 +2,7 @@ export * from "./channels.js";
 export * from "./config/index.js";
 export * from "./crypto.js";
 export * from "./event.js";
+export * from "./guessing.js";
 export * from "./ip.js";
 export * from "./logger.js";
 export * from "./phone.js";

@@ -41,6 +41,8 @@ export interface RequestLimits {
   readonly codeLength: number;
   /** `OTP_PHONE_CHECK` and `OTP_DEFAULT_REGION`. */
   readonly phone: PhoneRules;
+  /** The shortest client-supplied `password` (6 under OTP_ASSURANCE=strict); 1 when absent. */
+  readonly minPasswordLength?: number;
 }
 
 type TextFields = { password?: string | undefined } & Record<string, unknown>;
@@ -78,7 +80,14 @@ export function createOtpRequests(limits: RequestLimits) {
   const lifetime = positiveInt("lifetime", limits.maxLifetime).meta({
     description: `Seconds the code stays valid (1 to ${limits.maxLifetime}).`,
   });
-  const maybePassword = optional(password()).meta({
+  const minLength = limits.minPasswordLength ?? 1;
+  const maybePassword = optional(
+    minLength > 1
+      ? password().refine((v) => v.length >= minLength, {
+          error: `"password" must be at least ${minLength} characters (OTP_ASSURANCE=strict)`,
+        })
+      : password(),
+  ).meta({
     description: `The code. Omit it to have one generated; it replaces ${PASSWORD_PLACEHOLDER} in the texts.`,
   });
   const maybeIp = optional(ip());
@@ -145,13 +154,21 @@ export type CreateTelegramRequest = z.output<OtpRequests["telegram"]>;
 
 const requiredPassword = required(password());
 
-/** Check requests: the target, read as on creation, and the code the user typed. */
+/** The end user's address on a check or a lookup: counted apart from other addresses (docs/security.md). */
+const requesterIp = optional(
+  ip().meta({
+    description:
+      "IP address of the end user who typed the code. Optional; when given, wrong guesses are also counted per address, so that one address cannot lock the target out.",
+  }),
+);
+
+/** Check requests: the target, read as on creation, the code the user typed, and optionally the user's address. */
 export function createCheckRequests(phoneRules: PhoneRules) {
   return {
-    sms: z.object({ phone: phone(phoneRules), password: requiredPassword }),
-    call: z.object({ phone: phone(phoneRules), password: requiredPassword }),
-    email: z.object({ email: email(), password: requiredPassword }),
-    telegram: z.object({ chat_id: chatId(), password: requiredPassword }),
+    sms: z.object({ phone: phone(phoneRules), password: requiredPassword, ip: requesterIp }),
+    call: z.object({ phone: phone(phoneRules), password: requiredPassword, ip: requesterIp }),
+    email: z.object({ email: email(), password: requiredPassword, ip: requesterIp }),
+    telegram: z.object({ chat_id: chatId(), password: requiredPassword, ip: requesterIp }),
   } as const;
 }
 export type CheckRequests = ReturnType<typeof createCheckRequests>;
@@ -205,6 +222,7 @@ export const SetLimitRequests = {
 export const TargetRequest = z.object({
   password: requiredPassword,
   channel: required(Channel),
+  ip: requesterIp,
 });
 
 /** `GET /password`: the newest live code of this target. */

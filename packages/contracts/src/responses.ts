@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   "email_limit",
   "chat_id_limit",
   "attempts_exceeded",
+  "check_throttled",
+  "lookup_throttled",
   "unavailable",
   "internal",
 ] as const;
@@ -39,6 +41,8 @@ export const HTTP_STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   email_limit: 429,
   chat_id_limit: 429,
   attempts_exceeded: 200,
+  check_throttled: 200,
+  lookup_throttled: 429,
   unavailable: 503,
   internal: 500,
 };
@@ -60,11 +64,14 @@ export const CreatedResponse = contentResponse(
   z.object({ id: z.uuid().meta({ description: "Id of the OTP, for `GET /otp/{id}`." }) }),
 ).meta({ id: "CreatedResponse" });
 
-/** Checks always answer HTTP 200; `status` says whether the code is right. */
+/**
+ * Checks always answer HTTP 200; `status` says whether the code is right. `check_throttled` comes
+ * with a `Retry-After` header: the target's wrong guesses have run out for now.
+ */
 export const CheckResponse = z
   .object({
     status: z.boolean(),
-    status_code: z.literal("attempts_exceeded").optional(),
+    status_code: z.enum(["attempts_exceeded", "check_throttled"]).optional(),
     message: z.string().optional(),
   })
   .meta({ id: "CheckResponse" });

@@ -56,8 +56,9 @@ export function createTables(schemaName: string) {
       expireAt: tstz("expire_at").notNull(),
       /** Failed checks counted against this code; at `OTP_MAX_CHECK_ATTEMPTS` it is dead. */
       failedChecks: integer("failed_checks").notNull().default(0),
-      /** Set by a successful check when `OTP_SINGLE_USE=true`. */
-      usedAt: tstz("used_at"),
+      /** When the code stopped being live before its expiry, and why ({@link CLOSED_REASONS}). */
+      closedAt: tstz("closed_at"),
+      closedReason: text("closed_reason"),
       deliveryStatus: text("delivery_status").notNull().default("pending"),
       deliveryAttempts: integer("delivery_attempts").notNull().default(0),
       deliveryLastError: text("delivery_last_error"),
@@ -81,7 +82,54 @@ export function createTables(schemaName: string) {
       index("otp_expire_idx").on(t.expireAt),
       check("otp_channel_check", sql`${t.channel} in ('sms', 'call', 'email', 'telegram')`),
       check("otp_delivery_status_check", sql`${t.deliveryStatus} in ('pending', 'delivered', 'failed', 'expired')`),
+      check(
+        "otp_closed_check",
+        sql`(${t.closedAt} is null) = (${t.closedReason} is null) and ${t.closedReason} in ('consumed', 'sibling_consumed', 'superseded')`,
+      ),
     ],
+  );
+
+  /**
+   * The per-target failure budget (docs/security.md, "Guessing"): consecutive wrong checks of one
+   * channel and target, across all its codes, in the row whose `ip` is ''; and, when the caller
+   * gives the requester's address, of that target from that address, in a row of its own. Written
+   * only by the check function (migration 0002), under an advisory lock per channel and target.
+   */
+  const checkBudget = table(
+    "check_budget",
+    {
+      channel: text("channel").notNull(),
+      target: text("target").notNull(),
+      /** '' for the target as a whole, else the requester's address. */
+      ip: text("ip").notNull(),
+      /** Consecutive wrong checks counted; a right check deletes the row. */
+      failures: integer("failures").notNull(),
+      /** Delays started so far: the next lasts 30 s × 2^delays, at most an hour. */
+      delays: integer("delays").notNull().default(0),
+      /** Checks are refused until then. */
+      blockedUntil: tstz("blocked_until"),
+      /** When the counter is forgotten: an hour after the later of its last failure, its delay and its target's last code. */
+      expireAt: tstz("expire_at").notNull(),
+    },
+    (t) => [
+      primaryKey({ name: "check_budget_pkey", columns: [t.channel, t.target, t.ip] }),
+      // The sweeper's deletes.
+      index("check_budget_expire_idx").on(t.expireAt),
+    ],
+  );
+
+  /**
+   * Misses of `GET /target` and `GET /password`, one row each, kept for the window they are counted
+   * in (a minute): the key says what was missed (`target:sms`, `target:sms:ip:203.0.113.7`,
+   * `password`). Written and counted under an advisory lock per key.
+   */
+  const lookupMiss = table(
+    "lookup_miss",
+    {
+      key: text("key").notNull(),
+      at: tstz("at").notNull(),
+    },
+    (t) => [index("lookup_miss_key_at_idx").on(t.key, t.at), index("lookup_miss_at_idx").on(t.at)],
   );
 
   /** Limit rules (docs/api.md, "Limits"): per channel, per measure (`ip` or `target`), in the order given. */
@@ -130,10 +178,14 @@ export function createTables(schemaName: string) {
     createdAt: tstz("created_at").notNull().defaultNow(),
   });
 
-  return { otp, limitRule, outbox, appSecret };
+  return { otp, limitRule, outbox, appSecret, checkBudget, lookupMiss };
 }
 
 export type Tables = ReturnType<typeof createTables>;
 
 // The `public` instance: what drizzle-kit generates migrations from.
-export const { otp, limitRule, outbox, appSecret } = createTables("public");
+export const { otp, limitRule, outbox, appSecret, checkBudget, lookupMiss } = createTables("public");
+
+/** Why a code stopped being live before its expiry (`otp.closed_reason`). */
+export const CLOSED_REASONS = ["consumed", "sibling_consumed", "superseded"] as const;
+export type ClosedReason = (typeof CLOSED_REASONS)[number];

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateDrizzleJson, generateMigration } from "drizzle-kit/api";
@@ -9,6 +10,7 @@ import { appliedMigrations, MIGRATIONS_FOLDER, migrate } from "../src/migrate.js
 import { createDb, createPool } from "../src/pool.js";
 import * as schema from "../src/schema.js";
 import { loadMasterSecret } from "../src/secret.js";
+import { createSql } from "../src/sql/index.js";
 import { adminClient } from "../src/testing/template.js";
 import { basePgConfig } from "../src/testing/vitest.js";
 
@@ -67,7 +69,14 @@ describe("migrate()", () => {
       const tables = await client.query<{ tablename: string }>(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '\\_\\_%' ORDER BY 1",
       );
-      expect(tables.rows.map((r) => r.tablename)).toEqual(["app_secret", "limit_rule", "otp", "outbox"]);
+      expect(tables.rows.map((r) => r.tablename)).toEqual([
+        "app_secret",
+        "check_budget",
+        "limit_rule",
+        "lookup_miss",
+        "otp",
+        "outbox",
+      ]);
     });
     expect(logs.filter((m) => m.startsWith("created database"))).toHaveLength(1);
 
@@ -101,6 +110,50 @@ describe("migrate()", () => {
       await db.insert(tables.limitRule).values({ channel: "sms", measure: "ip", position: 0, minutes: 10, rate: 3 });
       const read = await db.select().from(tables.limitRule).where(eq(tables.limitRule.channel, "sms"));
       expect(read).toEqual([{ channel: "sms", measure: "ip", position: 0, minutes: 10, rate: 3 }]);
+
+      // The functions too: called by their qualified names from a connection whose search_path is
+      // the default, they read and write the tables of their own schema.
+      const sql = createSql(tables);
+      const now = new Date();
+      const issued = await pool.query(
+        sql.otp.issue({
+          id: randomUUID(),
+          channel: "call",
+          target: "77010000001",
+          ip: null,
+          passwordDigest: Buffer.from("digest"),
+          passwordCipher: Buffer.from("cipher"),
+          generated: true,
+          createdAt: now,
+          expireAt: new Date(now.getTime() + 60_000),
+          eventId: randomUUID(),
+          event: "{}",
+          guarded: true,
+          unique: true,
+          supersede: true,
+          maxFailures: 5,
+        }),
+      );
+      expect(issued.rows).toEqual([{ result: "inserted" }]);
+      const checked = await pool.query(
+        sql.otp.check({
+          channel: "call",
+          target: "77010000001",
+          ip: "203.0.113.1",
+          now,
+          nonce: Buffer.alloc(16),
+          blinded: Buffer.alloc(32),
+          maxFailures: 5,
+          singleUse: true,
+          throttleAfter: 5,
+        }),
+      );
+      expect(checked.rows).toEqual([{ outcome: "mismatch", retry_after_ms: null }]);
+      const counted = await pool.query('SELECT ip, failures FROM "tenant_a".check_budget ORDER BY ip');
+      expect(counted.rows).toEqual([
+        { ip: "", failures: 1 },
+        { ip: "203.0.113.1", failures: 1 },
+      ]);
     } finally {
       await pool.end();
     }
@@ -109,7 +162,14 @@ describe("migrate()", () => {
   it("leaves tables whose columns and indexes are exactly those of the drizzle schema", async () => {
     const config = { ...basePgConfig(), database: freshDatabaseName("shape") };
     await migrate(config);
-    const tables = [schema.otp, schema.limitRule, schema.outbox, schema.appSecret].map(getTableConfig);
+    const tables = [
+      schema.otp,
+      schema.limitRule,
+      schema.outbox,
+      schema.appSecret,
+      schema.checkBudget,
+      schema.lookupMiss,
+    ].map(getTableConfig);
     await withClient(config.database, async (client) => {
       for (const table of tables) {
         const columns = await client.query<{ column_name: string; data_type: string; is_nullable: string }>(

@@ -32,6 +32,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     clock: deps.clock,
     otp: deps.config.otp,
     targets: deps.config.targets,
+    guessing: deps.config.guessing,
   };
   const ctx: RouteContext = {
     deps,

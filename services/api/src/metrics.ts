@@ -34,8 +34,14 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
     }),
     otpChecked: new Counter({
       name: "otp_checked_total",
-      help: "Checks answered, by channel and outcome (match, mismatch, attempts_exceeded).",
+      help: "Checks answered, by channel and outcome (match, mismatch, attempts_exceeded, check_throttled).",
       labelNames: ["channel", "outcome"] as const,
+      registers,
+    }),
+    lookupThrottled: new Counter({
+      name: "otp_lookup_throttled_total",
+      help: "GET /target and GET /password lookups refused because their misses ran out (lookup: target, password).",
+      labelNames: ["lookup"] as const,
       registers,
     }),
     outboxBacklog: new Gauge({

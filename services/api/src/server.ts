@@ -13,6 +13,7 @@ import { AfterCommitPublisher } from "./outbox/after-commit.js";
 import { DeleteBatcher } from "./outbox/delete-batcher.js";
 import { ABANDON_GRACE_MS, OutboxRelay, type RelayOptions } from "./outbox/relay.js";
 import { BROKER_CLOSE_MS, CLOSE_BUDGET_MS, DRAIN_MS, flushTimeoutMs } from "./shutdown-budget.js";
+import { CounterSweeper } from "./sweeper.js";
 
 export interface StartOptions {
   readonly logger: Logger;
@@ -37,6 +38,8 @@ export interface RunningApi {
   readonly pool: pg.Pool;
   readonly broker: BrokerClient;
   readonly relay: OutboxRelay;
+  /** Deletes forgotten guessing counters every minute; `sweep()` runs one pass now (tests). */
+  readonly sweeper: CounterSweeper;
   /** Graceful stop: no new connections, in-flight requests finish, outbox work flushed, everything closed. */
   close(): Promise<void>;
 }
@@ -66,6 +69,8 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   });
   broker.connection.start();
   const { afterCommit, relay } = startOutbox({ pool, sql, broker, clock, logger }, options.relay);
+  const sweeper = new CounterSweeper({ pool, sql, clock, logger });
+  sweeper.start();
 
   const metrics = createMetrics(new Registry(), { processMetrics: true });
   const app = createApp({
@@ -84,7 +89,8 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   logger.info({ port }, "otp-api listening");
 
   let closing: Promise<void> | undefined;
-  const close = () => stopApi({ server, afterCommit, relay, broker, pool, logger }, options.drainMs ?? DRAIN_MS);
+  const close = () =>
+    stopApi({ server, afterCommit, relay, sweeper, broker, pool, logger }, options.drainMs ?? DRAIN_MS);
   return {
     port,
     app,
@@ -93,6 +99,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     pool,
     broker,
     relay,
+    sweeper,
     close: () => {
       closing ??= close();
       return closing;
@@ -106,13 +113,14 @@ async function stopApi(
     server: HttpServer;
     afterCommit: AfterCommitPublisher;
     relay: OutboxRelay;
+    sweeper: CounterSweeper;
     broker: BrokerClient;
     pool: pg.Pool;
     logger: Logger;
   },
   drainMs: number,
 ): Promise<void> {
-  const { server, afterCommit, relay, broker, pool, logger } = parts;
+  const { server, afterCommit, relay, sweeper, broker, pool, logger } = parts;
   // One deadline for the whole stop (shutdown-budget.ts has the arithmetic): each step gets what
   // the previous ones left, so the sum cannot outgrow the force exit.
   const deadline = Date.now() + CLOSE_BUDGET_MS;
@@ -120,7 +128,7 @@ async function stopApi(
   // Side by side, not one after the other, in what is left before the broker's share. The relay's
   // stop takes up to ABANDON_GRACE_MS past its timeout (an abandoned pass rolling back).
   const flushMs = flushTimeoutMs(deadline, Date.now());
-  await Promise.all([relay.stop(Math.max(0, flushMs - ABANDON_GRACE_MS)), afterCommit.drain(flushMs)]);
+  await Promise.all([relay.stop(Math.max(0, flushMs - ABANDON_GRACE_MS)), afterCommit.drain(flushMs), sweeper.stop()]);
   await broker.connection.close(); // at most BROKER_CLOSE_MS
   await pool.end();
   logger.info({}, "otp-api stopped");

@@ -11,7 +11,11 @@ let singleUse: TestApi;
 
 beforeAll(async () => {
   api = await startTestApi({ pg: db(), broker });
-  singleUse = await startTestApi({ pg: db(), broker, env: { OTP_SINGLE_USE: "true", OTP_MAX_CHECK_ATTEMPTS: "0" } });
+  singleUse = await startTestApi({
+    pg: db(),
+    broker,
+    env: { OTP_SINGLE_USE: "true", OTP_MAX_CHECK_ATTEMPTS: "0", OTP_CHECK_THROTTLE_AFTER: "0" },
+  });
 });
 afterAll(async () => {
   await api?.close();
@@ -82,7 +86,7 @@ describe("GET /{channel}/check", () => {
     expect((await check(api, phone, "1002")).body).toEqual({ status: true });
   });
 
-  it("5 wrong checks kill the code: the right one then answers attempts_exceeded; a new OTP starts at 0", async () => {
+  it("5 wrong checks kill the code: the right one then answers attempts_exceeded; a new OTP waits out the target's delay", async () => {
     const phone = freshPhone();
     await sms(phone, "5555");
     for (let i = 0; i < 5; i++) {
@@ -95,7 +99,10 @@ describe("GET /{channel}/check", () => {
     expect(right.body).toMatchObject({ status: false, status_code: "attempts_exceeded" });
     expect(right.body.message).toEqual(expect.any(String));
 
+    // The target's 5 failures also started its 30 s delay, which a new code does not end.
     await sms(phone, "6666");
+    expect((await check(api, phone, "6666")).body).toMatchObject({ status: false, status_code: "check_throttled" });
+    api.clock.advance(30_000);
     expect((await check(api, phone, "6666")).body).toEqual({ status: true });
     // The dead one stays dead.
     expect((await check(api, phone, "5555")).body).toEqual({ status: false });
@@ -127,7 +134,7 @@ describe("GET /{channel}/check", () => {
     expect((await check(singleUse, phone, "1212")).body).toEqual({ status: false });
   });
 
-  it("OTP_MAX_CHECK_ATTEMPTS=0: no limit on wrong guesses", async () => {
+  it("OTP_MAX_CHECK_ATTEMPTS=0 (and OTP_CHECK_THROTTLE_AFTER=0): no limit on wrong guesses", async () => {
     const phone = freshPhone();
     await singleUse.call("POST", "/sms", { phone, password: "3434", lifetime: 60, message: "x" });
     for (let i = 0; i < 8; i++) await check(singleUse, phone, "0");

@@ -212,7 +212,7 @@ describe("/openapi.json and /docs", () => {
     ];
     expect(Object.keys(doc.paths).sort()).toEqual(expected.sort());
     const params = doc.paths["/sms/check"]?.get?.parameters?.map((p) => `${p.in}:${p.name}`);
-    expect(params).toEqual(["query:phone", "query:password"]);
+    expect(params).toEqual(["query:phone", "query:password", "query:ip"]);
     expect(doc.paths["/otp/{id}"]?.get?.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(["path:id"]);
     expect(Object.keys(doc.paths["/limit/telegram"] ?? {}).sort()).toEqual(["get", "post"]);
   });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { DELIVERY_EVENT_VERSION, digestPassword, encrypt, type Keyring, sealContent } from "@otp/contracts";
-import type { CheckParams, InsertOtpParams } from "@otp/db";
+import type { CheckParams, IssueParams } from "@otp/db";
 import { CHECK_PHONE_BASE, fixedParams } from "./scripts.js";
 
 /**
@@ -33,7 +33,12 @@ export function createParams(keys: Keyring): Record<string, string> {
     createdAt: now.toISOString(),
     expireAt: expire.toISOString(),
     event: JSON.stringify(event),
-  } satisfies Partial<Record<keyof InsertOtpParams, string>>);
+    // The API's defaults: a client's code (no uniqueness test), OTP_RESEND=new.
+    guarded: "true",
+    unique: "false",
+    supersede: "false",
+    maxFailures: "5",
+  } satisfies Partial<Record<keyof IssueParams, string>>);
 }
 
 /** A right guess of 12345, blinded as the API blinds it (a fixed nonce here: the work is the same). */
@@ -47,5 +52,6 @@ export function checkParams(keys: Keyring): Record<string, string> {
     blinded: `\\x${blinded.toString("hex")}`,
     maxFailures: "5",
     singleUse: "false",
+    throttleAfter: "5",
   } satisfies Partial<Record<keyof CheckParams, string>>);
 }

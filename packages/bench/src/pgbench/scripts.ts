@@ -15,14 +15,14 @@ function pgbenchText<P>(statement: Statement<P>, map: Partial<Record<keyof P & s
 }
 
 /**
- * `POST /sms`: the guarded insert of the OTP and its outbox row (one statement, no transaction),
+ * `POST /sms`: the guarded create of the OTP and its outbox row (one statement, no transaction),
  * and every `batch`-th transaction the batched delete of the outbox rows published meanwhile, as
  * the API's DeleteBatcher sends it (one `DELETE … WHERE id = ANY(…)` per flush).
  */
 export function createScript(batch: number): { script: string; vars: (run: number) => Record<string, string> } {
   const uuid = (kind: string) =>
     `md5(:run::text || '-' || :warm::text || '-' || :client_id::text || '-${kind}' || :n::text)::uuid`;
-  const insert = pgbenchText(sql.otp.insertGuarded, { id: uuid("o"), target: ":phone", eventId: uuid("e") });
+  const insert = pgbenchText(sql.otp.issue, { id: uuid("o"), target: ":phone", eventId: uuid("e") });
   const batchIds = `ARRAY(SELECT md5(:run::text || '-' || :warm::text || '-' || :client_id::text || '-e' || g::text)::uuid FROM generate_series(:n - ${batch} + 1, :n) AS g)`;
   const script = `\\set n :n + 1
 \\set phone 79000000000 + :run * 1000000000 + :warm * 500000000 + :client_id * 1000000 + :n
@@ -40,7 +40,7 @@ ${pgbenchText(sql.outbox.deletePublished, { ids: batchIds })};
 /** `GET /sms/check` that succeeds: the check statement (it locks, compares and counts in one). */
 export function checkScript(): string {
   return `\\set phone ${CHECK_PHONE_BASE} + random(1, :created)
-${pgbenchText(sql.otp.check, { target: ":phone" })};
+${pgbenchText(sql.otp.check, { target: ":phone", ip: "NULL" })};
 `;
 }
 

@@ -41,6 +41,7 @@ describe("configuration", () => {
       maxLifetime: 86_400,
       maxCheckAttempts: 5,
       singleUse: false,
+      minPasswordLength: 1,
     });
     expect(c.telegramWebhook).toEqual({
       codeLength: 6,
@@ -96,6 +97,51 @@ describe("configuration", () => {
     [{ HTTP_AUTH_USERNAME: "admin" }, "HTTP_AUTH_PASSWORD: must be set together with HTTP_AUTH_USERNAME"],
     [{ LOG_LEVEL: "loud" }, expect.stringMatching(/^LOG_LEVEL: /)],
   ])("rejects %j naming the variable", (env, message) => {
+    expect(errorsOf(env)).toEqual([message]);
+  });
+
+  it("guessing: compatible by default, each protection on; strict raises every default to its profile", () => {
+    const compatible = parseConfig({});
+    if (!compatible.ok) throw new Error(compatible.errors.join("; "));
+    expect(compatible.config.guessing).toEqual({
+      assurance: "compatible",
+      checkThrottleAfter: 5,
+      resend: "new",
+      lookupMisses: 10,
+    });
+    const strict = parseConfig({ OTP_ASSURANCE: "strict" });
+    if (!strict.ok) throw new Error(strict.errors.join("; "));
+    expect(strict.config.guessing).toEqual({
+      assurance: "strict",
+      checkThrottleAfter: 5,
+      resend: "supersede",
+      lookupMisses: 10,
+    });
+    expect(strict.config.otp).toMatchObject({ maxLifetime: 600, singleUse: true, minPasswordLength: 6 });
+    const reuse = parseConfig({ OTP_ASSURANCE: "strict", OTP_RESEND: "reuse", OTP_MAX_LIFETIME: "300" });
+    expect(reuse.ok && [reuse.config.guessing.resend, reuse.config.otp.maxLifetime]).toEqual(["reuse", 300]);
+  });
+
+  it.each([
+    [{ OTP_CHECK_THROTTLE_AFTER: "0" }, "OTP_CHECK_THROTTLE_AFTER: must not be 0 under OTP_ASSURANCE=strict"],
+    [{ OTP_LOOKUP_MISSES: "0" }, "OTP_LOOKUP_MISSES: must not be 0 under OTP_ASSURANCE=strict"],
+    [{ OTP_MAX_LIFETIME: "601" }, "OTP_MAX_LIFETIME: must be at most 600 under OTP_ASSURANCE=strict, got 601"],
+    [{ OTP_SINGLE_USE: "false" }, "OTP_SINGLE_USE: must be true under OTP_ASSURANCE=strict"],
+    [{ OTP_RESEND: "new" }, 'OTP_RESEND: must be "supersede" or "reuse" under OTP_ASSURANCE=strict'],
+    [{ OTP_CODE_LENGTH: "5" }, "OTP_CODE_LENGTH: must be at least 6 under OTP_ASSURANCE=strict, got 5"],
+    [
+      { OTP_TELEGRAM_LIFETIME: "900" },
+      "OTP_TELEGRAM_LIFETIME: must be at most OTP_MAX_LIFETIME (600) under OTP_ASSURANCE=strict, got 900",
+    ],
+  ])("under OTP_ASSURANCE=strict, refuses %j at start", (env, message) => {
+    expect(errorsOf({ OTP_ASSURANCE: "strict", ...env })).toEqual([message]);
+  });
+
+  it.each([
+    [{ OTP_ASSURANCE: "nist" }, 'OTP_ASSURANCE: must be "compatible" or "strict"'],
+    [{ OTP_RESEND: "again" }, 'OTP_RESEND: must be "new", "supersede" or "reuse"'],
+    [{ OTP_CHECK_THROTTLE_AFTER: "-1" }, 'OTP_CHECK_THROTTLE_AFTER: must be an integer from 0 to 1000, got "-1"'],
+  ])("rejects the guessing variable %j", (env, message) => {
     expect(errorsOf(env)).toEqual([message]);
   });
 

@@ -1,4 +1,5 @@
 import type { Channel } from "../channels.js";
+import { type Assurance, type ResendMode, STRICT_PROFILE } from "../guessing.js";
 import type { PhoneRules } from "../phone.js";
 import { type Env, EnvSchema } from "./env.js";
 
@@ -42,6 +43,17 @@ export interface Config {
     readonly maxLifetime: number;
     readonly maxCheckAttempts: number;
     readonly singleUse: boolean;
+    /** The shortest client-supplied `password` accepted: 1, or 6 under OTP_ASSURANCE=strict. */
+    readonly minPasswordLength: number;
+  };
+  /** The protections against guessing (docs/security.md, "Guessing"). */
+  readonly guessing: {
+    readonly assurance: Assurance;
+    /** Consecutive wrong checks of a target before its checks are refused for a delay; 0 = never refused. */
+    readonly checkThrottleAfter: number;
+    readonly resend: ResendMode;
+    /** `GET /target` misses per channel, `GET /password` misses in all, per minute; 0 = no limit. */
+    readonly lookupMisses: number;
   };
   /** How targets are read into their canonical forms (docs/api.md, "Conventions"). */
   readonly targets: {
@@ -72,6 +84,45 @@ export interface Config {
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
+const DEFAULT_MAX_LIFETIME = 86_400;
+const strict = (e: Env) => e.OTP_ASSURANCE === "strict";
+const UNDER_STRICT = "under OTP_ASSURANCE=strict";
+const maxLifetimeOf = (e: Env) =>
+  e.OTP_MAX_LIFETIME ?? (strict(e) ? STRICT_PROFILE.maxLifetimeSeconds : DEFAULT_MAX_LIFETIME);
+
+/**
+ * OTP_ASSURANCE=strict raises the defaults to its profile (configOf); a variable set explicitly to
+ * something weaker is a contradiction, refused at start rather than silently overridden.
+ */
+const STRICT_CHECKS: readonly ((e: Env) => string | undefined)[] = [
+  (e) =>
+    strict(e) && e.OTP_CHECK_THROTTLE_AFTER === 0
+      ? `OTP_CHECK_THROTTLE_AFTER: must not be 0 ${UNDER_STRICT}`
+      : undefined,
+  (e) => (strict(e) && e.OTP_LOOKUP_MISSES === 0 ? `OTP_LOOKUP_MISSES: must not be 0 ${UNDER_STRICT}` : undefined),
+  (e) =>
+    strict(e) && e.OTP_MAX_LIFETIME !== undefined && e.OTP_MAX_LIFETIME > STRICT_PROFILE.maxLifetimeSeconds
+      ? `OTP_MAX_LIFETIME: must be at most ${STRICT_PROFILE.maxLifetimeSeconds} ${UNDER_STRICT}, got ${e.OTP_MAX_LIFETIME}`
+      : undefined,
+  (e) => (strict(e) && e.OTP_SINGLE_USE === false ? `OTP_SINGLE_USE: must be true ${UNDER_STRICT}` : undefined),
+  (e) =>
+    strict(e) && e.OTP_RESEND === "new" ? `OTP_RESEND: must be "supersede" or "reuse" ${UNDER_STRICT}` : undefined,
+  (e) =>
+    strict(e) && e.OTP_CODE_LENGTH < STRICT_PROFILE.minCodeLength
+      ? `OTP_CODE_LENGTH: must be at least ${STRICT_PROFILE.minCodeLength} ${UNDER_STRICT}, got ${e.OTP_CODE_LENGTH}`
+      : undefined,
+  (e) =>
+    strict(e) && e.OTP_TELEGRAM_CODE_LENGTH < STRICT_PROFILE.minCodeLength
+      ? `OTP_TELEGRAM_CODE_LENGTH: must be at least ${STRICT_PROFILE.minCodeLength} ${UNDER_STRICT}, got ${e.OTP_TELEGRAM_CODE_LENGTH}`
+      : undefined,
+  (e) => {
+    const max = maxLifetimeOf(e);
+    return strict(e) && e.OTP_TELEGRAM_LIFETIME > max
+      ? `OTP_TELEGRAM_LIFETIME: must be at most OTP_MAX_LIFETIME (${max}) ${UNDER_STRICT}, got ${e.OTP_TELEGRAM_LIFETIME}`
+      : undefined;
+  },
+];
+
 /**
  * Rules between variables, each naming the variable at fault; one line per broken rule. A variable
  * that is wrong on its own is caught by its parser in env.ts before these run.
@@ -89,6 +140,7 @@ const CROSS_CHECKS: readonly ((e: Env) => string | undefined)[] = [
     e.HTTP_HEADERS_TIMEOUT > e.HTTP_REQUEST_TIMEOUT
       ? "HTTP_HEADERS_TIMEOUT: must not be longer than HTTP_REQUEST_TIMEOUT (the headers are part of the request)"
       : undefined,
+  ...STRICT_CHECKS,
 ];
 
 /**
@@ -136,9 +188,16 @@ function configOf(e: Env): Config {
     otp: {
       secret: e.OTP_SECRET,
       codeLength: e.OTP_CODE_LENGTH,
-      maxLifetime: e.OTP_MAX_LIFETIME,
+      maxLifetime: maxLifetimeOf(e),
       maxCheckAttempts: e.OTP_MAX_CHECK_ATTEMPTS,
-      singleUse: e.OTP_SINGLE_USE,
+      singleUse: e.OTP_SINGLE_USE ?? strict(e),
+      minPasswordLength: strict(e) ? STRICT_PROFILE.minPasswordLength : 1,
+    },
+    guessing: {
+      assurance: e.OTP_ASSURANCE ?? "compatible",
+      checkThrottleAfter: e.OTP_CHECK_THROTTLE_AFTER,
+      resend: e.OTP_RESEND ?? (strict(e) ? "supersede" : "new"),
+      lookupMisses: e.OTP_LOOKUP_MISSES,
     },
     targets: {
       phone: { check: e.OTP_PHONE_CHECK, defaultRegion: e.OTP_DEFAULT_REGION },

@@ -1,6 +1,20 @@
 import { z } from "zod";
+import { ASSURANCE_LEVELS, RESEND_MODES } from "../guessing.js";
 import { PHONE_CHECKS } from "../phone.js";
-import { bool, channelList, int, optionalStr, originList, phoneRegion, secondsAsMs, str, url } from "./parsers.js";
+import {
+  bool,
+  channelList,
+  int,
+  oneOf,
+  optionalBool,
+  optionalInt,
+  optionalStr,
+  originList,
+  phoneRegion,
+  secondsAsMs,
+  str,
+  url,
+} from "./parsers.js";
 
 /** Every variable either process reads, with its default. Tests compare this list with compose and docs/configuration.md. */
 export const EnvSchema = z.object({
@@ -60,9 +74,11 @@ export const EnvSchema = z.object({
     .pipe(z.enum(["queue", "direct"], { error: 'must be "queue" or "direct"' })),
   OTP_SECRET: optionalStr().pipe(z.string().min(16, { error: "must be at least 16 characters" }).optional()),
   OTP_CODE_LENGTH: int(6, 4, 12),
-  OTP_MAX_LIFETIME: int(86_400, 1, 31_536_000),
+  // Default 86400, or 600 under OTP_ASSURANCE=strict (config.ts).
+  OTP_MAX_LIFETIME: optionalInt(1, 31_536_000),
   OTP_MAX_CHECK_ATTEMPTS: int(5, 0, 1_000_000),
-  OTP_SINGLE_USE: bool(false),
+  // Default false, or true under OTP_ASSURANCE=strict (config.ts).
+  OTP_SINGLE_USE: optionalBool(),
   OTP_TELEGRAM_CODE_LENGTH: int(6, 4, 12),
   OTP_TELEGRAM_LIFETIME: int(300, 1, 31_536_000),
   OTP_TELEGRAM_MESSAGE: z.string().default("Your code: {password}"),
@@ -84,6 +100,13 @@ export const EnvSchema = z.object({
   OTP_EMAIL_CANONICAL: bool(false),
   OTP_DELIVERY_TIMEOUT: secondsAsMs(10, 0.1, 300),
   OTP_DELIVERY_MAX_ATTEMPTS: int(8, 1, 100),
+
+  // Guessing (docs/security.md, "Guessing"); OTP_MAX_LIFETIME and OTP_SINGLE_USE above follow OTP_ASSURANCE too.
+  OTP_ASSURANCE: oneOf(ASSURANCE_LEVELS),
+  OTP_CHECK_THROTTLE_AFTER: int(5, 0, 1000),
+  // Default "new", or "supersede" under OTP_ASSURANCE=strict (config.ts).
+  OTP_RESEND: oneOf(RESEND_MODES),
+  OTP_LOOKUP_MISSES: int(10, 0, 1_000_000),
 
   DISPATCHER_CHANNELS: channelList,
   DISPATCHER_PREFETCH: int(128, 1, 10_000),

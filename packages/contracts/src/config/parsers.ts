@@ -27,6 +27,19 @@ export function int(fallback: number, min: number, max: number) {
     });
 }
 
+/** An integer that may be left unset (`undefined`): its default depends on other variables. */
+export function optionalInt(min: number, max: number) {
+  return optionalStr().transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: "custom", message: `must be an integer from ${min} to ${max}, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
 /** Seconds, possibly fractional (`OTP_DELIVERY_TIMEOUT=2.5`), returned as milliseconds. */
 export function secondsAsMs(fallback: number, min: number, max: number) {
   return z
@@ -55,6 +68,31 @@ export function bool(fallback: boolean) {
       ctx.addIssue({ code: "custom", message: `must be true or false, got "${v}"` });
       return z.NEVER;
     });
+}
+
+/** A boolean that may be left unset (`undefined`): its default depends on other variables. */
+export function optionalBool() {
+  return optionalStr().transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const s = v.toLowerCase();
+    if (["true", "1", "yes", "on"].includes(s)) return true;
+    if (["false", "0", "no", "off"].includes(s)) return false;
+    ctx.addIssue({ code: "custom", message: `must be true or false, got "${v}"` });
+    return z.NEVER;
+  });
+}
+
+/** One of `values`, case-insensitive; unset is `undefined` (`fallback` when given). */
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  const quoted = values.map((v) => `"${v}"`);
+  const list = quoted.length === 2 ? quoted.join(" or ") : `${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}`;
+  return optionalStr().transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const s = v.toLowerCase();
+    if ((values as readonly string[]).includes(s)) return s as T[number];
+    ctx.addIssue({ code: "custom", message: `must be ${list}` });
+    return z.NEVER;
+  });
 }
 
 export function url(fallback: string) {

@@ -1,12 +1,16 @@
 import type { Tables } from "../schema.js";
 import { appSecretSql } from "./app-secret.js";
+import { checkBudgetSql } from "./check-budget.js";
 import { limitRuleSql } from "./limit-rule.js";
+import { lookupMissSql } from "./lookup-miss.js";
 import { otpSql } from "./otp.js";
 import { otpWindowsSql } from "./otp-windows.js";
 import { outboxSql } from "./outbox.js";
 
 export * from "./app-secret.js";
+export * from "./check-budget.js";
 export * from "./limit-rule.js";
+export * from "./lookup-miss.js";
 export * from "./otp.js";
 export * from "./otp-windows.js";
 export * from "./outbox.js";
@@ -24,6 +28,8 @@ export function createSql(tables: Tables) {
     limitRule: limitRuleSql(tables),
     outbox: outboxSql(tables),
     appSecret: appSecretSql(tables),
+    checkBudget: checkBudgetSql(tables),
+    lookupMiss: lookupMissSql(tables),
   };
 }
 

@@ -1,9 +1,6 @@
-import type { Channel, DeliveryStatus } from "@otp/contracts";
+import { CHECK_THROTTLE, type Channel, type DeliveryStatus, REUSE_MIN_LEFT_SECONDS } from "@otp/contracts";
 import type { Tables } from "../schema.js";
-import { type Placeholders, prepared, qualifiedName, statement } from "./statement.js";
-
-/** Resends make several live codes per target possible; more than this many is not a real client. */
-const MAX_CANDIDATES = 100;
+import { type Placeholders, prepared, qualifiedFunction, qualifiedName, statement } from "./statement.js";
 
 export interface InsertOtpParams {
   readonly id: string;
@@ -20,26 +17,55 @@ export interface InsertOtpParams {
   readonly event: string;
 }
 
+/** How a create treats the channel's rules and the target's other codes. */
+export interface IssueParams extends InsertOtpParams {
+  /** Insert only if the channel has no limit rules (else answer `has_rules`). */
+  readonly guarded: boolean;
+  /** Answer `duplicate` if a live code of the channel has the same digest (generated codes). */
+  readonly unique: boolean;
+  /** Close the target's older live codes of the channel (OTP_RESEND=supersede, reuse). */
+  readonly supersede: boolean;
+  /** `OTP_MAX_CHECK_ATTEMPTS`, for what "live" means; 0 = no limit. */
+  readonly maxFailures: number;
+}
+
+/** What `issue` did: inserted, or why not. Row: `result`. */
+export type IssueResult = "inserted" | "has_rules" | "duplicate";
+
 export interface CheckParams {
   readonly channel: Channel;
   readonly target: string;
+  /** The requester's address, when the caller gave it: counted apart (docs/security.md). */
+  readonly ip: string | null;
   readonly now: Date;
   /** A fresh random nonce, and sha256(digest of the guess ‖ nonce). */
   readonly nonce: Buffer;
   readonly blinded: Buffer;
   /** `OTP_MAX_CHECK_ATTEMPTS`; 0 = no limit. */
   readonly maxFailures: number;
-  /** `OTP_SINGLE_USE`: a match consumes the code. */
+  /** `OTP_SINGLE_USE`: a match consumes the target's live codes. */
   readonly singleUse: boolean;
+  /** `OTP_CHECK_THROTTLE_AFTER`; 0 = count, but never refuse. */
+  readonly throttleAfter: number;
 }
+
+export type CheckOutcomeRow = "match" | "mismatch" | "attempts_exceeded" | "check_throttled";
 
 export interface CheckRow {
-  readonly matched: boolean;
-  readonly live: number;
-  readonly candidates: number;
+  readonly outcome: CheckOutcomeRow;
+  /** For `check_throttled`: how long until the running delay ends. */
+  readonly retry_after_ms: string | null;
 }
 
-/** "Live" means unexpired, unused and not killed by failed checks, as for a check. */
+/** OTP_RESEND=reuse: the live code to send again, if any. */
+export interface ReusableRow {
+  readonly reused_id: string;
+  readonly reused_cipher: Buffer;
+  readonly reused_generated: boolean;
+  readonly reused_expire_at: Date;
+}
+
+/** "Live" means unexpired, not closed and not killed by failed checks, as for a check. */
 export interface LiveParams {
   readonly now: Date;
   readonly maxFailures: number;
@@ -56,54 +82,83 @@ export interface OtpStatusRow {
   readonly delivered_at: Date | null;
 }
 
+/** A duration of the fixed constants, as an SQL literal (the functions take them as parameters). */
+const seconds = (n: number) => `interval '${Number(n)} seconds'`;
+
 /**
  * The statements of the `otp` table: creating an OTP (with its outbox row), checking it, the
  * lookups, and the delivery columns the dispatcher writes. The limiter's window counts are in
- * `otp-windows.ts`.
+ * `otp-windows.ts`. The create and the check are SQL functions (migration 0002), each one round
+ * trip that takes its advisory lock before it reads.
  */
 export function otpSql(tables: Tables) {
   const otp = qualifiedName(tables.otp);
+  const fn = (name: string) => qualifiedFunction(tables.otp, name);
 
   return {
-    insertGuarded: insertStatement(tables, true),
-    insert: insertStatement(tables, false),
+    /**
+     * Creates an OTP and its outbox event: `otp_issue`, which also, as asked, refuses when the
+     * channel has limit rules (`guarded`: the common case is then a single round trip without a
+     * transaction, which still sees a rule added a moment ago by any replica), refuses a digest a
+     * live code of the channel already has (`unique`, under a lock per digest) and closes the
+     * target's older live codes (`supersede`). Row: `result` ({@link IssueResult}).
+     */
+    issue: prepared<IssueParams>(
+      "issue",
+      [
+        "id",
+        "channel",
+        "target",
+        "ip",
+        "passwordDigest",
+        "passwordCipher",
+        "generated",
+        "createdAt",
+        "expireAt",
+        "eventId",
+        "event",
+        "guarded",
+        "unique",
+        "supersede",
+        "maxFailures",
+      ],
+      (p) => `SELECT ${fn("otp_issue")}(${p.id}::uuid, ${p.channel}::text, ${p.target}::text, ${p.ip}::text,
+  ${p.passwordDigest}::bytea, ${p.passwordCipher}::bytea, ${p.generated}::boolean, ${p.createdAt}::timestamptz,
+  ${p.expireAt}::timestamptz, ${p.eventId}::uuid, ${p.event}::jsonb, ${p.guarded}::boolean, ${p.unique}::boolean,
+  ${p.supersede}::boolean, ${p.maxFailures}::int, ${seconds(CHECK_THROTTLE.memorySeconds)}) AS result`,
+    ),
 
     /**
-     * The whole check as one statement (one round trip, its own implicit transaction):
-     *  - `c` locks the candidate rows (FOR UPDATE): a concurrent check of the same target waits
-     *    for this statement to commit and then reads the rows as this one left them, failures
-     *    counted;
-     *  - `live` keeps those below the failure limit;
-     *  - `m` is the newest live candidate whose blinded digest equals the blinded guess;
-     *  - `fail` adds a failure to every live candidate when none matched; `used` consumes the
-     *    match when single use.
+     * OTP_RESEND=reuse: locks the target (until the transaction ends) and reads its newest live
+     * code if that has more than a minute to live. Row: {@link ReusableRow}.
+     */
+    reusable: statement<LiveParams & { channel: Channel; target: string }>(
+      ["channel", "target", "now", "maxFailures"],
+      (p) => `SELECT reused_id, reused_cipher, reused_generated, reused_expire_at
+FROM ${fn("otp_reusable")}(${p.channel}::text, ${p.target}::text, ${p.now}::timestamptz,
+  ${seconds(REUSE_MIN_LEFT_SECONDS)}, ${p.maxFailures}::int)`,
+    ),
+
+    /**
+     * The whole check, one round trip: `otp_check` locks the channel and target (an advisory lock:
+     * concurrent checks of a target run one after the other, across replicas), reads its
+     * counters, refuses while a delay runs, else compares the guess with every live code and
+     * counts the failure or consumes the match. Row: {@link CheckRow}.
      *
      * Constant time: the stored HMAC digest is never compared with the guess's digest itself, but
      * sha256(stored ‖ nonce) with sha256(guess ‖ nonce) for a nonce drawn per check (the "double
      * HMAC" blinding): where PostgreSQL's byte comparison stops tells nothing about the password,
      * since the compared values are unpredictable to the caller. Every candidate is hashed and
-     * compared.
+     * compared. A wrong check writes the target's counter whether or not the target has a code, so
+     * that its time does not tell either.
      */
     check: prepared<CheckParams>(
       "check",
-      ["channel", "target", "now", "nonce", "blinded", "maxFailures", "singleUse"],
-      (p) => `WITH c AS (
-  SELECT id, created_at, failed_checks, sha256(password_digest || ${p.nonce}::bytea) = ${p.blinded}::bytea AS ok FROM ${otp}
-  WHERE channel = ${p.channel}::text AND target = ${p.target}::text AND expire_at > ${p.now}::timestamptz AND used_at IS NULL
-  ORDER BY created_at DESC LIMIT ${MAX_CANDIDATES} FOR UPDATE
-), live AS (
-  SELECT id, created_at, ok FROM c WHERE ${p.maxFailures}::int = 0 OR failed_checks < ${p.maxFailures}::int
-), m AS (
-  SELECT id FROM live WHERE ok ORDER BY created_at DESC LIMIT 1
-), fail AS (
-  UPDATE ${otp} SET failed_checks = failed_checks + 1
-  WHERE id IN (SELECT id FROM live) AND NOT EXISTS (SELECT 1 FROM m) RETURNING id
-), used AS (
-  UPDATE ${otp} SET used_at = ${p.now}::timestamptz WHERE ${p.singleUse}::boolean AND id IN (SELECT id FROM m) RETURNING id
-)
-SELECT EXISTS (SELECT 1 FROM m) AS matched, (SELECT count(*) FROM live)::int AS live,
-  (SELECT count(*) FROM c)::int AS candidates, (SELECT count(*) FROM fail)::int AS failed,
-  (SELECT count(*) FROM used)::int AS used`,
+      ["channel", "target", "ip", "now", "nonce", "blinded", "maxFailures", "singleUse", "throttleAfter"],
+      (p) => `SELECT outcome, retry_after_ms FROM ${fn("otp_check")}(${p.channel}::text, ${p.target}::text,
+  ${p.ip}::text, ${p.now}::timestamptz, ${p.nonce}::bytea, ${p.blinded}::bytea, ${p.maxFailures}::int,
+  ${p.singleUse}::boolean, ${p.throttleAfter}::int, ${CHECK_THROTTLE.ipShare}, ${seconds(CHECK_THROTTLE.firstDelaySeconds)},
+  ${seconds(CHECK_THROTTLE.maxDelaySeconds)}, ${seconds(CHECK_THROTTLE.memorySeconds)})`,
     ),
 
     ...lookupSql(otp),
@@ -113,52 +168,21 @@ SELECT EXISTS (SELECT 1 FROM m) AS matched, (SELECT count(*) FROM live)::int AS 
 
 export type OtpSql = ReturnType<typeof otpSql>;
 
-/**
- * One statement writes the OTP and its outbox event. The guarded form inserts only when the
- * channel has no limit rules at all, which makes the common case a single round trip without a
- * transaction and still sees a rule added a moment ago by any replica.
- */
-function insertStatement(tables: Tables, guarded: boolean) {
-  const otp = qualifiedName(tables.otp);
-  const limitRule = qualifiedName(tables.limitRule);
-  const outbox = qualifiedName(tables.outbox);
-  return prepared<InsertOtpParams>(
-    guarded ? "insert_guarded" : "insert",
-    [
-      "id",
-      "channel",
-      "target",
-      "ip",
-      "passwordDigest",
-      "passwordCipher",
-      "generated",
-      "createdAt",
-      "expireAt",
-      "eventId",
-      "event",
-    ],
-    (p) => `WITH o AS (
-  INSERT INTO ${otp} (id, channel, target, ip, password_digest, password_cipher, generated, created_at, expire_at)
-  SELECT ${p.id}::uuid, ${p.channel}::text, ${p.target}::text, ${p.ip}::text, ${p.passwordDigest}::bytea, ${p.passwordCipher}::bytea, ${p.generated}::boolean, ${p.createdAt}::timestamptz, ${p.expireAt}::timestamptz
-  ${guarded ? `WHERE NOT EXISTS (SELECT 1 FROM ${limitRule} WHERE channel = ${p.channel}::text)` : ""}
-  RETURNING id
-)
-INSERT INTO ${outbox} (id, otp_id, channel, event, created_at)
-SELECT ${p.eventId}::uuid, o.id, ${p.channel}::text, ${p.event}::jsonb, ${p.createdAt}::timestamptz FROM o
-RETURNING id`,
-  );
-}
-
 /** The lookups of `GET /target`, `GET /password` and `GET /otp/{id}`. */
 function lookupSql(otp: string) {
   const alive = (p: Placeholders<LiveParams>) =>
-    `expire_at > ${p.now} AND used_at IS NULL AND (${p.maxFailures}::int = 0 OR failed_checks < ${p.maxFailures}::int)`;
+    `expire_at > ${p.now} AND closed_at IS NULL AND (${p.maxFailures}::int = 0 OR failed_checks < ${p.maxFailures}::int)`;
   return {
-    /** `GET /target`: the target of the newest live OTP of a channel with this code. Row: `target`. */
-    targetByDigest: statement<LiveParams & { channel: Channel; passwordDigest: Buffer }>(
+    /**
+     * `GET /target`: the targets of the live OTPs of a channel with this code, the newest first, at
+     * most two (generated codes are unique, so two mean a client chose a code another target has).
+     * Rows: `target`.
+     */
+    targetsByDigest: statement<LiveParams & { channel: Channel; passwordDigest: Buffer }>(
       ["channel", "now", "maxFailures", "passwordDigest"],
       (p) => `SELECT target FROM ${otp}
-WHERE channel = ${p.channel} AND password_digest = ${p.passwordDigest} AND ${alive(p)} ORDER BY created_at DESC LIMIT 1`,
+WHERE channel = ${p.channel} AND password_digest = ${p.passwordDigest} AND ${alive(p)}
+GROUP BY target ORDER BY max(created_at) DESC LIMIT 2`,
     ),
 
     /** `GET /password`: the newest live OTP of a target (any of its spellings), any channel. Row: `id`, `password_cipher`. */

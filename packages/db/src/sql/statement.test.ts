@@ -46,11 +46,13 @@ describe("table names come from the drizzle schema", () => {
   it("two schemas never share a prepared statement", () => {
     const a = createSql(createTables("public")).otp.check;
     const b = createSql(createTables("tenant_a")).otp.check;
-    expect(a.text).toContain('"public"."otp"');
-    expect(b.text).toContain('"tenant_a"."otp"');
+    expect(a.text).toContain('"public"."otp_check"');
+    expect(b.text).toContain('"tenant_a"."otp_check"');
     const params = {
       channel: "sms",
       target: "1",
+      ip: null,
+      throttleAfter: 5,
       now: new Date(),
       nonce: Buffer.alloc(1),
       blinded: Buffer.alloc(1),

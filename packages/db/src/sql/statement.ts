@@ -37,6 +37,13 @@ export const qualifiedName = (table: PgTable): string =>
   `${quoteIdent(schemaOf(table))}.${quoteIdent(getTableConfig(table).name)}`;
 
 /**
+ * The schema-qualified name of one of the service's SQL functions (created by the migrations in
+ * the schema of the tables, beside `table`).
+ */
+export const qualifiedFunction = (table: PgTable, name: string): string =>
+  `${quoteIdent(schemaOf(table))}.${quoteIdent(name)}`;
+
+/**
  * A name for a statement that PostgreSQL should parse and plan once per connection (a named
  * prepared statement) instead of on every execution: for the hot statements, whose planning cost
  * more than their execution (the check's was 2/3 of PostgreSQL's CPU per check). The name carries

@@ -3,26 +3,38 @@ import { type Channel, digestPassword } from "@otp/contracts";
 import type { CheckRow } from "@otp/db";
 import type { DomainDeps } from "./deps.js";
 
-/** `match`: the code is right. `mismatch`: wrong, or nothing to check. `attempts_exceeded`: every code is dead. */
-export type CheckOutcome = "match" | "mismatch" | "attempts_exceeded";
+/**
+ * `match`: the code is right. `mismatch`: wrong, or nothing to check. `attempts_exceeded`: every
+ * unexpired code of the target is dead of its failures. `check_throttled`: the target's (or the
+ * address's) failure budget is spent and its delay is running; nothing was compared.
+ */
+export type CheckOutcome = "match" | "mismatch" | "attempts_exceeded" | "check_throttled";
 
 export interface CheckRequest {
   readonly channel: Channel;
   readonly target: string;
   readonly password: string;
+  /** The end user's address, when the caller gave it. */
+  readonly ip?: string | undefined;
+}
+
+export interface CheckResult {
+  readonly outcome: CheckOutcome;
+  /** For `check_throttled`: seconds until the delay ends, at least 1. */
+  readonly retryAfterSeconds?: number;
 }
 
 /**
- * Checks a code. The candidate rows are locked, so concurrent checks of one target run one after
- * the other: a burst of parallel guesses cannot all be compared against a code before the first
- * failures are counted. Compare, count and consume happen in the statement that holds the locks
- * (`check` in packages/db/src/sql/otp.ts, which also explains the constant-time comparison), so a
- * check is one round trip to PostgreSQL whatever its outcome.
+ * Checks a code: one round trip, `otp_check` (`check` in packages/db/src/sql/otp.ts, which also
+ * explains the constant-time comparison). It takes an advisory lock on the channel and target
+ * before it reads, so concurrent checks of one target, on any replica, run one after the other:
+ * a burst of parallel guesses cannot all be compared before the first failures are counted.
  */
 export function createChecker(deps: DomainDeps) {
   const { maxCheckAttempts, singleUse } = deps.otp;
+  const { checkThrottleAfter } = deps.guessing;
 
-  return async function check(request: CheckRequest): Promise<CheckOutcome> {
+  return async function check(request: CheckRequest): Promise<CheckResult> {
     const digest = digestPassword(deps.keys, request.password);
     const nonce = randomBytes(16);
     const blinded = createHash("sha256").update(digest).update(nonce).digest();
@@ -30,16 +42,19 @@ export function createChecker(deps: DomainDeps) {
       deps.sql.otp.check({
         channel: request.channel,
         target: request.target,
+        ip: request.ip ?? null,
         now: deps.clock(),
         nonce,
         blinded,
         maxFailures: maxCheckAttempts,
         singleUse,
+        throttleAfter: checkThrottleAfter,
       }),
     );
     const row = rows[0] as CheckRow;
-    if (row.matched) return "match";
-    if (row.live > 0) return "mismatch";
-    return row.candidates > 0 ? "attempts_exceeded" : "mismatch";
+    if (row.outcome !== "check_throttled") return { outcome: row.outcome };
+    return { outcome: row.outcome, retryAfterSeconds: Math.max(1, Math.ceil(Number(row.retry_after_ms) / 1000)) };
   };
 }
+
+export type Checker = ReturnType<typeof createChecker>;

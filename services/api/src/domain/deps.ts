@@ -3,7 +3,7 @@ import type { Sql } from "@otp/db";
 import type pg from "pg";
 import type { Clock } from "../clock.js";
 
-/** What the domain functions need: storage, keys, time and the OTP settings. No HTTP, no broker. */
+/** What the domain functions need: storage, keys, time and the OTP and guessing settings. No HTTP, no broker. */
 export interface DomainDeps {
   readonly pool: pg.Pool;
   /** The statements, for the tables of the configured schema (`createSql(createTables(schema))`). */
@@ -13,4 +13,5 @@ export interface DomainDeps {
   readonly otp: Config["otp"];
   /** How targets are read and which key their limits count under. */
   readonly targets: Config["targets"];
+  readonly guessing: Config["guessing"];
 }

@@ -4,15 +4,21 @@ import {
   DELIVERY_EVENT_VERSION,
   type DeliveryContent,
   type DeliveryEvent,
+  decrypt,
   digestPassword,
   encrypt,
   generateCode,
+  MAX_CODE_DRAWS,
   sealContent,
 } from "@otp/contracts";
-import type { InsertOtpParams } from "@otp/db";
+import type { InsertOtpParams, IssueResult, ReusableRow } from "@otp/db";
+import type pg from "pg";
 import { withTransaction } from "../db/transaction.js";
 import type { DomainDeps } from "./deps.js";
 import { checkLimits, type LimitedRequest, type Refusal } from "./rate-limit.js";
+
+/** A pool or a client in a transaction: what a statement is sent through. */
+type Queryable = Pick<pg.ClientBase, "query">;
 
 export interface IssueRequest extends LimitedRequest {
   /** The client's code; undefined to have one of `codeLength` digits generated. */
@@ -30,7 +36,13 @@ export interface PendingEvent {
 }
 
 export type IssueOutcome =
-  | { readonly accepted: true; readonly id: string; readonly pending: PendingEvent }
+  | {
+      readonly accepted: true;
+      readonly id: string;
+      readonly pending: PendingEvent;
+      /** Every draw of a generated code was taken by a live code: the last one was issued anyway. */
+      readonly crowded?: true;
+    }
   | { readonly accepted: false; readonly refusal: Refusal };
 
 export interface Issuer {
@@ -43,12 +55,19 @@ interface Prepared {
   readonly row: InsertOtpParams;
 }
 
-function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date): Prepared {
+/** OTP_RESEND=reuse: the live code sent again, and the expiry it keeps. */
+interface Reused {
+  readonly password: string;
+  readonly generated: boolean;
+  readonly expireAt: Date;
+}
+
+function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date, reused?: Reused): Prepared {
   const id = randomUUID();
   const eventId = randomUUID();
-  const generated = request.password === undefined;
-  const password = request.password ?? generateCode(request.codeLength);
-  const expireAt = new Date(createdAt.getTime() + request.lifetimeSeconds * 1000);
+  const generated = reused?.generated ?? request.password === undefined;
+  const password = reused?.password ?? request.password ?? generateCode(request.codeLength);
+  const expireAt = reused?.expireAt ?? new Date(createdAt.getTime() + request.lifetimeSeconds * 1000);
   const event: DeliveryEvent = {
     v: DELIVERY_EVENT_VERSION,
     id: eventId,
@@ -76,47 +95,90 @@ function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date): Prep
   return { pending: { event, body }, row };
 }
 
-const accepted = (prepared: Prepared): IssueOutcome => ({
-  accepted: true,
-  id: prepared.pending.event.otp_id,
-  pending: prepared.pending,
-});
-
 /**
  * Creates OTPs. `afterCommit` receives each accepted event once its transaction has committed; it
  * publishes without making the client wait.
  *
- * A channel without limit rules takes the guarded insert (`insertGuarded` in
- * packages/db/src/sql/otp.ts): one statement, no transaction, which does nothing if the channel
- * has rules after all. A channel with rules takes a transaction: `checkLimits` locks and counts,
- * then the plain insert.
+ * A channel without limit rules takes the guarded path (`issue` in packages/db/src/sql/otp.ts with
+ * `guarded`): one statement, no transaction, which does nothing if the channel has rules after
+ * all. A channel with rules takes a transaction: `checkLimits` locks and counts, then the same
+ * statement unguarded. Under OTP_RESEND=reuse every create takes the transaction, which also locks
+ * the target and reads its live code before the insert (docs/security.md, "Guessing").
+ *
+ * A generated code must be unique among the live codes of its channel (so that `GET /target`
+ * names one target): the statement refuses a taken one, and another is drawn, up to
+ * MAX_CODE_DRAWS times; the last draw is issued even if taken (`crowded`), since refusing to send
+ * codes would be worse than a `GET /target` that answers "not found" for that one code.
  */
 export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEvent) => void): Issuer {
   const { otp } = deps.sql;
-  // Channels seen with rules lately: they skip the guarded insert, which would find rules and do nothing.
+  const { resend } = deps.guessing;
+  const maxFailures = deps.otp.maxCheckAttempts;
+  // Channels seen with rules lately: they skip the guarded path, which would find rules and do nothing.
   const channelsWithRules = new Set<Channel>();
 
-  function issueUnderRules(request: IssueRequest): Promise<IssueOutcome> {
+  /** Draws codes until one is inserted; undefined when `guarded` found rules. */
+  async function insert(
+    db: Queryable,
+    request: IssueRequest,
+    createdAt: Date,
+    options: { guarded: boolean; reused?: Reused | undefined },
+  ): Promise<IssueOutcome | undefined> {
+    const generated = request.password === undefined && options.reused === undefined;
+    const draws = generated ? MAX_CODE_DRAWS : 1;
+    for (let draw = 1; draw <= draws; draw++) {
+      const prepared = prepare(deps, request, createdAt, options.reused);
+      const unique = generated && draw < draws;
+      const { rows } = await db.query<{ result: IssueResult }>(
+        otp.issue({ ...prepared.row, guarded: options.guarded, unique, supersede: resend !== "new", maxFailures }),
+      );
+      const result = rows[0]?.result;
+      if (result === "has_rules") return undefined;
+      if (result === "inserted") {
+        const outcome = { accepted: true, id: prepared.pending.event.otp_id, pending: prepared.pending } as const;
+        return generated && draw === draws ? { ...outcome, crowded: true } : outcome;
+      }
+    }
+    throw new Error("unreachable: the last draw is inserted without the uniqueness test");
+  }
+
+  /** OTP_RESEND=reuse: the target's live code with more than a minute left, locked until commit. */
+  async function reusable(client: pg.ClientBase, request: IssueRequest, now: Date): Promise<Reused | undefined> {
+    if (resend !== "reuse" || request.password !== undefined) return undefined;
+    const { rows } = await client.query<ReusableRow>(
+      otp.reusable({ channel: request.channel, target: request.target, now, maxFailures }),
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    try {
+      const password = decrypt(deps.keys, row.reused_cipher, row.reused_id);
+      return { password, generated: row.reused_generated, expireAt: row.reused_expire_at };
+    } catch {
+      // Sealed under another OTP_SECRET: it could not be sent again; a new code supersedes it.
+      return undefined;
+    }
+  }
+
+  function issueInTransaction(request: IssueRequest): Promise<IssueOutcome> {
     return withTransaction(deps.pool, async (client) => {
       const limits = await checkLimits(client, deps, request);
       if (!limits.channelHasRules) channelsWithRules.delete(request.channel);
+      else channelsWithRules.add(request.channel);
       if (limits.refusal) return { accepted: false, refusal: limits.refusal };
-      const prepared = prepare(deps, request, limits.now);
-      await client.query(otp.insert(prepared.row));
-      return accepted(prepared);
+      const reused = await reusable(client, request, limits.now);
+      const outcome = await insert(client, request, limits.now, { guarded: false, reused });
+      return outcome as IssueOutcome;
     });
   }
 
   return {
     async issue(request) {
       let outcome: IssueOutcome | undefined;
-      if (!channelsWithRules.has(request.channel)) {
-        const prepared = prepare(deps, request, deps.clock());
-        const inserted = await deps.pool.query(otp.insertGuarded(prepared.row));
-        if (inserted.rowCount === 1) outcome = accepted(prepared);
-        else channelsWithRules.add(request.channel);
+      if (resend !== "reuse" && !channelsWithRules.has(request.channel)) {
+        outcome = await insert(deps.pool, request, deps.clock(), { guarded: true });
+        if (!outcome) channelsWithRules.add(request.channel);
       }
-      outcome ??= await issueUnderRules(request);
+      outcome ??= await issueInTransaction(request);
       if (outcome.accepted) afterCommit(outcome.pending);
       return outcome;
     },

@@ -1,6 +1,16 @@
 import { type Channel, decrypt, digestPassword, type OtpStatusContent } from "@otp/contracts";
 import type { OtpStatusRow } from "@otp/db";
 import type { DomainDeps } from "./deps.js";
+import { type Budgeted, passwordKeys, targetKeys, withMissBudget } from "./lookup-budget.js";
+
+/**
+ * What `GET /target` found. `ambiguous`: live codes of several targets have this code (a client
+ * chose a code another target has; generated ones are unique), so none is named.
+ */
+export type TargetLookup =
+  | { readonly kind: "found"; readonly target: string }
+  | { readonly kind: "none" }
+  | { readonly kind: "ambiguous" };
 
 /**
  * What `GET /password` found. `undecryptable` is a row sealed under another key (OTP_SECRET was
@@ -14,34 +24,43 @@ export type PasswordLookup =
 
 /**
  * The lookups `GET /target`, `GET /password` and the delivery status of `GET /otp/{id}`. "Live"
- * means unexpired, unused and not killed by failed checks, as for a check.
+ * means unexpired, not closed and not killed by failed checks, as for a check. The first two count
+ * their misses and are refused past OTP_LOOKUP_MISSES a minute (`lookup-budget.ts`).
  */
 export function createLookups(deps: DomainDeps) {
   const { otp } = deps.sql;
   const live = () => ({ now: deps.clock(), maxFailures: deps.otp.maxCheckAttempts });
 
   return {
-    /** The target of the newest live OTP of `channel` with this code, if any. */
-    async targetOf(channel: Channel, password: string): Promise<string | undefined> {
+    /** The target of the live OTPs of `channel` with this code, if exactly one target has it. */
+    targetOf(channel: Channel, password: string, ip?: string): Promise<Budgeted<TargetLookup>> {
       const passwordDigest = digestPassword(deps.keys, password);
-      const { rows } = await deps.pool.query<{ target: string }>(
-        otp.targetByDigest({ channel, passwordDigest, ...live() }),
-      );
-      return rows[0]?.target;
+      return withMissBudget<TargetLookup>(deps, targetKeys(deps.guessing.lookupMisses, channel, ip), async (db) => {
+        const { rows } = await db.query<{ target: string }>(
+          otp.targetsByDigest({ channel, passwordDigest, ...live() }),
+        );
+        const [first, second] = rows;
+        if (!first) return { miss: true, value: { kind: "none" } };
+        if (second) return { miss: true, value: { kind: "ambiguous" } };
+        return { miss: false, value: { kind: "found", target: first.target } };
+      });
     },
 
     /** The code of the newest live OTP of any of `targets` (one target's spellings), in any channel, if any. */
-    async passwordOf(targets: readonly string[]): Promise<PasswordLookup> {
-      const { rows } = await deps.pool.query<{ id: string; password_cipher: Buffer }>(
-        otp.newestOfTarget({ targets, ...live() }),
-      );
-      const row = rows[0];
-      if (!row) return { kind: "none" };
-      try {
-        return { kind: "found", password: decrypt(deps.keys, row.password_cipher, row.id) };
-      } catch (error) {
-        return { kind: "undecryptable", id: row.id, reason: error instanceof Error ? error.message : String(error) };
-      }
+    passwordOf(targets: readonly string[]): Promise<Budgeted<PasswordLookup>> {
+      return withMissBudget<PasswordLookup>(deps, passwordKeys(deps.guessing.lookupMisses), async (db) => {
+        const { rows } = await db.query<{ id: string; password_cipher: Buffer }>(
+          otp.newestOfTarget({ targets, ...live() }),
+        );
+        const row = rows[0];
+        if (!row) return { miss: true, value: { kind: "none" } };
+        try {
+          return { miss: false, value: { kind: "found", password: decrypt(deps.keys, row.password_cipher, row.id) } };
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
+          return { miss: false, value: { kind: "undecryptable", id: row.id, reason } };
+        }
+      });
     },
 
     async statusOf(id: string): Promise<OtpStatusContent | undefined> {

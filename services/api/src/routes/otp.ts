@@ -12,7 +12,7 @@ import {
   targetOf,
 } from "@otp/contracts";
 import { ApiError } from "../api-error.js";
-import type { CheckOutcome } from "../domain/check.js";
+import type { CheckResult } from "../domain/check.js";
 import type { IssueRequest } from "../domain/issue.js";
 import type { AppEnv } from "../http/env.js";
 import { ok } from "../http/envelope.js";
@@ -38,10 +38,16 @@ function textsOf(input: Partial<Record<TextField, string>> & Record<string, unkn
 
 const ATTEMPTS_EXCEEDED_MESSAGE = "Too many wrong codes; request a new one";
 
-function checkAnswer(outcome: CheckOutcome) {
+const seconds = (n: number) => `${n} second${n === 1 ? "" : "s"}`;
+
+function checkAnswer({ outcome, retryAfterSeconds = 1 }: CheckResult) {
   if (outcome === "match") return { status: true };
   if (outcome === "mismatch") return { status: false };
-  return { status: false, status_code: "attempts_exceeded", message: ATTEMPTS_EXCEEDED_MESSAGE };
+  if (outcome === "attempts_exceeded") {
+    return { status: false, status_code: "attempts_exceeded", message: ATTEMPTS_EXCEEDED_MESSAGE };
+  }
+  const message = `Too many wrong codes; try again in ${seconds(retryAfterSeconds)}`;
+  return { status: false, status_code: "check_throttled", message };
 }
 
 /** `POST /{channel}` (create) and `GET /{channel}/check` for the four channels. */
@@ -49,6 +55,7 @@ export function otpRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext): void {
   const { config } = ctx.deps;
   const createSchemas = createOtpRequests({
     maxLifetime: config.otp.maxLifetime,
+    minPasswordLength: config.otp.minPasswordLength,
     codeLength: config.otp.codeLength,
     phone: config.targets.phone,
   });
@@ -101,6 +108,12 @@ function createOtpRoute(
         throw new ApiError(code, message, { headers: { "Retry-After": String(retryAfterSeconds) } });
       }
       metrics.otpCreated.inc({ channel });
+      if (outcome.crowded) {
+        deps.logger.warn(
+          { reqId: c.get("requestId"), channel, id: outcome.id },
+          "every draw of a generated code was taken by a live code of the channel: issued a duplicate (raise OTP_CODE_LENGTH)",
+        );
+      }
       return ok(c, { id: outcome.id });
     },
   );
@@ -122,16 +135,19 @@ function checkOtpRoute(
       description:
         `Parameters as a query string or, as seed clients send them, a JSON body on the GET. ` +
         "Always HTTP 200: `status` says whether the code is right; `status_code: attempts_exceeded` " +
-        `when every unexpired code for this ${CHANNEL_INFO[channel].targetParam} has had too many wrong guesses.`,
+        `when every unexpired code for this ${CHANNEL_INFO[channel].targetParam} has had too many wrong guesses; ` +
+        "`status_code: check_throttled`, with `Retry-After`, while its wrong guesses have run out for now " +
+        "(the code was not compared). Pass the end user's `ip` to count wrong guesses per address too.",
       params: { schema, in: "query" },
       responses: { 200: json(CheckResponse, "The answer."), ...errors("validation", "bad_request") },
     },
     async (c, input) => {
       const target = targetOf(channel, input);
       c.set("target", maskTarget(target));
-      const outcome = await check({ channel, target, password: input.password });
-      deps.metrics.otpChecked.inc({ channel, outcome });
-      return c.json(checkAnswer(outcome), 200);
+      const result = await check({ channel, target, password: input.password, ip: input.ip });
+      deps.metrics.otpChecked.inc({ channel, outcome: result.outcome });
+      if (result.outcome === "check_throttled") c.header("Retry-After", String(result.retryAfterSeconds));
+      return c.json(checkAnswer(result), 200);
     },
   );
 }

@@ -1,0 +1,1 @@
+ALTER TABLE "otp" DROP COLUMN "used_at";

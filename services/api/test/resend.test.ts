@@ -1,0 +1,150 @@
+import { useTestBroker } from "@otp/broker/testing";
+import { useTestDatabase } from "@otp/db/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
+
+/**
+ * What a new code does to a target's older live codes (OTP_RESEND: new, supersede, reuse), what a
+ * right check under OTP_SINGLE_USE does to them, and the uniqueness of generated codes
+ * (docs/security.md, "Guessing").
+ */
+
+const db = useTestDatabase();
+const broker = useTestBroker("api-resend");
+let apis: Record<"single" | "supersede" | "reuse" | "short", TestApi>;
+
+beforeAll(async () => {
+  const pg = db();
+  apis = {
+    single: await startTestApi({ pg, broker, env: { OTP_SINGLE_USE: "true" } }),
+    supersede: await startTestApi({ pg, broker, env: { OTP_RESEND: "supersede" } }),
+    reuse: await startTestApi({ pg, broker, env: { OTP_RESEND: "reuse" } }),
+    short: await startTestApi({ pg, broker, env: { OTP_CODE_LENGTH: "4", OTP_TELEGRAM_CODE_LENGTH: "4" } }),
+  };
+});
+afterAll(async () => {
+  for (const api of Object.values(apis ?? {})) await api.close();
+});
+
+const sms = (api: TestApi, phone: string, password?: string, lifetime = 300) =>
+  api.call("POST", "/sms", { phone, password, lifetime, message: "Code {password}" });
+const check = (api: TestApi, phone: string, password: string) =>
+  api.call("GET", `/sms/check?phone=${phone}&password=${password}`);
+const passwordOf = async (api: TestApi, target: string) =>
+  (await api.call("GET", `/password?target=${target}`)).body.content as { password: string } | undefined;
+
+describe("OTP_SINGLE_USE=true", () => {
+  it("a right check consumes every live code of the target, not only the one that matched", async () => {
+    const phone = freshPhone();
+    await sms(apis.single, phone, "101010");
+    await sms(apis.single, phone, "202020");
+    expect((await check(apis.single, phone, "202020")).body).toEqual({ status: true });
+    expect((await check(apis.single, phone, "101010")).body).toEqual({ status: false });
+    expect((await check(apis.single, phone, "202020")).body).toEqual({ status: false });
+  });
+
+  it("records why each code closed: consumed, and the others closed with it", async () => {
+    const phone = freshPhone();
+    await sms(apis.single, phone, "303030");
+    await sms(apis.single, phone, "404040");
+    await check(apis.single, phone, "303030");
+    const { rows } = await apis.single.pool.query<{ closed_reason: string; closed: boolean }>(
+      "SELECT closed_reason, closed_at IS NOT NULL AS closed FROM otp WHERE target = $1 ORDER BY created_at",
+      [phone],
+    );
+    expect(rows).toEqual([
+      { closed_reason: "consumed", closed: true },
+      { closed_reason: "sibling_consumed", closed: true },
+    ]);
+  });
+});
+
+describe("OTP_RESEND=supersede", () => {
+  it("a new code closes the target's older live codes of that channel", async () => {
+    const phone = freshPhone();
+    await sms(apis.supersede, phone, "505050");
+    await apis.supersede.call("POST", "/call", { phone, password: "515151", lifetime: 300 });
+    await sms(apis.supersede, phone, "606060");
+    expect((await check(apis.supersede, phone, "505050")).body).toEqual({ status: false });
+    expect((await check(apis.supersede, phone, "606060")).body).toEqual({ status: true });
+    // Another channel's code is left alone.
+    expect((await apis.supersede.call("GET", `/call/check?phone=${phone}&password=515151`)).body).toEqual({
+      status: true,
+    });
+  });
+});
+
+describe("OTP_RESEND=reuse", () => {
+  it("re-sends the live code while it has more than a minute to live, as a new OTP with the original expiry", async () => {
+    const api = apis.reuse;
+    const phone = freshPhone();
+    const first = await sms(api, phone, undefined, 300);
+    const code = (await passwordOf(api, phone))?.password;
+    expect(code).toMatch(/^\d{6}$/);
+    api.clock.advance(200_000);
+    const second = await sms(api, phone, undefined, 300);
+    expect(second.status).toBe(200);
+    const ids = [first, second].map((a) => (a.body.content as { id: string }).id);
+    expect(ids[1]).not.toBe(ids[0]);
+    expect((await passwordOf(api, phone))?.password).toBe(code);
+    const statuses = await Promise.all(ids.map(async (id) => (await api.call("GET", `/otp/${id}`)).body.content));
+    const [a, b] = statuses as { expire_at: string }[];
+    expect(b?.expire_at).toBe(a?.expire_at);
+    // The older row is closed, superseded by its copy: one live code per target.
+    const { rows } = await api.pool.query("SELECT closed_reason FROM otp WHERE target = $1 ORDER BY created_at", [
+      phone,
+    ]);
+    expect(rows).toEqual([{ closed_reason: "superseded" }, { closed_reason: null }]);
+    expect((await check(api, phone, code as string)).body).toEqual({ status: true });
+  });
+
+  it("with a minute or less left, or with the client's own password, sends a new code and supersedes the old", async () => {
+    const api = apis.reuse;
+    const phone = freshPhone();
+    await sms(api, phone, undefined, 300);
+    const code = (await passwordOf(api, phone))?.password;
+    api.clock.advance(240_000);
+    await sms(api, phone, undefined, 300);
+    const next = (await passwordOf(api, phone))?.password;
+    expect(next).not.toBe(code);
+    await sms(api, phone, "717171");
+    expect((await check(api, phone, next as string)).body).toEqual({ status: false });
+    expect((await check(api, phone, "717171")).body).toEqual({ status: true });
+  });
+
+  it("a re-send counts toward the limits like any create", async () => {
+    const api = apis.reuse;
+    await api.call("POST", "/limit/sms", { phones: [{ minutes: 10, rate: 2 }] });
+    try {
+      const phone = freshPhone();
+      expect((await sms(api, phone)).status).toBe(200);
+      const code = (await passwordOf(api, phone))?.password;
+      expect((await sms(api, phone)).status).toBe(200);
+      expect((await passwordOf(api, phone))?.password).toBe(code);
+      const third = await sms(api, phone);
+      expect(third.status).toBe(429);
+      expect(third.body.status_code).toBe("phone_limit");
+    } finally {
+      await api.call("POST", "/limit/sms", { phones: [] });
+    }
+  });
+});
+
+describe("generated codes", () => {
+  it("are unique among the live codes of their channel: 1,000 codes of 4 digits, no two alike", async () => {
+    const api = apis.short;
+    const base = 880_000_000;
+    for (let i = 0; i < 1000; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, (_, j) =>
+          api.call("POST", "/telegram", { chat_id: base + i + j, lifetime: 600, message: "Code {password}" }),
+        ),
+      );
+    }
+    const { rows } = await api.pool.query<{ codes: number; distinct_codes: number }>(
+      `SELECT count(*)::int AS codes, count(DISTINCT password_digest)::int AS distinct_codes FROM otp
+       WHERE channel = 'telegram' AND generated`,
+    );
+    expect(rows[0]).toEqual({ codes: 1000, distinct_codes: 1000 });
+  }, 120_000);
+});
