@@ -13,14 +13,15 @@ const conditions = ["source", ...defaultServerConditions];
  *                service fails here instead of passing only where the services run.
  *   integration  `test/**\/*.test.ts` of each package and service, and the repository's `test/`:
  *                real PostgreSQL and RabbitMQ, behind the global setup (the template database).
- * The tests that restart a shared server (`*.disruptive.test.ts`) and the fault suite have configs
- * of their own (vitest.disruptive.config.ts, vitest.faults.config.ts).
+ * The tests that restart a shared server (`*.disruptive.test.ts`) or time answers on the wall clock
+ * (`*.serial.test.ts`) run alone afterwards (vitest.serial.config.ts); the fault suite has a config
+ * of its own (vitest.faults.config.ts).
  */
 export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions } },
   test: {
-    exclude: ["**/node_modules/**", "**/dist/**", "test/faults/**", "**/*.disruptive.test.ts"],
+    exclude: ["**/node_modules/**", "**/dist/**", "test/faults/**", "**/*.disruptive.test.ts", "**/*.serial.test.ts"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -1,14 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
+import { SetLimitRequests } from "./limit-requests.js";
 import { DEFAULT_PHONE_RULES } from "./phone.js";
-import {
-  createCheckRequests,
-  createOtpRequests,
-  PasswordRequest,
-  SetLimitRequests,
-  TargetRequest,
-  targetOf,
-} from "./requests.js";
+import { createCheckRequests, createOtpRequests, PasswordRequest, TargetRequest, targetOf } from "./requests.js";
 import { CheckResponse, ErrorResponse, OkResponse, PasswordResponse, TargetResponse } from "./responses.js";
 import { SEED_EXAMPLES, SEED_RESPONSES } from "./seed-examples.fixtures.js";
 import { chatIdOfUpdate, TelegramUpdate } from "./telegram.js";

@@ -70,53 +70,82 @@ function passwordOrPlaceholder(fields: readonly string[]) {
   };
 }
 
+/** The parameters every create takes besides its target and texts. */
+function commonCreateFields(limits: RequestLimits) {
+  const minLength = limits.minPasswordLength ?? 1;
+  return {
+    ip: optional(ip()),
+    password: optional(
+      minLength > 1
+        ? password().refine((v) => v.length >= minLength, {
+            error: `"password" must be at least ${minLength} characters (OTP_ASSURANCE=strict)`,
+          })
+        : password(),
+    ).meta({
+      description: `The code. Omit it to have one generated; it replaces ${PASSWORD_PLACEHOLDER} in the texts.`,
+    }),
+    lifetime: positiveInt("lifetime", limits.maxLifetime).meta({
+      description: `Seconds the code stays valid (1 to ${limits.maxLifetime}).`,
+    }),
+  };
+}
+
+type SentText = { password?: string | undefined; message: string };
+
+/** The text as it will be sent: `{password}` replaced by the code, or by a generated one's length of digits. */
+const sentText = (limits: RequestLimits, value: SentText) =>
+  substitutePassword(value.message, value.password ?? "0".repeat(limits.codeLength));
+
+/** An SMS `message` must fit in TEXT_LIMITS.smsSegments segments, counted as providers count them. */
+function fitsSms(limits: RequestLimits) {
+  return (value: SentText, ctx: z.RefinementCtx) => {
+    const { segments } = smsLength(sentText(limits, value));
+    if (segments > TEXT_LIMITS.smsSegments) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["message"],
+        message: `"message" must fit in ${TEXT_LIMITS.smsSegments} SMS segments (${SMS_LENGTH_RULE}); this one takes ${segments}`,
+      });
+    }
+  };
+}
+
+/** A Telegram `message` must fit in Telegram's limit, counted in UTF-16 code units. */
+function fitsTelegram(limits: RequestLimits) {
+  return (value: SentText, ctx: z.RefinementCtx) => {
+    if (utf16Units(sentText(limits, value)) > TEXT_LIMITS.telegramUnits) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["message"],
+        message: `"message" must be at most ${TEXT_LIMITS.telegramUnits} UTF-16 code units, as Telegram counts them (an emoji counts 2)`,
+      });
+    }
+  };
+}
+
 /**
  * Request schemas for creating OTPs. Keys are in the order the original product validated them, so that the
  * first complaint a client sees is the one the original product would have made.
  */
 export function createOtpRequests(limits: RequestLimits) {
-  const sent = (value: { password?: string | undefined; message: string }) =>
-    substitutePassword(value.message, value.password ?? "0".repeat(limits.codeLength));
-  const lifetime = positiveInt("lifetime", limits.maxLifetime).meta({
-    description: `Seconds the code stays valid (1 to ${limits.maxLifetime}).`,
-  });
-  const minLength = limits.minPasswordLength ?? 1;
-  const maybePassword = optional(
-    minLength > 1
-      ? password().refine((v) => v.length >= minLength, {
-          error: `"password" must be at least ${minLength} characters (OTP_ASSURANCE=strict)`,
-        })
-      : password(),
-  ).meta({
-    description: `The code. Omit it to have one generated; it replaces ${PASSWORD_PLACEHOLDER} in the texts.`,
-  });
-  const maybeIp = optional(ip());
+  const { ip, password, lifetime } = commonCreateFields(limits);
   return {
     sms: z
       .object({
-        ip: maybeIp,
+        ip,
         phone: phone(limits.phone),
-        password: maybePassword,
+        password,
         message: required(text("message")).meta({ description: SMS_LENGTH_RULE }),
         lifetime,
       })
       .superRefine(passwordOrPlaceholder(["message"]))
-      .superRefine((value, ctx) => {
-        const { segments } = smsLength(sent(value));
-        if (segments > TEXT_LIMITS.smsSegments) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["message"],
-            message: `"message" must fit in ${TEXT_LIMITS.smsSegments} SMS segments (${SMS_LENGTH_RULE}); this one takes ${segments}`,
-          });
-        }
-      }),
-    call: z.object({ ip: maybeIp, phone: phone(limits.phone), password: maybePassword, lifetime }),
+      .superRefine(fitsSms(limits)),
+    call: z.object({ ip, phone: phone(limits.phone), password, lifetime }),
     email: z
       .object({
-        ip: maybeIp,
+        ip,
         email: email(),
-        password: maybePassword,
+        password,
         subject: required(line("subject", TEXT_LIMITS.subject)),
         lifetime,
         text: optional(text("text", TEXT_LIMITS.body)),
@@ -125,24 +154,16 @@ export function createOtpRequests(limits: RequestLimits) {
       .superRefine(passwordOrPlaceholder(["subject", "text", "html"])),
     telegram: z
       .object({
-        ip: maybeIp,
+        ip,
         chat_id: chatId(),
-        password: maybePassword,
+        password,
         message: required(text("message")).meta({
           description: `At most ${TEXT_LIMITS.telegramUnits} UTF-16 code units once {password} is replaced.`,
         }),
         lifetime,
       })
       .superRefine(passwordOrPlaceholder(["message"]))
-      .superRefine((value, ctx) => {
-        if (utf16Units(sent(value)) > TEXT_LIMITS.telegramUnits) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["message"],
-            message: `"message" must be at most ${TEXT_LIMITS.telegramUnits} UTF-16 code units, as Telegram counts them (an emoji counts 2)`,
-          });
-        }
-      }),
+      .superRefine(fitsTelegram(limits)),
   } as const;
 }
 
@@ -186,37 +207,6 @@ export function targetOf(channel: Channel, request: Record<string, unknown>): st
   if (typeof value !== "string") throw new TypeError(`no ${CHANNEL_INFO[channel].targetParam} in request`);
   return value;
 }
-
-/** Upper bounds for limit rules: a year, and a rate no client will reach. */
-export const RULE_BOUNDS = { maxMinutes: 525_600, maxRate: 1_000_000, maxRules: 20 } as const;
-
-export const LimitRule = z.object({
-  minutes: positiveInt("minutes", RULE_BOUNDS.maxMinutes).meta({ description: "Window length in minutes." }),
-  rate: positiveInt("rate", RULE_BOUNDS.maxRate).meta({
-    description: "Most OTPs accepted in any window of that length.",
-  }),
-});
-export type LimitRule = z.output<typeof LimitRule>;
-
-function rules(name: string) {
-  return z
-    .preprocess(
-      (value) => (value === null ? undefined : value),
-      z
-        .array(LimitRule, { error: `"${name}" must be an array of {minutes, rate}` })
-        .max(RULE_BOUNDS.maxRules, { error: `"${name}" may hold at most ${RULE_BOUNDS.maxRules} rules` })
-        .optional(),
-    )
-    .meta({ description: "Replaces these rules when present; an empty array clears them." });
-}
-
-/** `POST /limit/{channel}`: each array present replaces that measure's rules; absent ones are kept. */
-export const SetLimitRequests = {
-  sms: z.object({ ips: rules("ips"), phones: rules("phones") }),
-  call: z.object({ ips: rules("ips"), phones: rules("phones") }),
-  email: z.object({ ips: rules("ips"), emails: rules("emails") }),
-  telegram: z.object({ ips: rules("ips"), chat_ids: rules("chat_ids") }),
-} as const;
 
 /** `GET /target`: who received this code on this channel. */
 export const TargetRequest = z.object({

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CHANNELS } from "./channels.js";
-import { LimitRule } from "./requests.js";
+import { LimitRule } from "./limit-requests.js";
 
 /**
  * Every `status_code` the service answers with. The original product used `ip_limit`, `phone_limit` and

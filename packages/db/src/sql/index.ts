@@ -12,6 +12,7 @@ export * from "./check-budget.js";
 export * from "./limit-rule.js";
 export * from "./lookup-miss.js";
 export * from "./otp.js";
+export * from "./otp-delivery.js";
 export * from "./otp-windows.js";
 export * from "./outbox.js";
 export * from "./statement.js";

@@ -1,6 +1,8 @@
 import { CHECK_THROTTLE, type Channel, type DeliveryStatus, REUSE_MIN_LEFT_SECONDS } from "@otp/contracts";
 import type { Tables } from "../schema.js";
-import { type Placeholders, prepared, qualifiedFunction, qualifiedName, statement } from "./statement.js";
+import { deliverySql } from "./otp-delivery.js";
+import { lookupSql } from "./otp-lookups.js";
+import { prepared, qualifiedFunction, qualifiedName, statement } from "./statement.js";
 
 export interface InsertOtpParams {
   readonly id: string;
@@ -94,7 +96,13 @@ const seconds = (n: number) => `interval '${Number(n)} seconds'`;
 export function otpSql(tables: Tables) {
   const otp = qualifiedName(tables.otp);
   const fn = (name: string) => qualifiedFunction(tables.otp, name);
+  return { ...issueSql(fn), ...checkSql(fn), ...lookupSql(otp), ...deliverySql(otp) };
+}
 
+export type OtpSql = ReturnType<typeof otpSql>;
+
+/** The create (`otp_issue`) and the read of a live code to send again (`otp_reusable`). */
+function issueSql(fn: (name: string) => string) {
   return {
     /**
      * Creates an OTP and its outbox event: `otp_issue`, which also, as asked, refuses when the
@@ -138,7 +146,12 @@ export function otpSql(tables: Tables) {
 FROM ${fn("otp_reusable")}(${p.channel}::text, ${p.target}::text, ${p.now}::timestamptz,
   ${seconds(REUSE_MIN_LEFT_SECONDS)}, ${p.maxFailures}::int)`,
     ),
+  };
+}
 
+/** The check (`otp_check`). */
+function checkSql(fn: (name: string) => string) {
+  return {
     /**
      * The whole check, one round trip: `otp_check` locks the channel and target (an advisory lock:
      * concurrent checks of a target run one after the other, across replicas), reads its
@@ -159,102 +172,6 @@ FROM ${fn("otp_reusable")}(${p.channel}::text, ${p.target}::text, ${p.now}::time
   ${p.ip}::text, ${p.now}::timestamptz, ${p.nonce}::bytea, ${p.blinded}::bytea, ${p.maxFailures}::int,
   ${p.singleUse}::boolean, ${p.throttleAfter}::int, ${CHECK_THROTTLE.ipShare}, ${seconds(CHECK_THROTTLE.firstDelaySeconds)},
   ${seconds(CHECK_THROTTLE.maxDelaySeconds)}, ${seconds(CHECK_THROTTLE.memorySeconds)})`,
-    ),
-
-    ...lookupSql(otp),
-    ...deliverySql(otp),
-  };
-}
-
-export type OtpSql = ReturnType<typeof otpSql>;
-
-/** The lookups of `GET /target`, `GET /password` and `GET /otp/{id}`. */
-function lookupSql(otp: string) {
-  const alive = (p: Placeholders<LiveParams>) =>
-    `expire_at > ${p.now} AND closed_at IS NULL AND (${p.maxFailures}::int = 0 OR failed_checks < ${p.maxFailures}::int)`;
-  return {
-    /**
-     * `GET /target`: the targets of the live OTPs of a channel with this code, the newest first, at
-     * most two (generated codes are unique, so two mean a client chose a code another target has).
-     * Rows: `target`.
-     */
-    targetsByDigest: statement<LiveParams & { channel: Channel; passwordDigest: Buffer }>(
-      ["channel", "now", "maxFailures", "passwordDigest"],
-      (p) => `SELECT target FROM ${otp}
-WHERE channel = ${p.channel} AND password_digest = ${p.passwordDigest} AND ${alive(p)}
-GROUP BY target ORDER BY max(created_at) DESC LIMIT 2`,
-    ),
-
-    /** `GET /password`: the newest live OTP of a target (any of its spellings), any channel. Row: `id`, `password_cipher`. */
-    newestOfTarget: statement<LiveParams & { targets: readonly string[] }>(
-      ["targets", "now", "maxFailures"],
-      (p) => `SELECT id, password_cipher FROM ${otp}
-WHERE target = ANY(${p.targets}::text[]) AND ${alive(p)} ORDER BY created_at DESC LIMIT 1`,
-    ),
-
-    /** `GET /otp/{id}`. Row: {@link OtpStatusRow}. */
-    statusById: statement<{ id: string }>(
-      ["id"],
-      (p) => `SELECT id, channel, created_at, expire_at, delivery_status, delivery_attempts, delivery_last_error,
-  delivered_at FROM ${otp} WHERE id = ${p.id}`,
-    ),
-  };
-}
-
-/** One delivery attempt or decision, for {@link deliverySql}'s `recordDeliveries`, as parallel arrays. */
-export interface RecordDeliveriesParams {
-  readonly ids: readonly string[];
-  /** 1 when an attempt was made, else 0. */
-  readonly increments: readonly number[];
-  readonly statuses: readonly DeliveryStatus[];
-  /** Null leaves the previous error. */
-  readonly errors: readonly (string | null)[];
-}
-
-/**
- * The delivery columns, written by the dispatcher in batches (prepared: they run per message).
- * Every write is idempotent and monotonic: `delivered` is never overwritten; `failed` and
- * `expired` are only reached from `pending`; a successful attempt wins over `failed`/`expired`
- * written by a concurrent duplicate (it did reach the user). Rows: `id`, `delivery_status`.
- */
-function deliverySql(otp: string) {
-  return {
-    deliveryOf: prepared<{ ids: readonly string[] }>(
-      "status_lookup",
-      ["ids"],
-      (p) => `SELECT id, delivery_status FROM ${otp} WHERE id = ANY(${p.ids}::uuid[])`,
-    ),
-    recordDeliveries: prepared<RecordDeliveriesParams>(
-      "status_record",
-      ["ids", "increments", "statuses", "errors"],
-      (p) => `UPDATE ${otp} AS o SET
-         delivery_attempts = o.delivery_attempts + v.inc,
-         delivery_status = CASE
-           WHEN o.delivery_status = 'delivered' THEN 'delivered'
-           WHEN v.status = 'delivered' OR o.delivery_status = 'pending' THEN v.status
-           ELSE o.delivery_status END,
-         delivered_at = CASE
-           WHEN v.status = 'delivered' AND o.delivery_status <> 'delivered' THEN now()
-           ELSE o.delivered_at END,
-         delivery_last_error = CASE
-           WHEN o.delivery_status = 'delivered' OR v.err IS NULL THEN o.delivery_last_error
-           ELSE v.err END
-       FROM unnest(${p.ids}::uuid[], ${p.increments}::int[], ${p.statuses}::text[], ${p.errors}::text[]) AS v(id, inc, status, err)
-       WHERE o.id = v.id
-       RETURNING o.id, o.delivery_status`,
-    ),
-    /** A replay from the dead-letter queue: `failed` goes back to `pending` unless the code has expired. */
-    reopenDelivery: prepared<{ id: string }>(
-      "status_reopen",
-      ["id"],
-      (p) => `UPDATE ${otp} SET delivery_status = 'pending'
-       WHERE id = ${p.id} AND delivery_status = 'failed' AND expire_at > now()`,
-    ),
-    /** The replay's copy was not confirmed: back to `failed`, which its dead letter still says. */
-    unreopenDelivery: prepared<{ id: string }>(
-      "status_unreopen",
-      ["id"],
-      (p) => `UPDATE ${otp} SET delivery_status = 'failed' WHERE id = ${p.id} AND delivery_status = 'pending'`,
     ),
   };
 }

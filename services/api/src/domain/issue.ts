@@ -111,53 +111,10 @@ function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date, reuse
  * codes would be worse than a `GET /target` that answers "not found" for that one code.
  */
 export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEvent) => void): Issuer {
-  const { otp } = deps.sql;
   const { resend } = deps.guessing;
-  const maxFailures = deps.otp.maxCheckAttempts;
+  const insert = codeInserter(deps);
   // Channels seen with rules lately: they skip the guarded path, which would find rules and do nothing.
   const channelsWithRules = new Set<Channel>();
-
-  /** Draws codes until one is inserted; undefined when `guarded` found rules. */
-  async function insert(
-    db: Queryable,
-    request: IssueRequest,
-    createdAt: Date,
-    options: { guarded: boolean; reused?: Reused | undefined },
-  ): Promise<IssueOutcome | undefined> {
-    const generated = request.password === undefined && options.reused === undefined;
-    const draws = generated ? MAX_CODE_DRAWS : 1;
-    for (let draw = 1; draw <= draws; draw++) {
-      const prepared = prepare(deps, request, createdAt, options.reused);
-      const unique = generated && draw < draws;
-      const { rows } = await db.query<{ result: IssueResult }>(
-        otp.issue({ ...prepared.row, guarded: options.guarded, unique, supersede: resend !== "new", maxFailures }),
-      );
-      const result = rows[0]?.result;
-      if (result === "has_rules") return undefined;
-      if (result === "inserted") {
-        const outcome = { accepted: true, id: prepared.pending.event.otp_id, pending: prepared.pending } as const;
-        return generated && draw === draws ? { ...outcome, crowded: true } : outcome;
-      }
-    }
-    throw new Error("unreachable: the last draw is inserted without the uniqueness test");
-  }
-
-  /** OTP_RESEND=reuse: the target's live code with more than a minute left, locked until commit. */
-  async function reusable(client: pg.ClientBase, request: IssueRequest, now: Date): Promise<Reused | undefined> {
-    if (resend !== "reuse" || request.password !== undefined) return undefined;
-    const { rows } = await client.query<ReusableRow>(
-      otp.reusable({ channel: request.channel, target: request.target, now, maxFailures }),
-    );
-    const row = rows[0];
-    if (!row) return undefined;
-    try {
-      const password = decrypt(deps.keys, row.reused_cipher, row.reused_id);
-      return { password, generated: row.reused_generated, expireAt: row.reused_expire_at };
-    } catch {
-      // Sealed under another OTP_SECRET: it could not be sent again; a new code supersedes it.
-      return undefined;
-    }
-  }
 
   function issueInTransaction(request: IssueRequest): Promise<IssueOutcome> {
     return withTransaction(deps.pool, async (client) => {
@@ -165,7 +122,7 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
       if (!limits.channelHasRules) channelsWithRules.delete(request.channel);
       else channelsWithRules.add(request.channel);
       if (limits.refusal) return { accepted: false, refusal: limits.refusal };
-      const reused = await reusable(client, request, limits.now);
+      const reused = await reusableCode(deps, client, request, limits.now);
       const outcome = await insert(client, request, limits.now, { guarded: false, reused });
       return outcome as IssueOutcome;
     });
@@ -183,4 +140,61 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
       return outcome;
     },
   };
+}
+
+/** Inserts an OTP, drawing generated codes until one is unique; undefined when `guarded` found rules. */
+function codeInserter(deps: DomainDeps) {
+  const { otp } = deps.sql;
+  const supersede = deps.guessing.resend !== "new";
+  const maxFailures = deps.otp.maxCheckAttempts;
+  return async function insert(
+    db: Queryable,
+    request: IssueRequest,
+    createdAt: Date,
+    options: { guarded: boolean; reused?: Reused | undefined },
+  ): Promise<IssueOutcome | undefined> {
+    const generated = request.password === undefined && options.reused === undefined;
+    const draws = generated ? MAX_CODE_DRAWS : 1;
+    for (let draw = 1; draw <= draws; draw++) {
+      const prepared = prepare(deps, request, createdAt, options.reused);
+      const unique = generated && draw < draws;
+      const { rows } = await db.query<{ result: IssueResult }>(
+        otp.issue({ ...prepared.row, guarded: options.guarded, unique, supersede, maxFailures }),
+      );
+      const result = rows[0]?.result;
+      if (result === "has_rules") return undefined;
+      if (result === "inserted") {
+        const outcome = { accepted: true, id: prepared.pending.event.otp_id, pending: prepared.pending } as const;
+        return generated && draw === draws ? { ...outcome, crowded: true } : outcome;
+      }
+    }
+    throw new Error("unreachable: the last draw is inserted without the uniqueness test");
+  };
+}
+
+/** OTP_RESEND=reuse: the target's live code with more than a minute left, locked until commit. */
+async function reusableCode(
+  deps: DomainDeps,
+  client: pg.ClientBase,
+  request: IssueRequest,
+  now: Date,
+): Promise<Reused | undefined> {
+  if (deps.guessing.resend !== "reuse" || request.password !== undefined) return undefined;
+  const { rows } = await client.query<ReusableRow>(
+    deps.sql.otp.reusable({
+      channel: request.channel,
+      target: request.target,
+      now,
+      maxFailures: deps.otp.maxCheckAttempts,
+    }),
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  try {
+    const password = decrypt(deps.keys, row.reused_cipher, row.reused_id);
+    return { password, generated: row.reused_generated, expireAt: row.reused_expire_at };
+  } catch {
+    // Sealed under another OTP_SECRET: it could not be sent again; a new code supersedes it.
+    return undefined;
+  }
 }

@@ -18,7 +18,13 @@ import { maskTarget } from "../mask.js";
 import type { RouteContext } from "./context.js";
 
 /** `GET /target`, `GET /password` (seed) and `GET /otp/{id}` (delivery status). */
-export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteContext): void {
+export function lookupRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext): void {
+  targetRoute(app, ctx);
+  passwordRoute(app, ctx);
+  statusRoute(app, ctx.lookups);
+}
+
+function targetRoute(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteContext): void {
   defineRouteWithParams(
     app,
     {
@@ -49,7 +55,9 @@ export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteC
       return ok(c, { target: found.target });
     },
   );
+}
 
+function passwordRoute(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteContext): void {
   defineRouteWithParams(
     app,
     {
@@ -85,8 +93,6 @@ export function lookupRoutes(app: OpenAPIHono<AppEnv>, { lookups, deps }: RouteC
       return ok(c, { password: found.password });
     },
   );
-
-  statusRoute(app, lookups);
 }
 
 /** The lookup's value, or the 429 of a spent miss budget (counted in `otp_lookup_throttled_total`). */
