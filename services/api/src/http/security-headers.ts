@@ -9,7 +9,7 @@ import { secureHeaders } from "hono/secure-headers";
 export function securityHeaders(): MiddlewareHandler {
   return secureHeaders({
     overwrite: false,
-    contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+    contentSecurityPolicy: { defaultSrc: ["'none'"], baseUri: ["'none'"], frameAncestors: ["'none'"] },
     xFrameOptions: "DENY",
     referrerPolicy: "no-referrer",
     crossOriginResourcePolicy: "same-origin",
