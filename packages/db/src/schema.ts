@@ -56,6 +56,11 @@ export function createTables(schemaName: string) {
       expireAt: tstz("expire_at").notNull(),
       /** Failed checks counted against this code; at `OTP_MAX_CHECK_ATTEMPTS` it is dead. */
       failedChecks: integer("failed_checks").notNull().default(0),
+      /**
+       * The first right check of this code (the verification succeeded): what conversion figures
+       * count (docs/security.md); a later right check of a code still live does not move it.
+       */
+      verifiedAt: tstz("verified_at"),
       /** When the code stopped being live before its expiry, and why ({@link CLOSED_REASONS}). */
       closedAt: tstz("closed_at"),
       closedReason: text("closed_reason"),

@@ -108,6 +108,21 @@ describe("GET /{channel}/check", () => {
     expect((await check(api, phone, "5555")).body).toEqual({ status: false });
   });
 
+  it("the first right check records the code's verification time; a later one does not move it", async () => {
+    const phone = freshPhone();
+    const id = (await sms(phone, "5150")).body.content as { id: string };
+    const verifiedAt = async () =>
+      (await api.pool.query("SELECT verified_at FROM otp WHERE id = $1", [id.id])).rows[0].verified_at as Date | null;
+    expect((await check(api, phone, "5151")).body).toEqual({ status: false });
+    expect(await verifiedAt()).toBeNull();
+    expect((await check(api, phone, "5150")).body).toEqual({ status: true });
+    const first = await verifiedAt();
+    expect(first).toBeInstanceOf(Date);
+    api.clock.advance(5_000);
+    expect((await check(api, phone, "5150")).body).toEqual({ status: true });
+    expect(await verifiedAt()).toEqual(first);
+  });
+
   it("4 wrong checks leave the code alive", async () => {
     const phone = freshPhone();
     await sms(phone, "4444");
