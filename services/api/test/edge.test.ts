@@ -86,7 +86,9 @@ describe("headers and pages", () => {
   it("every answer carries the security headers, failures included", async () => {
     for (const path of ["/health", "/no/such/route", "/limit/sms"]) {
       const answer = await api.raw("GET", path);
-      expect(answer.headers["content-security-policy"], path).toBe("default-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+      expect(answer.headers["content-security-policy"], path).toBe(
+        "default-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+      );
       expect(answer.headers["x-content-type-options"], path).toBe("nosniff");
       expect(answer.headers["x-frame-options"], path).toBe("DENY");
       expect(answer.headers["referrer-policy"], path).toBe("no-referrer");
