@@ -1,9 +1,15 @@
 import { EventEmitter } from "node:events";
+import { amqpAddress } from "@otp/contracts";
 import amqp, { type ChannelModel } from "amqplib";
 import type { Log } from "./log.js";
 
 export interface ManagedConnectionOptions {
-  readonly url: string;
+  /**
+   * One broker's URL, or several: the nodes of a RabbitMQ cluster (RABBITMQ_URL's list), tried in
+   * this order. After a lost connection or a failed attempt the next one is tried at once; only
+   * when every address has failed in a row does the loop back off.
+   */
+  readonly url: string | readonly string[];
   /** Shown in the management UI's connection list. */
   readonly name: string;
   readonly log: Log;
@@ -30,11 +36,20 @@ type Events = { connected: [ChannelModel]; disconnected: [Error | undefined] };
  * the setup hooks each time, and says so with `connected` / `disconnected`. It resends nothing
  * itself: what was not confirmed before a disconnection is the outbox's (or the unacked
  * redelivery's) job.
+ *
+ * Given a cluster's addresses it fails over: it connects to the first that answers (and whose
+ * setup hooks succeed), and when that connection is lost it moves on to the next address, wrapping
+ * round, so a node that died is tried last. It stays where it is when the first node comes back.
  */
 export class ManagedConnection extends EventEmitter<Events> {
   readonly #options: ManagedConnectionOptions;
+  readonly #urls: readonly string[];
   readonly #hooks: SetupHook[] = [];
+  /** The index in #urls of the address the next attempt goes to. */
+  #next = 0;
   #connection: ChannelModel | undefined;
+  /** The live connection's address, without the password. */
+  #address: string | undefined;
   /** The connection whose setup hooks are running: not usable yet, but close() must end it too. */
   #opening: ChannelModel | undefined;
   #closing = false;
@@ -46,11 +61,18 @@ export class ManagedConnection extends EventEmitter<Events> {
   constructor(options: ManagedConnectionOptions) {
     super();
     this.#options = options;
+    this.#urls = typeof options.url === "string" ? [options.url] : [...options.url];
+    if (this.#urls.length === 0) throw new Error("ManagedConnection needs at least one URL");
   }
 
   /** The live connection, if any. */
   get connection(): ChannelModel | undefined {
     return this.#connection;
+  }
+
+  /** Which address the live connection goes to, without the password (`amqp://otp@rabbit-2:5672`). */
+  get address(): string | undefined {
+    return this.#address;
   }
 
   get isConnected(): boolean {
@@ -119,21 +141,38 @@ export class ManagedConnection extends EventEmitter<Events> {
   async #run(): Promise<void> {
     const { log, minReconnectDelayMs = 250, maxReconnectDelayMs = 5_000 } = this.#options;
     let delay = minReconnectDelayMs;
+    /** Attempts failed in a row: the loop backs off after each round of them through every address. */
+    let failed = 0;
     while (!this.#closing) {
+      const url = this.#urls[this.#next] as string;
+      // Whatever happens to this attempt, the next one goes to the next address.
+      this.#next = (this.#next + 1) % this.#urls.length;
       try {
-        const attempt = this.#connectOnce();
+        const attempt = this.#connectOnce(url);
         // A connect still pending when close() is called ends on its own (connect timeout, or the
         // closing check after the hooks); its failure is not worth a log line then.
         attempt.catch(() => {});
         const opened = await this.#unlessClosed(attempt);
         if (opened === undefined) break;
         delay = minReconnectDelayMs;
+        failed = 0;
         const error = await this.#unlessClosed(opened.closed);
+        const address = this.#address;
         this.#connection = undefined;
+        this.#address = undefined;
         this.emit("disconnected", error);
-        if (!this.#closing) log.warn({ err: error }, "lost the connection to RabbitMQ; reconnecting");
+        if (!this.#closing) log.warn({ err: error, address }, "lost the connection to RabbitMQ; reconnecting");
       } catch (error) {
-        if (!this.#closing) log.warn({ err: error, retryInMs: delay }, "cannot connect to RabbitMQ yet");
+        failed++;
+        const roundFailed = failed % this.#urls.length === 0;
+        if (!this.#closing) {
+          log.warn(
+            { err: error, address: amqpAddress(url), retryInMs: roundFailed ? delay : 0 },
+            "cannot connect to RabbitMQ yet",
+          );
+        }
+        // Another address is still to be tried in this round: at once.
+        if (!roundFailed) continue;
       }
       if (this.#closing) break;
       await this.#sleep(delay / 2 + Math.random() * (delay / 2));
@@ -143,6 +182,7 @@ export class ManagedConnection extends EventEmitter<Events> {
     // emitted): that connection is being closed by close() too, and ends here like any other.
     if (this.#connection) {
       this.#connection = undefined;
+      this.#address = undefined;
       this.emit("disconnected", undefined);
     }
   }
@@ -170,8 +210,8 @@ export class ManagedConnection extends EventEmitter<Events> {
   }
 
   /** Connects and runs the hooks; resolves with a promise of the connection's end (boxed: not adopted). */
-  async #connectOnce(): Promise<{ closed: Promise<Error | undefined> }> {
-    const { url, name, log, heartbeatSeconds = 10, connectTimeoutMs = 10_000 } = this.#options;
+  async #connectOnce(url: string): Promise<{ closed: Promise<Error | undefined> }> {
+    const { name, log, heartbeatSeconds = 10, connectTimeoutMs = 10_000 } = this.#options;
     const target = new URL(url);
     if (!target.searchParams.has("heartbeat")) target.searchParams.set("heartbeat", String(heartbeatSeconds));
     const connection = await amqp.connect(target.toString(), {
@@ -196,7 +236,8 @@ export class ManagedConnection extends EventEmitter<Events> {
       this.#opening = undefined;
     }
     this.#connection = connection;
-    log.info({ name }, "connected to RabbitMQ");
+    this.#address = amqpAddress(url);
+    log.info({ name, address: this.#address }, "connected to RabbitMQ");
     this.emit("connected", connection);
     return { closed };
   }
