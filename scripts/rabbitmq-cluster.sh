@@ -256,9 +256,10 @@ cmd_kill() {
   local i pid n
   i="$(index_of "${1:-}")"
   pid="$(pid_of "$i")" || die "$(name_of "$i") is not running"
-  kill -KILL "$pid"
+  # The time first: `date` takes longer to start than the node's clients take to notice.
   local at
   at="$(date +%s%3N)"
+  kill -KILL "$pid"
   for ((n = 0; n < 100; n++)); do
     if ! kill -0 "$pid" 2> /dev/null && ! port_open "$(amqp_port "$i")"; then
       say "killed $(name_of "$i") (pid $pid)"

@@ -292,8 +292,17 @@ it(`loses no accepted OTP when RabbitMQ cluster nodes die (profile ${profile.nam
     check(outboxRows === 0, `${outboxRows} rows left in the outbox`);
 
     const byKey = repeatsByKey(records);
-    const relayed = relayedEvents(api);
+    const relayed = loggedAt(api, "event left in the outbox for the relay");
     const figures = faults.map((f) => measure(f, attempts, records, relayed));
+    // What the clients saw of each fault: connections lost, consumers cancelled by RabbitMQ.
+    const seen = (msg: string, f: Fault) =>
+      services.flatMap((p) => loggedAt(p, msg)).filter((at) => at >= f.killAt && at <= f.to).length;
+    const disturbance = (f: Fault) =>
+      `${seen("lost the connection to RabbitMQ; reconnecting", f)} / ${seen("RabbitMQ cancelled the consumer; consuming again", f)}`;
+    check(
+      seen("lost the connection to RabbitMQ; reconnecting", b) === 0,
+      `${b.label}: a service lost its connection, though none was on node ${b.node}`,
+    );
     const duplicatesInAll = await duplicateOutcomes(dispatchers);
     for (const f of figures) {
       check(
@@ -315,12 +324,12 @@ it(`loses no accepted OTP when RabbitMQ cluster nodes die (profile ${profile.nam
       "|---:|---:|---:|---:|---:|---:|---:|",
       `| ${outcome.accepted.length} | ${outcome.delivered} | ${outcome.lost.length} | ${refused.length} | ${byKey.keys} | ${byKey.extra} | ${duplicatesInAll} |`,
       "",
-      "| fault | node killed | it led | services on it → reconnected to | every channel delivering new codes again | longest pause in deliveries | create → delivery p50 / max | left to the outbox relay | repeats at the provider / acked unsent | node back / all members online |",
-      "|---|---|---|---|--:|--:|---|--:|---|---|",
+      "| fault | node killed | it led | services on it → reconnected to | connections lost / consumers cancelled | every channel delivering new codes again | longest pause in deliveries | create → delivery p50 / max | left to the outbox relay | repeats at the provider / acked unsent | node back / all members online |",
+      "|---|---|---|---|---|--:|--:|---|--:|---|---|",
       ...figures.map(
         (f) =>
           `| ${f.fault.what} | ${cluster.nodeName(f.fault.node)} | ${f.fault.led.map(short).join(", ") || "—"} | ` +
-          `${f.reconnected} | ${ms(f.resumeMs)} | ${ms(f.pauseMs)} | ${ms(f.p50)} / ${ms(f.max)} | ${f.relayed} | ` +
+          `${f.reconnected} | ${disturbance(f.fault)} | ${ms(f.resumeMs)} | ${ms(f.pauseMs)} | ${ms(f.p50)} / ${ms(f.max)} | ${f.relayed} | ` +
           `${f.repeats} / ${f.fault.duplicates[1] - f.fault.duplicates[0]} | ` +
           `${s(f.fault.restartedAt - f.fault.killAt)} / ${s(f.fault.healedAt - f.fault.killAt)} after the kill |`,
       ),
@@ -430,11 +439,11 @@ function measure(
   };
 }
 
-/** When (epoch ms) the API left an event to the relay (its after-commit publish failed), from its log file. */
-function relayedEvents(api: NodeProcess): number[] {
-  return readFileSync(api.logFile ?? "", "utf8")
+/** When (epoch ms) a process logged `msg`, from its log file (all of it, not only the lines kept in memory). */
+function loggedAt(p: NodeProcess, msg: string): number[] {
+  return readFileSync(p.logFile ?? "", "utf8")
     .split("\n")
-    .filter((line) => line.includes('"event left in the outbox for the relay"'))
+    .filter((line) => line.includes(`"msg":${JSON.stringify(msg)}`))
     .map((line) => Date.parse(/"time":"([^"]+)"/.exec(line)?.[1] ?? ""))
     .filter(Number.isFinite);
 }
