@@ -1,14 +1,11 @@
 import { EventEmitter } from "node:events";
 import { amqpAddress } from "@otp/contracts";
 import amqp, { type ChannelModel } from "amqplib";
+import { AddressRotation } from "./addresses.js";
 import type { Log } from "./log.js";
 
 export interface ManagedConnectionOptions {
-  /**
-   * One broker's URL, or several: the nodes of a RabbitMQ cluster (RABBITMQ_URL's list), tried in
-   * this order. After a lost connection or a failed attempt the next one is tried at once; only
-   * when every address has failed in a row does the loop back off.
-   */
+  /** One broker's URL, or a cluster's nodes (RABBITMQ_URL's list), tried in turn: AddressRotation. */
   readonly url: string | readonly string[];
   /** Shown in the management UI's connection list. */
   readonly name: string;
@@ -43,10 +40,8 @@ type Events = { connected: [ChannelModel]; disconnected: [Error | undefined] };
  */
 export class ManagedConnection extends EventEmitter<Events> {
   readonly #options: ManagedConnectionOptions;
-  readonly #urls: readonly string[];
+  readonly #addresses: AddressRotation;
   readonly #hooks: SetupHook[] = [];
-  /** The index in #urls of the address the next attempt goes to. */
-  #next = 0;
   #connection: ChannelModel | undefined;
   /** The live connection's address, without the password. */
   #address: string | undefined;
@@ -61,8 +56,7 @@ export class ManagedConnection extends EventEmitter<Events> {
   constructor(options: ManagedConnectionOptions) {
     super();
     this.#options = options;
-    this.#urls = typeof options.url === "string" ? [options.url] : [...options.url];
-    if (this.#urls.length === 0) throw new Error("ManagedConnection needs at least one URL");
+    this.#addresses = new AddressRotation(options.url);
   }
 
   /** The live connection, if any. */
@@ -141,12 +135,8 @@ export class ManagedConnection extends EventEmitter<Events> {
   async #run(): Promise<void> {
     const { log, minReconnectDelayMs = 250, maxReconnectDelayMs = 5_000 } = this.#options;
     let delay = minReconnectDelayMs;
-    /** Attempts failed in a row: the loop backs off after each round of them through every address. */
-    let failed = 0;
     while (!this.#closing) {
-      const url = this.#urls[this.#next] as string;
-      // Whatever happens to this attempt, the next one goes to the next address.
-      this.#next = (this.#next + 1) % this.#urls.length;
+      const url = this.#addresses.take();
       try {
         const attempt = this.#connectOnce(url);
         // A connect still pending when close() is called ends on its own (connect timeout, or the
@@ -155,7 +145,7 @@ export class ManagedConnection extends EventEmitter<Events> {
         const opened = await this.#unlessClosed(attempt);
         if (opened === undefined) break;
         delay = minReconnectDelayMs;
-        failed = 0;
+        this.#addresses.connected();
         const error = await this.#unlessClosed(opened.closed);
         const address = this.#address;
         this.#connection = undefined;
@@ -163,8 +153,7 @@ export class ManagedConnection extends EventEmitter<Events> {
         this.emit("disconnected", error);
         if (!this.#closing) log.warn({ err: error, address }, "lost the connection to RabbitMQ; reconnecting");
       } catch (error) {
-        failed++;
-        const roundFailed = failed % this.#urls.length === 0;
+        const roundFailed = this.#addresses.failed();
         if (!this.#closing) {
           log.warn(
             { err: error, address: amqpAddress(url), retryInMs: roundFailed ? delay : 0 },
