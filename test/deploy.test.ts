@@ -100,7 +100,7 @@ describe("docker-compose.yml", () => {
     const parsed = parseConfig({});
     if (!parsed.ok) throw new Error(parsed.errors.join("\n"));
     const { pg, amqp } = parsed.config;
-    const amqpUrl = new URL(amqp.url);
+    const amqpUrl = new URL(amqp.urls[0] as string);
 
     const postgres = service("test-postgres");
     expect(postgres.image).toMatch(/^postgres:/);

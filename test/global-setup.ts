@@ -11,7 +11,8 @@ export default async function setup(project: TestProject): Promise<void> {
   const result = parseConfig(process.env);
   if (!result.ok) throw new Error(`bad test configuration:\n${result.errors.join("\n")}`);
   project.provide("pgTemplate", await ensureTemplate(result.config.pg));
-  project.provide("rabbitmqUrl", result.config.amqp.url);
+  // The first address, should RABBITMQ_URL list several: the tests talk to one broker.
+  project.provide("rabbitmqUrl", result.config.amqp.urls[0] as string);
 }
 
 declare module "vitest" {

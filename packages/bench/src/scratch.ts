@@ -34,7 +34,8 @@ export function createScratch(): Scratch {
   return {
     pg: { ...base.config.pg, database: `otp_bench_${tag}`, schema: "public" },
     prefix: `bench.${tag}`,
-    amqpUrl: base.config.amqp.url,
+    // The first node, should RABBITMQ_URL list a cluster's: the benchmark talks to one broker.
+    amqpUrl: base.config.amqp.urls[0] as string,
     secret,
     keys: deriveKeyring(secret),
     workDir,

@@ -4,7 +4,8 @@ import { ConfirmPublisher } from "./publisher.js";
 import { declareTopologyOnConnect, type Topology, topology } from "./topology.js";
 
 export interface BrokerClientOptions {
-  readonly url: string;
+  /** One broker's URL, or a cluster's nodes in the order to try them (ManagedConnectionOptions.url). */
+  readonly url: string | readonly string[];
   /** `RABBITMQ_PREFIX`: the names of the exchange and queues. */
   readonly prefix: string;
   /** Shown in RabbitMQ's connection list. */

@@ -1,9 +1,12 @@
 import { EventEmitter } from "node:events";
+import { amqpAddress } from "@otp/contracts";
 import amqp, { type ChannelModel } from "amqplib";
+import { AddressRotation } from "./addresses.js";
 import type { Log } from "./log.js";
 
 export interface ManagedConnectionOptions {
-  readonly url: string;
+  /** One broker's URL, or a cluster's nodes (RABBITMQ_URL's list), tried in turn: AddressRotation. */
+  readonly url: string | readonly string[];
   /** Shown in the management UI's connection list. */
   readonly name: string;
   readonly log: Log;
@@ -30,11 +33,18 @@ type Events = { connected: [ChannelModel]; disconnected: [Error | undefined] };
  * the setup hooks each time, and says so with `connected` / `disconnected`. It resends nothing
  * itself: what was not confirmed before a disconnection is the outbox's (or the unacked
  * redelivery's) job.
+ *
+ * Given a cluster's addresses it fails over: it connects to the first that answers (and whose
+ * setup hooks succeed), and when that connection is lost it moves on to the next address, wrapping
+ * round, so a node that died is tried last. It stays where it is when the first node comes back.
  */
 export class ManagedConnection extends EventEmitter<Events> {
   readonly #options: ManagedConnectionOptions;
+  readonly #addresses: AddressRotation;
   readonly #hooks: SetupHook[] = [];
   #connection: ChannelModel | undefined;
+  /** The live connection's address, without the password. */
+  #address: string | undefined;
   /** The connection whose setup hooks are running: not usable yet, but close() must end it too. */
   #opening: ChannelModel | undefined;
   #closing = false;
@@ -46,11 +56,17 @@ export class ManagedConnection extends EventEmitter<Events> {
   constructor(options: ManagedConnectionOptions) {
     super();
     this.#options = options;
+    this.#addresses = new AddressRotation(options.url);
   }
 
   /** The live connection, if any. */
   get connection(): ChannelModel | undefined {
     return this.#connection;
+  }
+
+  /** Which address the live connection goes to, without the password (`amqp://otp@rabbit-2:5672`). */
+  get address(): string | undefined {
+    return this.#address;
   }
 
   get isConnected(): boolean {
@@ -120,20 +136,32 @@ export class ManagedConnection extends EventEmitter<Events> {
     const { log, minReconnectDelayMs = 250, maxReconnectDelayMs = 5_000 } = this.#options;
     let delay = minReconnectDelayMs;
     while (!this.#closing) {
+      const url = this.#addresses.take();
       try {
-        const attempt = this.#connectOnce();
+        const attempt = this.#connectOnce(url);
         // A connect still pending when close() is called ends on its own (connect timeout, or the
         // closing check after the hooks); its failure is not worth a log line then.
         attempt.catch(() => {});
         const opened = await this.#unlessClosed(attempt);
         if (opened === undefined) break;
         delay = minReconnectDelayMs;
+        this.#addresses.connected();
         const error = await this.#unlessClosed(opened.closed);
+        const address = this.#address;
         this.#connection = undefined;
+        this.#address = undefined;
         this.emit("disconnected", error);
-        if (!this.#closing) log.warn({ err: error }, "lost the connection to RabbitMQ; reconnecting");
+        if (!this.#closing) log.warn({ err: error, address }, "lost the connection to RabbitMQ; reconnecting");
       } catch (error) {
-        if (!this.#closing) log.warn({ err: error, retryInMs: delay }, "cannot connect to RabbitMQ yet");
+        const roundFailed = this.#addresses.failed();
+        if (!this.#closing) {
+          log.warn(
+            { err: error, address: amqpAddress(url), retryInMs: roundFailed ? delay : 0 },
+            "cannot connect to RabbitMQ yet",
+          );
+        }
+        // Another address is still to be tried in this round: at once.
+        if (!roundFailed) continue;
       }
       if (this.#closing) break;
       await this.#sleep(delay / 2 + Math.random() * (delay / 2));
@@ -143,6 +171,7 @@ export class ManagedConnection extends EventEmitter<Events> {
     // emitted): that connection is being closed by close() too, and ends here like any other.
     if (this.#connection) {
       this.#connection = undefined;
+      this.#address = undefined;
       this.emit("disconnected", undefined);
     }
   }
@@ -170,8 +199,8 @@ export class ManagedConnection extends EventEmitter<Events> {
   }
 
   /** Connects and runs the hooks; resolves with a promise of the connection's end (boxed: not adopted). */
-  async #connectOnce(): Promise<{ closed: Promise<Error | undefined> }> {
-    const { url, name, log, heartbeatSeconds = 10, connectTimeoutMs = 10_000 } = this.#options;
+  async #connectOnce(url: string): Promise<{ closed: Promise<Error | undefined> }> {
+    const { name, log, heartbeatSeconds = 10, connectTimeoutMs = 10_000 } = this.#options;
     const target = new URL(url);
     if (!target.searchParams.has("heartbeat")) target.searchParams.set("heartbeat", String(heartbeatSeconds));
     const connection = await amqp.connect(target.toString(), {
@@ -196,7 +225,8 @@ export class ManagedConnection extends EventEmitter<Events> {
       this.#opening = undefined;
     }
     this.#connection = connection;
-    log.info({ name }, "connected to RabbitMQ");
+    this.#address = amqpAddress(url);
+    log.info({ name, address: this.#address }, "connected to RabbitMQ");
     this.emit("connected", connection);
     return { closed };
   }

@@ -18,7 +18,7 @@ it("gives the service exactly the test's database and broker, as its configurati
   const parsed = parseConfig(env);
   if (!parsed.ok) throw new Error(parsed.errors.join("\n"));
   expect(parsed.config.pg).toEqual(pg);
-  expect(parsed.config.amqp).toEqual({ url: "amqp://u:p@mq:5673", prefix: "t.1" });
+  expect(parsed.config.amqp).toEqual({ urls: ["amqp://u:p@mq:5673"], prefix: "t.1" });
   expect(parsed.config.otp.secret).toBe("a secret of 16+ chars");
 });
 

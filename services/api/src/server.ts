@@ -61,7 +61,8 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   warnAboutSettings(config, logger);
 
   const broker = await createBrokerClient({
-    ...config.amqp,
+    url: config.amqp.urls,
+    prefix: config.amqp.prefix,
     name: "otp-api",
     log: logger,
     closeTimeoutMs: BROKER_CLOSE_MS,

@@ -57,7 +57,8 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   const metrics = createMetrics(new Registry(), { processMetrics: true });
   // Every channel's queue, not only ours: the API's publishes must route even if only this process runs.
   const { connection, publisher, topology } = await createBrokerClient({
-    ...config.amqp,
+    url: config.amqp.urls,
+    prefix: config.amqp.prefix,
     name: `otp-dispatcher ${hostname()} ${process.pid}`,
     log,
     minReconnectDelayMs: options.minReconnectDelayMs,

@@ -66,7 +66,11 @@ export class LoadGenerator {
 
   constructor(options: LoadOptions) {
     this.#o = options;
-    this.#agent = new Agent({ keepAlive: true, maxSockets: options.maxInFlight });
+    // `timeout` is what makes Node's agent honour the server's `Keep-Alive: timeout=5` and drop an
+    // idle socket a second before the API does: without it, a request sent on a socket the API is
+    // closing at that moment fails with ECONNRESET, never reaching the API (seen on a loaded
+    // machine, where timers fire late). No request waits that long: #post gives up after timeoutMs.
+    this.#agent = new Agent({ keepAlive: true, maxSockets: options.maxInFlight, timeout: 60_000 });
   }
 
   set phase(name: string) {

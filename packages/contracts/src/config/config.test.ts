@@ -23,7 +23,7 @@ describe("configuration", () => {
       password: "",
       poolMax: 10,
     });
-    expect(c.amqp.url).toBe("amqp://guest:guest@localhost:5672");
+    expect(c.amqp).toEqual({ urls: ["amqp://guest:guest@localhost:5672"], prefix: "otp" });
     expect(c.delivery).toMatchObject({
       mode: "queue",
       dummy: false,
@@ -85,7 +85,10 @@ describe("configuration", () => {
     [{ DUMMY: "maybe" }, 'DUMMY: must be true or false, got "maybe"'],
     [{ OTP_DELIVERY_MODE: "carrier-pigeon" }, 'OTP_DELIVERY_MODE: must be "queue" or "direct"'],
     [{ OTP_SMS_URL: "sms" }, 'OTP_SMS_URL: must be an http(s) URL, got "sms"'],
-    [{ RABBITMQ_URL: "http://rabbit" }, "RABBITMQ_URL: must be an amqp:// or amqps:// URL"],
+    [
+      { RABBITMQ_URL: "http://rabbit" },
+      'RABBITMQ_URL: must be an amqp:// or amqps:// URL, or several separated by commas ("http://rabbit/" is not amqp:// or amqps://)',
+    ],
     [{ PG_SCHEMA: "Bad-Schema" }, "PG_SCHEMA: must be a lower-case SQL identifier"],
     [{ OTP_SECRET: "short" }, "OTP_SECRET: must be at least 16 characters"],
     [{ OTP_CODE_LENGTH: "2" }, 'OTP_CODE_LENGTH: must be an integer from 4 to 12, got "2"'],

@@ -25,7 +25,8 @@ export interface Config {
   readonly port: number;
   readonly logLevel: Env["LOG_LEVEL"];
   readonly pg: PgConfig;
-  readonly amqp: { readonly url: string; readonly prefix: string };
+  /** RABBITMQ_URL's addresses (one, or a cluster's nodes in the order to try them) and RABBITMQ_PREFIX. */
+  readonly amqp: { readonly urls: readonly string[]; readonly prefix: string };
   readonly auth: { readonly username: string; readonly password: string } | undefined;
   /** The API's HTTP edge: how long a slow client may hold a connection, and how many may be open. */
   readonly http: {
@@ -172,7 +173,7 @@ function configOf(e: Env): Config {
       password: e.PG_PASSWORD,
       poolMax: e.PG_POOL_MAX,
     },
-    amqp: { url: e.RABBITMQ_URL, prefix: e.RABBITMQ_PREFIX },
+    amqp: { urls: e.RABBITMQ_URL, prefix: e.RABBITMQ_PREFIX },
     auth:
       e.HTTP_AUTH_USERNAME !== undefined && e.HTTP_AUTH_PASSWORD !== undefined
         ? { username: e.HTTP_AUTH_USERNAME, password: e.HTTP_AUTH_PASSWORD }

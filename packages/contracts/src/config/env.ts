@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ASSURANCE_LEVELS, RESEND_MODES } from "../guessing.js";
 import { PHONE_CHECKS } from "../phone.js";
+import { amqpUrlList } from "./amqp-url.js";
 import {
   bool,
   channelList,
@@ -34,11 +35,7 @@ export const EnvSchema = z.object({
   PG_PASSWORD: z.string().default(""),
   PG_POOL_MAX: int(10, 1, 1000),
 
-  RABBITMQ_URL: z
-    .string()
-    .trim()
-    .default("amqp://guest:guest@localhost:5672")
-    .pipe(z.string().regex(/^amqps?:\/\//, { error: "must be an amqp:// or amqps:// URL" })),
+  RABBITMQ_URL: amqpUrlList("amqp://guest:guest@localhost:5672"),
   RABBITMQ_PREFIX: z
     .string()
     .trim()

@@ -1,2 +1,3 @@
+export { amqpAddress } from "./amqp-url.js";
 export * from "./config.js";
 export * from "./env.js";

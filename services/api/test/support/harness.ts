@@ -36,7 +36,7 @@ export interface Answer {
 export function testConfig(options: Pick<TestApiOptions, "pg" | "broker" | "env">): Config {
   const parsed = parseConfig({ LOG_LEVEL: "debug", ...options.env });
   if (!parsed.ok) throw new Error(parsed.errors.join("\n"));
-  return { ...parsed.config, pg: options.pg, amqp: { url: options.broker.url, prefix: options.broker.prefix } };
+  return { ...parsed.config, pg: options.pg, amqp: { urls: [options.broker.url], prefix: options.broker.prefix } };
 }
 
 /** The real wiring of `main.ts` (pool, broker, outbox, relay, app, server) on a test database and prefix. */

@@ -59,8 +59,9 @@ const name = "otp-dlq-cli";
 // service's own broker client so that a replay is published as every other copy is (mandatory,
 // confirm timeout). A list declares nothing: under a mistyped RABBITMQ_PREFIX it must say that
 // there is nothing there, not create an empty topology and list it.
-const client = command === "replay" ? await createBrokerClient({ ...config.amqp, name, log: stderrLog }) : undefined;
-const managed = client?.connection ?? new ManagedConnection({ url: config.amqp.url, name, log: stderrLog });
+const { urls, prefix } = config.amqp;
+const client = command === "replay" ? await createBrokerClient({ url: urls, prefix, name, log: stderrLog }) : undefined;
+const managed = client?.connection ?? new ManagedConnection({ url: urls, name, log: stderrLog });
 const publisher = client?.publisher;
 managed.start();
 const connection = await managed.waitForConnection(10_000).catch((error: Error) => {
