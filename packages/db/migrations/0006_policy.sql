@@ -1,0 +1,138 @@
+CREATE TABLE "otp_policy" (
+	"otp_id" uuid PRIMARY KEY NOT NULL,
+	"channel" text NOT NULL,
+	"country" text NOT NULL,
+	"created_at" timestamp with time zone NOT NULL,
+	"decision" text NOT NULL,
+	"rule" text
+);
+--> statement-breakpoint
+CREATE TABLE "policy" (
+	"channel" text PRIMARY KEY NOT NULL,
+	"body" jsonb NOT NULL,
+	"updated_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "policy_block" (
+	"channel" text NOT NULL,
+	"prefix" text NOT NULL,
+	"rule" text NOT NULL,
+	"sent" integer NOT NULL,
+	"verified" integer NOT NULL,
+	"since" timestamp with time zone NOT NULL,
+	"until" timestamp with time zone NOT NULL,
+	"strikes" integer NOT NULL,
+	"forgiven_at" timestamp with time zone,
+	CONSTRAINT "policy_block_pkey" PRIMARY KEY("channel","prefix")
+);
+--> statement-breakpoint
+CREATE INDEX "otp_policy_country_created_idx" ON "otp_policy" USING btree ("channel","country","created_at");--> statement-breakpoint
+CREATE INDEX "policy_block_until_idx" ON "policy_block" USING btree ("channel","until");--> statement-breakpoint
+CREATE INDEX "otp_phone_created_idx" ON "otp" USING btree ("channel","created_at") WHERE "otp"."channel" in ('sms', 'call');--> statement-breakpoint
+CREATE INDEX "otp_phone_prefix_idx" ON "otp" USING btree ("channel","target" text_pattern_ops,"created_at") WHERE "otp"."channel" in ('sms', 'call');--> statement-breakpoint
+
+-- The destination policy (docs/policy.md). Its counters follow the limits' pattern: an advisory
+-- lock per key, held until the create's transaction ends, then counts over the accepted codes
+-- with a snapshot taken after the lock (every statement of a VOLATILE PL/pgSQL function gets a
+-- fresh one under READ COMMITTED), so that concurrent creates on any replica are counted one after
+-- the other. Keys are always locked in one order: the channel's budget, the country, then prefixes
+-- shortest first (then the limits' ip and target keys, then the create's own), so no two creates
+-- wait for each other in opposite orders.
+CREATE OR REPLACE FUNCTION otp_policy_lock(p_channel text, p_kind text, p_value text) RETURNS void
+LANGUAGE sql
+SET search_path FROM CURRENT
+AS $$
+  SELECT pg_advisory_xact_lock(
+    hashtextextended(format('otp:%s:policy:%s:%s:%s', current_schema(), p_channel, p_kind, p_value), 0));
+$$;
+--> statement-breakpoint
+
+-- Everything a policed create is judged by after the lists and the hook, in one round trip: takes
+-- the locks of the windows it is given, counts each window (at most its cap, the rule's rate: the
+-- count only has to say whether one more fits), the conversion guard's figures for the target's
+-- prefix (codes older than p_guard_ripe or verified, sent since the window's start and the last
+-- lift), and the active suspension of any prefix of the target. Prefix ranges are written
+-- `target ~>=~ p AND target ~<~ p || ':'` (':' follows '9'), served by otp_phone_prefix_idx.
+CREATE OR REPLACE FUNCTION otp_policy_counts(
+  p_channel text,
+  p_now timestamptz,
+  p_budget_cutoffs timestamptz[],
+  p_budget_caps integer[],
+  p_country text,
+  p_country_cutoffs timestamptz[],
+  p_country_caps integer[],
+  p_prefixes text[],
+  p_prefix_cutoffs timestamptz[],
+  p_prefix_caps integer[],
+  p_guard_prefix text,
+  p_guard_cutoff timestamptz,
+  p_guard_ripe timestamptz,
+  p_target_prefixes text[]
+) RETURNS TABLE (
+  budget_counts integer[],
+  country_counts integer[],
+  prefix_counts integer[],
+  guard_sent integer,
+  guard_verified integer,
+  guard_strikes integer,
+  guard_until timestamptz,
+  suspended_prefix text,
+  suspended_until timestamptz
+)
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+  k text;
+  forgiven timestamptz;
+BEGIN
+  IF cardinality(p_budget_cutoffs) > 0 THEN
+    PERFORM otp_policy_lock(p_channel, 'budget', '');
+  END IF;
+  IF cardinality(p_country_cutoffs) > 0 THEN
+    PERFORM otp_policy_lock(p_channel, 'country', p_country);
+  END IF;
+  FOR k IN
+    SELECT d.p FROM (SELECT DISTINCT x AS p FROM unnest(array_append(p_prefixes, p_guard_prefix)) x WHERE x IS NOT NULL) d
+    ORDER BY length(d.p), d.p
+  LOOP
+    PERFORM otp_policy_lock(p_channel, 'prefix', k);
+  END LOOP;
+
+  budget_counts := ARRAY(
+    SELECT (SELECT count(*) FROM (
+      SELECT 1 FROM otp o
+      WHERE o.channel = p_channel AND o.channel IN ('sms', 'call') AND o.created_at > w.cutoff LIMIT w.cap) s)::integer
+    FROM unnest(p_budget_cutoffs, p_budget_caps) WITH ORDINALITY AS w(cutoff, cap, ord) ORDER BY w.ord);
+  country_counts := ARRAY(
+    SELECT (SELECT count(*) FROM (
+      SELECT 1 FROM otp_policy c
+      WHERE c.channel = p_channel AND c.country = p_country AND c.created_at > w.cutoff LIMIT w.cap) s)::integer
+    FROM unnest(p_country_cutoffs, p_country_caps) WITH ORDINALITY AS w(cutoff, cap, ord) ORDER BY w.ord);
+  prefix_counts := ARRAY(
+    SELECT (SELECT count(*) FROM (
+      SELECT 1 FROM otp o
+      WHERE o.channel = p_channel AND o.channel IN ('sms', 'call')
+        AND o.target ~>=~ w.pfx AND o.target ~<~ (w.pfx || ':') AND o.created_at > w.cutoff LIMIT w.cap) s)::integer
+    FROM unnest(p_prefixes, p_prefix_cutoffs, p_prefix_caps) WITH ORDINALITY AS w(pfx, cutoff, cap, ord) ORDER BY w.ord);
+
+  IF p_guard_prefix IS NOT NULL THEN
+    SELECT b.strikes, b.until, b.forgiven_at INTO guard_strikes, guard_until, forgiven
+    FROM policy_block b WHERE b.channel = p_channel AND b.prefix = p_guard_prefix;
+    SELECT count(*) FILTER (WHERE o.created_at <= p_guard_ripe OR o.verified_at IS NOT NULL)::integer,
+           count(*) FILTER (WHERE o.verified_at IS NOT NULL)::integer
+    INTO guard_sent, guard_verified
+    FROM otp o
+    WHERE o.channel = p_channel AND o.channel IN ('sms', 'call')
+      AND o.target ~>=~ p_guard_prefix AND o.target ~<~ (p_guard_prefix || ':')
+      AND o.created_at > greatest(p_guard_cutoff, forgiven);
+  END IF;
+
+  SELECT b.prefix, b.until INTO suspended_prefix, suspended_until
+  FROM policy_block b
+  WHERE b.channel = p_channel AND b.prefix = ANY(p_target_prefixes) AND b.until > p_now
+  ORDER BY b.until DESC
+  LIMIT 1;
+  RETURN NEXT;
+END;
+$$;
