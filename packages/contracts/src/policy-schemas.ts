@@ -92,7 +92,7 @@ const CountryLimit = z.strictObject({
 });
 
 /** `POST /policy/{channel}`; `phoneRules` read the safelist's numbers into their canonical form. */
-export function policyChangeSchema(phoneRules: PhoneRules): z.ZodType<PolicyChange> {
+export function policyChangeSchema(phoneRules: PhoneRules) {
   return z.strictObject({
     mode: z.preprocess(
       nullAsAbsent,
@@ -116,8 +116,11 @@ export function policyChangeSchema(phoneRules: PhoneRules): z.ZodType<PolicyChan
     country_limits: list("country_limits", CountryLimit, RULE_BOUNDS.maxRules, "{country, minutes, rate}"),
     budget: list("budget", LimitRule, RULE_BOUNDS.maxRules, "{minutes, rate}"),
     conversion_guard: ConversionGuardInput.nullable().optional(),
-  }) as unknown as z.ZodType<PolicyChange>;
+  });
 }
+
+/** Type check: what the schema parses is a change `mergePolicy` takes. */
+export type ParsedPolicyChange = z.output<ReturnType<typeof policyChangeSchema>> extends PolicyChange ? true : never;
 
 export const PolicyContent = z
   .object({
