@@ -51,7 +51,7 @@ $$;
 -- the locks of the windows it is given, counts each window (at most its cap, the rule's rate: the
 -- count only has to say whether one more fits), the conversion guard's figures for the target's
 -- prefix (codes older than p_guard_ripe or verified, sent since the window's start and the last
--- lift), and the active suspension of any prefix of the target. Prefix ranges are written
+-- lift; every code when there is no lag), and the active suspension of any prefix of the target. Prefix ranges are written
 -- `target ~>=~ p AND target ~<~ p || ':'` (':' follows '9'), served by otp_phone_prefix_idx.
 CREATE OR REPLACE FUNCTION otp_policy_counts(
   p_channel text,
@@ -119,7 +119,9 @@ BEGIN
   IF p_guard_prefix IS NOT NULL THEN
     SELECT b.strikes, b.until, b.forgiven_at INTO guard_strikes, guard_until, forgiven
     FROM policy_block b WHERE b.channel = p_channel AND b.prefix = p_guard_prefix;
-    SELECT count(*) FILTER (WHERE o.created_at <= p_guard_ripe OR o.verified_at IS NOT NULL)::integer,
+    -- With no lag (p_guard_ripe = p_now) every code counts, those of creates that held the lock a
+    -- moment ago included, whose created_at may be later than this create's p_now.
+    SELECT count(*) FILTER (WHERE o.created_at <= p_guard_ripe OR p_guard_ripe >= p_now OR o.verified_at IS NOT NULL)::integer,
            count(*) FILTER (WHERE o.verified_at IS NOT NULL)::integer
     INTO guard_sent, guard_verified
     FROM otp o
