@@ -50,7 +50,8 @@ $$;
 -- Everything a policed create is judged by after the lists and the hook, in one round trip: takes
 -- the locks of the windows it is given, counts each window (at most its cap, the rule's rate: the
 -- count only has to say whether one more fits), the conversion guard's figures for the target's
--- prefix (codes older than p_guard_ripe or verified, sent since the window's start and the last
+-- prefix (codes older than p_guard_ripe or verified, sent since the window's start, or the start of
+-- the window that tripped the prefix's last suspension while its streak lasts, and since the last
 -- lift; every code when there is no lag), and the active suspension of any prefix of the target. Prefix ranges are written
 -- `target ~>=~ p AND target ~<~ p || ':'` (':' follows '9'), served by otp_phone_prefix_idx.
 CREATE OR REPLACE FUNCTION otp_policy_counts(
@@ -67,6 +68,7 @@ CREATE OR REPLACE FUNCTION otp_policy_counts(
   p_guard_prefix text,
   p_guard_cutoff timestamptz,
   p_guard_ripe timestamptz,
+  p_guard_memory timestamptz,
   p_target_prefixes text[]
 ) RETURNS TABLE (
   budget_counts integer[],
@@ -85,6 +87,8 @@ AS $$
 DECLARE
   k text;
   forgiven timestamptz;
+  tripped timestamptz;
+  window_start timestamptz;
 BEGIN
   IF cardinality(p_budget_cutoffs) > 0 THEN
     PERFORM otp_policy_lock(p_channel, 'budget', '');
@@ -117,8 +121,16 @@ BEGIN
     FROM unnest(p_prefixes, p_prefix_cutoffs, p_prefix_caps) WITH ORDINALITY AS w(pfx, cutoff, cap, ord) ORDER BY w.ord);
 
   IF p_guard_prefix IS NOT NULL THEN
-    SELECT b.strikes, b.until, b.forgiven_at INTO guard_strikes, guard_until, forgiven
+    SELECT b.strikes, b.until, b.forgiven_at, b.since INTO guard_strikes, guard_until, forgiven, tripped
     FROM policy_block b WHERE b.channel = p_channel AND b.prefix = p_guard_prefix;
+    -- While a streak of suspensions lasts (its last one ended less than p_guard_memory ago), the
+    -- window reaches back to cover what tripped the last one: a suspension's evidence does not
+    -- leave the window while the prefix is suspended, so a persistent attack finds it closed again.
+    IF guard_strikes > 0 AND guard_until >= p_guard_memory THEN
+      window_start := least(p_guard_cutoff, tripped - (p_now - p_guard_cutoff));
+    ELSE
+      window_start := p_guard_cutoff;
+    END IF;
     -- With no lag (p_guard_ripe = p_now) every code counts, those of creates that held the lock a
     -- moment ago included, whose created_at may be later than this create's p_now.
     SELECT count(*) FILTER (WHERE o.created_at <= p_guard_ripe OR p_guard_ripe >= p_now OR o.verified_at IS NOT NULL)::integer,
@@ -127,7 +139,7 @@ BEGIN
     FROM otp o
     WHERE o.channel = p_channel AND o.channel IN ('sms', 'call')
       AND o.target ~>=~ p_guard_prefix AND o.target ~<~ (p_guard_prefix || ':')
-      AND o.created_at > greatest(p_guard_cutoff, forgiven);
+      AND o.created_at > greatest(window_start, forgiven);
   END IF;
 
   SELECT b.prefix, b.until INTO suspended_prefix, suspended_until

@@ -103,6 +103,18 @@ describe("the conversion guard", () => {
     expect((await sms(inPrefix(prefix))).headers.get("retry-after")).toBe("600");
   });
 
+  it("while a streak lasts, what tripped the last suspension still counts, even once it has left the window", async () => {
+    await api.call("POST", "/policy/sms", { conversion_guard: { ...GUARD, window_minutes: 5, max_block_minutes: 60 } });
+    const prefix = prefixOf(8);
+    await send(prefix, 5);
+    api.clock.advance(61_000);
+    expect((await sms(inPrefix(prefix))).headers.get("retry-after")).toBe("600");
+    api.clock.advance(10 * 60_000 + 1000); // the 5 codes are 11 minutes old: outside a 5-minute window
+    const again = await sms(inPrefix(prefix));
+    expect(again.status).toBe(429);
+    expect(again.headers.get("retry-after")).toBe("1200");
+  });
+
   it("a lift ends the suspension and forgives the sends before it; the next suspension is a first one", async () => {
     const prefix = prefixOf(6);
     await send(prefix, 5);

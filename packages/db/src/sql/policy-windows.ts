@@ -21,10 +21,15 @@ export interface PolicyCountsParams {
   readonly prefixes: readonly string[];
   readonly prefixCutoffs: readonly Date[];
   readonly prefixCaps: readonly number[];
-  /** The conversion guard's prefix, window start and "old enough to count unverified"; null without a guard. */
+  /**
+   * The conversion guard's prefix, window start and "old enough to count unverified"; null without
+   * a guard.
+   */
   readonly guardPrefix: string | null;
   readonly guardCutoff: Date | null;
   readonly guardRipe: Date | null;
+  /** A streak of suspensions that ended before this is over: `max_block_minutes` ago. */
+  readonly guardMemory: Date | null;
   /** Every prefix of the target, for the suspensions. */
   readonly targetPrefixes: readonly string[];
 }
@@ -90,12 +95,14 @@ export function policyWindowsSql(tables: Tables) {
         "guardPrefix",
         "guardCutoff",
         "guardRipe",
+        "guardMemory",
         "targetPrefixes",
       ],
       (p) => `SELECT * FROM ${counts}(${p.channel}::text, ${p.now}::timestamptz,
   ${p.budgetCutoffs}::timestamptz[], ${p.budgetCaps}::int[], ${p.country}::text, ${p.countryCutoffs}::timestamptz[],
   ${p.countryCaps}::int[], ${p.prefixes}::text[], ${p.prefixCutoffs}::timestamptz[], ${p.prefixCaps}::int[],
-  ${p.guardPrefix}::text, ${p.guardCutoff}::timestamptz, ${p.guardRipe}::timestamptz, ${p.targetPrefixes}::text[])`,
+  ${p.guardPrefix}::text, ${p.guardCutoff}::timestamptz, ${p.guardRipe}::timestamptz,
+  ${p.guardMemory}::timestamptz, ${p.targetPrefixes}::text[])`,
     ),
 
     /** When the code whose leaving makes room in a full window was accepted. Row: `created_at`. */

@@ -109,6 +109,7 @@ export function planOf(policy: Policy, channel: PolicyChannel, target: string, c
     guardPrefix: guard ? guardPrefixOf(policy, target) : null,
     guardCutoff: guard ? minutesAgo(now, guard.window_minutes) : null,
     guardRipe: guard ? new Date(now.getTime() - guard.lag_seconds * 1000) : null,
+    guardMemory: guard ? minutesAgo(now, guard.max_block_minutes) : null,
     targetPrefixes: Array.from({ length: target.length }, (_, i) => target.slice(0, i + 1)),
   };
   return { params, budget: policy.budget, country: countryLimits, prefix, guard };
@@ -184,7 +185,7 @@ function judgeGuard(plan: Plan, row: PolicyCountsRow, now: Date): Objection | un
 /**
  * The suspensions in a row this one makes: one more than the prefix's last streak when that ended
  * less than `max_block_minutes` ago (each doubles the last), else a first one. A lift sets the
- * streak to 0.
+ * streak to 0. (The same memory keeps the streak's evidence counted: `otp_policy_counts`.)
  */
 function strikesAfter(guard: ConversionGuard, row: PolicyCountsRow, now: Date): number {
   const previous = row.guard_strikes ?? 0;
