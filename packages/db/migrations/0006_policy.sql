@@ -47,9 +47,80 @@ AS $$
 $$;
 --> statement-breakpoint
 
+-- The windows of one channel-wide or country-wide key (p_kind 'budget' or 'country'), each counted
+-- up to its cap (the rule's rate: the count only has to say whether one more fits).
+CREATE OR REPLACE FUNCTION otp_policy_window_counts(
+  p_kind text,
+  p_channel text,
+  p_value text,
+  p_cutoffs timestamptz[],
+  p_caps integer[]
+) RETURNS integer[]
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+  IF p_kind = 'budget' THEN
+    RETURN ARRAY(
+      SELECT (SELECT count(*) FROM (
+        SELECT 1 FROM otp o
+        WHERE o.channel = p_channel AND o.channel IN ('sms', 'call') AND o.created_at > w.cutoff LIMIT w.cap) s)::integer
+      FROM unnest(p_cutoffs, p_caps) WITH ORDINALITY AS w(cutoff, cap, ord) ORDER BY w.ord);
+  END IF;
+  RETURN ARRAY(
+    SELECT (SELECT count(*) FROM (
+      SELECT 1 FROM otp_policy c
+      WHERE c.channel = p_channel AND c.country = p_value AND c.created_at > w.cutoff LIMIT w.cap) s)::integer
+    FROM unnest(p_cutoffs, p_caps) WITH ORDINALITY AS w(cutoff, cap, ord) ORDER BY w.ord);
+END;
+$$;
+--> statement-breakpoint
+
+-- Locks a budget or country key and counts its windows. A key that every create of a channel or a
+-- country takes would make them all take turns, so it is first taken in shared mode: the counts
+-- are then exact but for the creates holding it too, each adding at most one code before it
+-- commits, and each in a transaction of its own on a server connection, so at most p_in_flight
+-- (max_connections) of them. While every window has room for that many more, the create goes on
+-- beside the others; when one has not, the shared lock is let go (the subtransaction rolls back)
+-- and the key is taken exclusively, after the creates holding it commit, and counted again: the
+-- last codes a window has room for are counted one after the other, exactly.
+CREATE OR REPLACE FUNCTION otp_policy_hold(
+  p_kind text,
+  p_channel text,
+  p_value text,
+  p_cutoffs timestamptz[],
+  p_caps integer[],
+  p_in_flight integer
+) RETURNS integer[]
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+  k bigint := hashtextextended(format('otp:%s:policy:%s:%s:%s', current_schema(), p_channel, p_kind, p_value), 0);
+  counts integer[];
+BEGIN
+  IF cardinality(p_cutoffs) = 0 THEN
+    RETURN '{}'::integer[];
+  END IF;
+  BEGIN
+    PERFORM pg_advisory_xact_lock_shared(k);
+    counts := otp_policy_window_counts(p_kind, p_channel, p_value, p_cutoffs, p_caps);
+    IF EXISTS (SELECT 1 FROM unnest(counts, p_caps) AS w(n, cap) WHERE w.n + p_in_flight >= w.cap) THEN
+      RAISE EXCEPTION USING ERRCODE = 'OT001';
+    END IF;
+    RETURN counts;
+  EXCEPTION WHEN SQLSTATE 'OT001' THEN
+    NULL;
+  END;
+  PERFORM pg_advisory_xact_lock(k);
+  RETURN otp_policy_window_counts(p_kind, p_channel, p_value, p_cutoffs, p_caps);
+END;
+$$;
+--> statement-breakpoint
+
 -- Everything a policed create is judged by after the lists and the hook, in one round trip: takes
--- the locks of the windows it is given, counts each window (at most its cap, the rule's rate: the
--- count only has to say whether one more fits), the conversion guard's figures for the target's
+-- the locks of the windows it is given (the budget's and the country's as otp_policy_hold does,
+-- each prefix's exclusively), counts each window (at most its cap), the conversion guard's figures for the target's
 -- prefix (codes older than p_guard_ripe or verified, sent since the window's start, or the start of
 -- the window that tripped the prefix's last suspension while its streak lasts, and since the last
 -- lift; every code when there is no lag), and the active suspension of any prefix of the target. Prefix ranges are written
@@ -89,13 +160,11 @@ DECLARE
   forgiven timestamptz;
   tripped timestamptz;
   window_start timestamptz;
+  in_flight integer;
 BEGIN
-  IF cardinality(p_budget_cutoffs) > 0 THEN
-    PERFORM otp_policy_lock(p_channel, 'budget', '');
-  END IF;
-  IF cardinality(p_country_cutoffs) > 0 THEN
-    PERFORM otp_policy_lock(p_channel, 'country', p_country);
-  END IF;
+  in_flight := current_setting('max_connections')::integer + current_setting('max_prepared_transactions')::integer;
+  budget_counts := otp_policy_hold('budget', p_channel, '', p_budget_cutoffs, p_budget_caps, in_flight);
+  country_counts := otp_policy_hold('country', p_channel, p_country, p_country_cutoffs, p_country_caps, in_flight);
   FOR k IN
     SELECT d.p FROM (SELECT DISTINCT x AS p FROM unnest(array_append(p_prefixes, p_guard_prefix)) x WHERE x IS NOT NULL) d
     ORDER BY length(d.p), d.p
@@ -103,16 +172,6 @@ BEGIN
     PERFORM otp_policy_lock(p_channel, 'prefix', k);
   END LOOP;
 
-  budget_counts := ARRAY(
-    SELECT (SELECT count(*) FROM (
-      SELECT 1 FROM otp o
-      WHERE o.channel = p_channel AND o.channel IN ('sms', 'call') AND o.created_at > w.cutoff LIMIT w.cap) s)::integer
-    FROM unnest(p_budget_cutoffs, p_budget_caps) WITH ORDINALITY AS w(cutoff, cap, ord) ORDER BY w.ord);
-  country_counts := ARRAY(
-    SELECT (SELECT count(*) FROM (
-      SELECT 1 FROM otp_policy c
-      WHERE c.channel = p_channel AND c.country = p_country AND c.created_at > w.cutoff LIMIT w.cap) s)::integer
-    FROM unnest(p_country_cutoffs, p_country_caps) WITH ORDINALITY AS w(cutoff, cap, ord) ORDER BY w.ord);
   prefix_counts := ARRAY(
     SELECT (SELECT count(*) FROM (
       SELECT 1 FROM otp o

@@ -43,6 +43,19 @@ describe("counts under concurrency, across replicas", () => {
     await setPolicy({ budget: [] });
   });
 
+  it("a budget far above the connections in flight: taken shared while far from full, exclusively near it; still exact", async () => {
+    const { rows } = await api.pool.query<{ n: number }>("SELECT current_setting('max_connections')::int AS n");
+    const rate = (rows[0]?.n ?? 100) + 40;
+    await setPolicy({
+      mode: "enforce",
+      budget: [{ minutes: 60, rate }],
+      country_limits: [{ country: "*", minutes: 60, rate }],
+    });
+    const result = await parallel(2 * rate, (i) => sms(i % 2 ? api : replica, phone(`7701${4 + (i % 5)}`)));
+    expect(result).toEqual({ accepted: rate, refused: rate, other: 0 });
+    await setPolicy({ budget: [], country_limits: [] });
+  });
+
   it("100 parallel creates to one prefix under a prefix limit of 7 and to one country under 12: exact", async () => {
     await setPolicy({ mode: "enforce", prefix_limits: [{ digits: 6, minutes: 60, rate: 7 }] });
     expect(await parallel(100, (i) => sms(i % 2 ? api : replica, phone("770190")))).toEqual({

@@ -4,34 +4,40 @@ import type { Phase } from "./phase.js";
 
 /**
  * What the destination policy costs a create (docs/performance.md, "What the destination policy
- * costs"): `POST /sms` at each concurrency with the policy off, then enforcing a starting policy
- * without a budget, then with a budget too (one lock for the whole channel). Every create is
+ * costs"): `POST /sms` at each concurrency with the policy off, then monitoring and enforcing the
+ * rules whose keys are per prefix, then adding a country limit and a budget (one key for a whole
+ * country, and for the whole channel). Every create is
  * accepted (the rates are far above what a run sends), each to a random KZ mobile number, so the
  * prefixes spread as real traffic does.
  */
 
-const STARTING_POLICY = {
+/** Keys of their own per prefix: what most of a policy is. */
+const PER_PREFIX = {
   countries: { allow: ["KZ", "UZ"], deny: [] },
   prefixes: { deny: ["88216"] },
-  country_limits: [{ country: "*", minutes: 60, rate: 5_000_000 }],
   prefix_limits: [{ digits: 6, minutes: 60, rate: 1_000_000 }],
   conversion_guard: { prefix_digits: 6, window_minutes: 60, min_sent: 20, min_conversion: 0.2, lag_seconds: 180 },
+  country_limits: [],
+  budget: [],
 };
+const COUNTRY = { country_limits: [{ country: "*", minutes: 60, rate: 1_000_000 }] };
+const BUDGET = { budget: [{ minutes: 1440, rate: 1_000_000 }] };
 const CONFIGURATIONS: readonly { name: string; policy: Record<string, unknown> }[] = [
-  { name: "off", policy: { mode: "off", budget: [] } },
+  { name: "off", policy: { mode: "off" } },
+  { name: "monitor: lists, prefix limit, guard", policy: { ...PER_PREFIX, mode: "monitor" } },
+  { name: "enforce: lists, prefix limit, guard", policy: { ...PER_PREFIX, mode: "enforce" } },
+  { name: "enforce: the same and a country limit", policy: { ...PER_PREFIX, ...COUNTRY, mode: "enforce" } },
   {
-    name: "enforce: lists, country and prefix limits, guard",
-    policy: { ...STARTING_POLICY, mode: "enforce", budget: [] },
-  },
-  {
-    name: "the same and a channel budget",
-    policy: { ...STARTING_POLICY, mode: "enforce", budget: [{ minutes: 1440, rate: 50_000_000 }] },
+    name: "enforce: the same, a country limit and a budget",
+    policy: { ...PER_PREFIX, ...COUNTRY, ...BUDGET, mode: "enforce" },
   },
 ];
 
+/** The valid KZ mobile blocks `770x`: 7,000,000 numbers, 700 prefixes of 6 digits. */
+const BLOCKS = ["7700", "7701", "7702", "7705", "7706", "7707", "7708"];
 const body = () =>
   JSON.stringify({
-    phone: `770${Math.floor(Math.random() * 9)}${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`,
+    phone: `${BLOCKS[Math.floor(Math.random() * BLOCKS.length)]}${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`,
     password: "12345",
     lifetime: 3600,
     message: "Your OTP is 12345",
