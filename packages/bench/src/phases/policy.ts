@@ -6,9 +6,9 @@ import type { Phase } from "./phase.js";
  * What the destination policy costs a create (docs/performance.md, "What the destination policy
  * costs"): `POST /sms` at each concurrency with the policy off, then monitoring and enforcing the
  * rules whose keys are per prefix, then adding a country limit and a budget (one key for a whole
- * country, and for the whole channel). Every create is
- * accepted (the rates are far above what a run sends), each to a random KZ mobile number, so the
- * prefixes spread as real traffic does.
+ * country, and for the whole channel), then off again. Every create is accepted (the rates are far
+ * above what a run sends), each to a random KZ mobile number, so the prefixes spread as real
+ * traffic does.
  */
 
 /** Keys of their own per prefix: what most of a policy is. */
@@ -31,6 +31,8 @@ const CONFIGURATIONS: readonly { name: string; policy: Record<string, unknown> }
     name: "enforce: the same, a country limit and a budget",
     policy: { ...PER_PREFIX, ...COUNTRY, ...BUDGET, mode: "enforce" },
   },
+  // Again at the end: how much the machine moved during the phase.
+  { name: "off, again", policy: { mode: "off" } },
 ];
 
 /** The valid KZ mobile blocks `770x`: 7,000,000 numbers, 700 prefixes of 6 digits. */
