@@ -113,7 +113,12 @@ describe("POST /policy/{channel}, GET /policy/{channel}", () => {
 
 describe("mode off", () => {
   it("changes nothing for seed clients: every list set, nothing refused, no policy on GET /otp/{id}", async () => {
-    await policy({ countries: { allow: ["UZ"] }, prefixes: { deny: ["7701"] }, budget: [{ minutes: 60, rate: 1 }] });
+    const set = await policy({
+      countries: { allow: ["UZ"] },
+      prefixes: { deny: ["7701"] },
+      budget: [{ minutes: 60, rate: 1 }],
+    });
+    expect(set.status).toBe(200);
     const created = await sms(kz(1));
     expect(created.status).toBe(200);
     expect((await sms(kz(1))).status).toBe(200);
