@@ -21,7 +21,14 @@ export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions } },
   test: {
-    exclude: ["**/node_modules/**", "**/dist/**", "test/faults/**", "**/*.disruptive.test.ts", "**/*.serial.test.ts"],
+    exclude: [
+      "**/node_modules/**",
+      "**/dist/**",
+      "test/faults/**",
+      "test/pumping/**",
+      "**/*.disruptive.test.ts",
+      "**/*.serial.test.ts",
+    ],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -135,3 +135,15 @@ export function nationalDigitsOf(phone: string): string {
   const digits = phone.replace(/\D/g, "");
   return parse(`+${digits}`)?.nationalNumber ?? digits;
 }
+
+/**
+ * The country of numbers whose country the numbering plans cannot tell: non-geographic ranges
+ * (+800, +882, +883 …) and, under `OTP_PHONE_CHECK=possible|off`, numbers no plan knows. The
+ * destination policy lists and counts them under this code (ISO 3166's "unknown or unspecified").
+ */
+export const UNKNOWN_COUNTRY = "ZZ";
+
+/** The ISO 3166 alpha-2 country of a canonical phone (`77011234567` → `KZ`), or {@link UNKNOWN_COUNTRY}. */
+export function countryOfPhone(phone: string): string {
+  return parse(`+${phone}`)?.country ?? UNKNOWN_COUNTRY;
+}

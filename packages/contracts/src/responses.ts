@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CHANNELS } from "./channels.js";
 import { LimitRule } from "./limit-requests.js";
+import { POLICY_DECISIONS, POLICY_RULES } from "./policy.js";
 
 /**
  * Every `status_code` the service answers with. The original product used `ip_limit`, `phone_limit` and
@@ -18,6 +19,12 @@ export const ERROR_CODES = [
   "phone_limit",
   "email_limit",
   "chat_id_limit",
+  "destination_blocked",
+  "hook_denied",
+  "budget_exceeded",
+  "country_limit",
+  "prefix_limit",
+  "prefix_suspended",
   "attempts_exceeded",
   "check_throttled",
   "lookup_throttled",
@@ -40,6 +47,12 @@ export const HTTP_STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   phone_limit: 429,
   email_limit: 429,
   chat_id_limit: 429,
+  destination_blocked: 403,
+  hook_denied: 403,
+  budget_exceeded: 429,
+  country_limit: 429,
+  prefix_limit: 429,
+  prefix_suspended: 429,
   attempts_exceeded: 200,
   check_throttled: 200,
   lookup_throttled: 429,
@@ -93,6 +106,13 @@ export const DELIVERY_STATUSES = ["pending", "delivered", "failed", "expired"] a
 export const DeliveryStatus = z.enum(DELIVERY_STATUSES);
 export type DeliveryStatus = z.infer<typeof DeliveryStatus>;
 
+/** `GET /otp/{id}`'s `policy`: how the destination policy judged the code; absent while the policy was off. */
+export const OtpPolicyContent = z.object({
+  decision: z.enum(POLICY_DECISIONS),
+  rule: z.enum(POLICY_RULES).optional(),
+});
+export type OtpPolicyContent = z.infer<typeof OtpPolicyContent>;
+
 export const OtpStatusContent = z.object({
   id: z.uuid(),
   channel: z.enum(CHANNELS),
@@ -104,6 +124,7 @@ export const OtpStatusContent = z.object({
     last_error: z.string().nullable(),
     delivered_at: z.iso.datetime().nullable(),
   }),
+  policy: OtpPolicyContent.optional(),
 });
 export type OtpStatusContent = z.infer<typeof OtpStatusContent>;
 export const OtpStatusResponse = contentResponse(OtpStatusContent).meta({ id: "OtpStatusResponse" });

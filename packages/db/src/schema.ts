@@ -10,16 +10,14 @@ import {
   pgTable,
   primaryKey,
   text,
-  timestamp,
   uuid,
 } from "drizzle-orm/pg-core";
+import { createPolicyTables, tstz } from "./policy-schema.js";
 
 /** Raw bytes: digests and ciphertexts. */
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({
   dataType: () => "bytea",
 });
-
-const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
 /**
  * An email row's limit key under `OTP_EMAIL_CANONICAL=true`: its target without a `+tag` in the
@@ -85,6 +83,13 @@ export function createTables(schemaName: string) {
       index("otp_target_created_idx").on(t.target, t.createdAt),
       // Housekeeping of long-expired rows.
       index("otp_expire_idx").on(t.expireAt),
+      // The destination policy's windows over phone channels (docs/policy.md): a channel's budget,
+      // and prefixes (`target ~>=~ '770123' AND target ~<~ '770123:'`, which text_pattern_ops
+      // serves whatever the database's collation). Partial: email and telegram inserts skip them.
+      index("otp_phone_created_idx").on(t.channel, t.createdAt).where(sql`${t.channel} in ('sms', 'call')`),
+      index("otp_phone_prefix_idx")
+        .on(t.channel, t.target.op("text_pattern_ops"), t.createdAt)
+        .where(sql`${t.channel} in ('sms', 'call')`),
       check("otp_channel_check", sql`${t.channel} in ('sms', 'call', 'email', 'telegram')`),
       check("otp_delivery_status_check", sql`${t.deliveryStatus} in ('pending', 'delivered', 'failed', 'expired')`),
       check(
@@ -183,13 +188,14 @@ export function createTables(schemaName: string) {
     createdAt: tstz("created_at").notNull().defaultNow(),
   });
 
-  return { otp, limitRule, outbox, appSecret, checkBudget, lookupMiss };
+  return { otp, limitRule, outbox, appSecret, checkBudget, lookupMiss, ...createPolicyTables(table) };
 }
 
 export type Tables = ReturnType<typeof createTables>;
 
 // The `public` instance: what drizzle-kit generates migrations from.
-export const { otp, limitRule, outbox, appSecret, checkBudget, lookupMiss } = createTables("public");
+export const { otp, limitRule, outbox, appSecret, checkBudget, lookupMiss, policy, policyBlock, otpPolicy } =
+  createTables("public");
 
 /** Why a code stopped being live before its expiry (`otp.closed_reason`). */
 export const CLOSED_REASONS = ["consumed", "sibling_consumed", "superseded"] as const;

@@ -75,7 +75,10 @@ describe("migrate()", () => {
         "limit_rule",
         "lookup_miss",
         "otp",
+        "otp_policy",
         "outbox",
+        "policy",
+        "policy_block",
       ]);
     });
     expect(logs.filter((m) => m.startsWith("created database"))).toHaveLength(1);

@@ -7,6 +7,9 @@ import { createChecker } from "./domain/check.js";
 import type { DomainDeps } from "./domain/deps.js";
 import { createIssuer } from "./domain/issue.js";
 import { createLookups } from "./domain/lookups.js";
+import { createPolicyCache } from "./domain/policy/cache.js";
+import { createPresendHook } from "./domain/policy/hook.js";
+import type { PolicyEvents } from "./domain/policy/policed-issue.js";
 import { authMiddleware } from "./http/auth.js";
 import { refuseCrossSite } from "./http/cross-site.js";
 import type { AppEnv } from "./http/env.js";
@@ -19,20 +22,25 @@ import { limitRoutes } from "./routes/limits.js";
 import { lookupRoutes } from "./routes/lookups.js";
 import { opsRoutes } from "./routes/ops.js";
 import { otpRoutes } from "./routes/otp.js";
+import { policyRoutes } from "./routes/policy.js";
 import { telegramRoutes } from "./routes/telegram.js";
 
 export const API_VERSION = "1.0.0";
 
 /** The HTTP API as a Hono app, built from its dependencies; no global state. */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const sql = createSql(createTables(deps.config.pg.schema));
   const domainDeps: DomainDeps = {
     pool: deps.pool,
-    sql: createSql(createTables(deps.config.pg.schema)),
+    sql,
     keys: deps.keys,
     clock: deps.clock,
     otp: deps.config.otp,
     targets: deps.config.targets,
     guessing: deps.config.guessing,
+    policies: createPolicyCache({ pool: deps.pool, sql, logger: deps.logger }),
+    presendHook: deps.config.presendHook && createPresendHook(deps.config.presendHook),
+    policyEvents: policyEventsOf(deps),
   };
   const ctx: RouteContext = {
     deps,
@@ -56,6 +64,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   otpRoutes(app, ctx);
   limitRoutes(app, ctx);
+  policyRoutes(app, ctx);
   lookupRoutes(app, ctx);
   telegramRoutes(app, ctx);
   opsRoutes(app, ctx);
@@ -64,4 +73,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.onError(errorHandler(deps.logger));
   app.notFound(notFound);
   return app;
+}
+
+/** The policy's metrics, and a warning for each failed call of the pre-send hook (its kind only: no number). */
+function policyEventsOf(deps: AppDeps): PolicyEvents {
+  return {
+    decided: (channel, rule, decision) => deps.metrics.policyDecisions.inc({ channel, rule, decision }),
+    hookAnswered(channel, result) {
+      deps.metrics.presendHook.inc({ channel, result });
+      if (result !== "allow" && result !== "deny") deps.logger.warn({ channel, result }, "the pre-send hook failed");
+    },
+  };
 }

@@ -38,6 +38,20 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       labelNames: ["channel", "outcome"] as const,
       registers,
     }),
+    policyDecisions: new Counter({
+      name: "otp_policy_decisions_total",
+      help:
+        "Creates judged by a destination policy in monitor or enforce mode, by channel, the rule that decided " +
+        "(none when no rule objected) and the decision (allow, block, would_block: monitor mode's block).",
+      labelNames: ["channel", "rule", "decision"] as const,
+      registers,
+    }),
+    presendHook: new Counter({
+      name: "otp_presend_hook_total",
+      help: "Calls of the pre-send hook, by channel and result (allow, deny, timeout, error, invalid).",
+      labelNames: ["channel", "result"] as const,
+      registers,
+    }),
     lookupThrottled: new Counter({
       name: "otp_lookup_throttled_total",
       help: "GET /target and GET /password lookups refused because their misses ran out (lookup: target, password).",

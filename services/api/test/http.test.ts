@@ -209,6 +209,7 @@ describe("/openapi.json and /docs", () => {
       "/health",
       "/livez",
       "/metrics",
+      ...["sms", "call"].flatMap((c) => [`/policy/${c}`, `/policy/${c}/blocks`, `/policy/${c}/blocks/{prefix}`]),
     ];
     expect(Object.keys(doc.paths).sort()).toEqual(expected.sort());
     const params = doc.paths["/sms/check"]?.get?.parameters?.map((p) => `${p.in}:${p.name}`);

@@ -1,6 +1,7 @@
 import { delivery } from "./delivery.js";
 import { httpLoad } from "./http-load.js";
 import type { Phase } from "./phase.js";
+import { policyCost } from "./policy.js";
 
 export type { Phase } from "./phase.js";
 
@@ -9,7 +10,7 @@ export type { Phase } from "./phase.js";
  * module of its own in this folder (see phase.ts) and one entry here; `--only <group>` then
  * selects it by its group (docs/performance.md).
  */
-export const PHASES: readonly Phase[] = [httpLoad, delivery];
+export const PHASES: readonly Phase[] = [httpLoad, delivery, policyCost];
 
 /** The groups `--only` may name. */
 export const PHASE_GROUPS: readonly string[] = [...new Set(PHASES.map((p) => p.group))];

@@ -2,6 +2,7 @@ import type { Channel } from "../channels.js";
 import { type Assurance, type ResendMode, STRICT_PROFILE } from "../guessing.js";
 import type { PhoneRules } from "../phone.js";
 import { type Env, EnvSchema } from "./env.js";
+import { PRESEND_HOOK_CHECKS, type PresendHookConfig, presendHookOf } from "./presend-hook.js";
 
 /**
  * The configuration of both processes (docs/configuration.md), parsed once from the environment.
@@ -80,6 +81,8 @@ export interface Config {
     readonly email: { readonly url: string; readonly worker: string };
     readonly telegram: { readonly url: string; readonly worker: string; readonly appToken: string };
   };
+  /** The destination policy's pre-send hook; undefined without `OTP_PRESEND_HOOK_URL`. */
+  readonly presendHook: PresendHookConfig | undefined;
   readonly dispatcher: { readonly channels: readonly Channel[]; readonly prefetch: number; readonly port: number };
 }
 
@@ -142,6 +145,7 @@ const CROSS_CHECKS: readonly ((e: Env) => string | undefined)[] = [
       ? "HTTP_HEADERS_TIMEOUT: must not be longer than HTTP_REQUEST_TIMEOUT (the headers are part of the request)"
       : undefined,
   ...STRICT_CHECKS,
+  ...PRESEND_HOOK_CHECKS,
 ];
 
 /**
@@ -221,6 +225,7 @@ function configOf(e: Env): Config {
       email: { url: e.OTP_EMAIL_URL, worker: e.OTP_EMAIL_WORKER },
       telegram: { url: e.OTP_TELEGRAM_URL, worker: e.OTP_TELEGRAM_WORKER, appToken: e.OTP_TELEGRAM_APP_TOKEN },
     },
+    presendHook: presendHookOf(e),
     dispatcher: { channels: e.DISPATCHER_CHANNELS, prefetch: e.DISPATCHER_PREFETCH, port: e.DISPATCHER_PORT },
   };
 }

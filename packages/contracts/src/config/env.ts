@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ASSURANCE_LEVELS, RESEND_MODES } from "../guessing.js";
 import { PHONE_CHECKS } from "../phone.js";
+import { WEBHOOK_SECRET_PATTERN } from "../signing.js";
 import { amqpUrlList } from "./amqp-url.js";
 import {
   bool,
@@ -104,6 +105,18 @@ export const EnvSchema = z.object({
   // Default "new", or "supersede" under OTP_ASSURANCE=strict (config.ts).
   OTP_RESEND: oneOf(RESEND_MODES),
   OTP_LOOKUP_MISSES: int(10, 0, 1_000_000),
+
+  // The destination policy's pre-send hook (docs/policy.md); unset URL: no hook.
+  OTP_PRESEND_HOOK_URL: optionalStr().pipe(url("").optional()),
+  OTP_PRESEND_HOOK_SECRET: optionalStr().pipe(
+    z
+      .string()
+      .regex(WEBHOOK_SECRET_PATTERN, { error: "must be whsec_ followed by base64 (Standard Webhooks)" })
+      .optional(),
+  ),
+  OTP_PRESEND_HOOK_TIMEOUT_MS: int(1000, 10, 60_000),
+  OTP_PRESEND_HOOK_FAIL: oneOf(["open", "closed"]),
+  OTP_PRESEND_HOOK_ALLOW_PRIVATE: bool(false),
 
   DISPATCHER_CHANNELS: channelList,
   DISPATCHER_PREFETCH: int(128, 1, 10_000),

@@ -4,8 +4,12 @@ import { checkBudgetSql } from "./check-budget.js";
 import { limitRuleSql } from "./limit-rule.js";
 import { lookupMissSql } from "./lookup-miss.js";
 import { otpSql } from "./otp.js";
+import { otpPolicySql } from "./otp-policy.js";
 import { otpWindowsSql } from "./otp-windows.js";
 import { outboxSql } from "./outbox.js";
+import { policySql } from "./policy.js";
+import { policyBlockSql } from "./policy-block.js";
+import { policyWindowsSql } from "./policy-windows.js";
 
 export * from "./app-secret.js";
 export * from "./check-budget.js";
@@ -13,8 +17,12 @@ export * from "./limit-rule.js";
 export * from "./lookup-miss.js";
 export * from "./otp.js";
 export * from "./otp-delivery.js";
+export * from "./otp-policy.js";
 export * from "./otp-windows.js";
 export * from "./outbox.js";
+export * from "./policy.js";
+export * from "./policy-block.js";
+export * from "./policy-windows.js";
 export * from "./statement.js";
 
 /**
@@ -23,14 +31,19 @@ export * from "./statement.js";
  * naming system. Build it once; the texts and prepared statement names are computed here.
  */
 export function createSql(tables: Tables) {
+  const otp = otpSql(tables);
   return {
-    otp: otpSql(tables),
+    otp,
     otpWindows: otpWindowsSql(tables),
     limitRule: limitRuleSql(tables),
     outbox: outboxSql(tables),
     appSecret: appSecretSql(tables),
     checkBudget: checkBudgetSql(tables),
     lookupMiss: lookupMissSql(tables),
+    policy: policySql(tables),
+    policyBlock: policyBlockSql(tables),
+    policyWindows: policyWindowsSql(tables),
+    otpPolicy: otpPolicySql(tables, otp),
   };
 }
 

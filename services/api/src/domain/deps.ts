@@ -2,6 +2,9 @@ import type { Config, Keyring } from "@otp/contracts";
 import type { Sql } from "@otp/db";
 import type pg from "pg";
 import type { Clock } from "../clock.js";
+import type { PolicyCache } from "./policy/cache.js";
+import type { PresendHook } from "./policy/hook.js";
+import type { PolicyEvents } from "./policy/policed-issue.js";
 
 /** What the domain functions need: storage, keys, time and the OTP and guessing settings. No HTTP, no broker. */
 export interface DomainDeps {
@@ -14,4 +17,9 @@ export interface DomainDeps {
   /** How targets are read and which key their limits count under. */
   readonly targets: Config["targets"];
   readonly guessing: Config["guessing"];
+  /** The destination policies of the phone channels, as of at most a second ago (docs/policy.md). */
+  readonly policies: PolicyCache;
+  /** The pre-send hook, when `OTP_PRESEND_HOOK_URL` is set. */
+  readonly presendHook: PresendHook | undefined;
+  readonly policyEvents: PolicyEvents;
 }

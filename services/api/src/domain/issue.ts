@@ -8,13 +8,15 @@ import {
   digestPassword,
   encrypt,
   generateCode,
+  isPolicyChannel,
   MAX_CODE_DRAWS,
   sealContent,
 } from "@otp/contracts";
-import type { InsertOtpParams, IssueResult, ReusableRow } from "@otp/db";
+import type { InsertOtpParams, IssueResult, PolicyRecord, ReusableRow } from "@otp/db";
 import type pg from "pg";
 import { withTransaction } from "../db/transaction.js";
 import type { DomainDeps } from "./deps.js";
+import { createPolicedIssue } from "./policy/policed-issue.js";
 import { checkLimits, type LimitedRequest, type Refusal } from "./rate-limit.js";
 
 /** A pool or a client in a transaction: what a statement is sent through. */
@@ -44,6 +46,13 @@ export type IssueOutcome =
       readonly crowded?: true;
     }
   | { readonly accepted: false; readonly refusal: Refusal };
+
+/** The channel's limits and the insert, in a transaction; `record` is the policy's, for a policed create. */
+export type LimitedInsert = (
+  client: pg.ClientBase,
+  request: IssueRequest,
+  options?: { tryGuarded?: boolean; record?: PolicyRecord },
+) => Promise<IssueOutcome>;
 
 export interface Issuer {
   issue(request: IssueRequest): Promise<IssueOutcome>;
@@ -103,7 +112,9 @@ function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date, reuse
  * `guarded`): one statement, no transaction, which does nothing if the channel has rules after
  * all. A channel with rules takes a transaction: `checkLimits` locks and counts, then the same
  * statement unguarded. Under OTP_RESEND=reuse every create takes the transaction, which also locks
- * the target and reads its live code before the insert (docs/security.md, "Guessing").
+ * the target and reads its live code before the insert (docs/security.md, "Guessing"). A phone
+ * channel whose destination policy is not `off` always takes a transaction, the policy's locks and
+ * counts first (`policy/policed-issue.ts`, docs/policy.md).
  *
  * A generated code must be unique among the live codes of its channel (so that `GET /target`
  * names one target): the statement refuses a taken one, and another is drawn, up to
@@ -116,26 +127,43 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
   // Channels seen with rules lately: they skip the guarded path, which would find rules and do nothing.
   const channelsWithRules = new Set<Channel>();
 
-  function issueInTransaction(request: IssueRequest): Promise<IssueOutcome> {
-    return withTransaction(deps.pool, async (client) => {
-      const limits = await checkLimits(client, deps, request);
-      if (!limits.channelHasRules) channelsWithRules.delete(request.channel);
-      else channelsWithRules.add(request.channel);
-      if (limits.refusal) return { accepted: false, refusal: limits.refusal };
-      const reused = await reusableCode(deps, client, request, limits.now);
-      const outcome = await insert(client, request, limits.now, { guarded: false, reused });
-      return outcome as IssueOutcome;
-    });
+  /**
+   * The limits and the insert, in `client`'s transaction. With `tryGuarded`, a channel not known to
+   * have rules first tries the guarded insert, which saves the limits' round trips when it has none.
+   */
+  const limitedInsert: LimitedInsert = async (client, request, options = {}) => {
+    const { record } = options;
+    if (options.tryGuarded && resend !== "reuse" && !channelsWithRules.has(request.channel)) {
+      const outcome = await insert(client, request, deps.clock(), { guarded: true, record });
+      if (outcome) return outcome;
+      channelsWithRules.add(request.channel);
+    }
+    const limits = await checkLimits(client, deps, request);
+    if (!limits.channelHasRules) channelsWithRules.delete(request.channel);
+    else channelsWithRules.add(request.channel);
+    if (limits.refusal) return { accepted: false, refusal: limits.refusal };
+    const reused = await reusableCode(deps, client, request, limits.now);
+    const outcome = await insert(client, request, limits.now, { guarded: false, reused, record });
+    return outcome as IssueOutcome;
+  };
+  const policed = createPolicedIssue(deps, limitedInsert);
+
+  async function unpoliced(request: IssueRequest): Promise<IssueOutcome> {
+    let outcome: IssueOutcome | undefined;
+    if (resend !== "reuse" && !channelsWithRules.has(request.channel)) {
+      outcome = await insert(deps.pool, request, deps.clock(), { guarded: true });
+      if (!outcome) channelsWithRules.add(request.channel);
+    }
+    return outcome ?? withTransaction(deps.pool, (client) => limitedInsert(client, request));
   }
 
   return {
     async issue(request) {
-      let outcome: IssueOutcome | undefined;
-      if (resend !== "reuse" && !channelsWithRules.has(request.channel)) {
-        outcome = await insert(deps.pool, request, deps.clock(), { guarded: true });
-        if (!outcome) channelsWithRules.add(request.channel);
-      }
-      outcome ??= await issueInTransaction(request);
+      const policy = await deps.policies.get(request.channel);
+      const outcome =
+        policy.mode !== "off" && isPolicyChannel(request.channel)
+          ? await policed({ ...request, channel: request.channel }, policy)
+          : await unpoliced(request);
       if (outcome.accepted) afterCommit(outcome.pending);
       return outcome;
     },
@@ -144,22 +172,23 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
 
 /** Inserts an OTP, drawing generated codes until one is unique; undefined when `guarded` found rules. */
 function codeInserter(deps: DomainDeps) {
-  const { otp } = deps.sql;
+  const { otp, otpPolicy } = deps.sql;
   const supersede = deps.guessing.resend !== "new";
   const maxFailures = deps.otp.maxCheckAttempts;
   return async function insert(
     db: Queryable,
     request: IssueRequest,
     createdAt: Date,
-    options: { guarded: boolean; reused?: Reused | undefined },
+    options: { guarded: boolean; reused?: Reused | undefined; record?: PolicyRecord | undefined },
   ): Promise<IssueOutcome | undefined> {
     const generated = request.password === undefined && options.reused === undefined;
     const draws = generated ? MAX_CODE_DRAWS : 1;
     for (let draw = 1; draw <= draws; draw++) {
       const prepared = prepare(deps, request, createdAt, options.reused);
       const unique = generated && draw < draws;
+      const params = { ...prepared.row, guarded: options.guarded, unique, supersede, maxFailures };
       const { rows } = await db.query<{ result: IssueResult }>(
-        otp.issue({ ...prepared.row, guarded: options.guarded, unique, supersede, maxFailures }),
+        options.record ? otpPolicy.issueRecorded({ ...params, ...options.record }) : otp.issue(params),
       );
       const result = rows[0]?.result;
       if (result === "has_rules") return undefined;

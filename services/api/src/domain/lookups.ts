@@ -1,4 +1,12 @@
-import { type Channel, decrypt, digestPassword, type OtpStatusContent } from "@otp/contracts";
+import {
+  type Channel,
+  decrypt,
+  digestPassword,
+  type OtpPolicyContent,
+  type OtpStatusContent,
+  type PolicyDecision,
+  type PolicyRule,
+} from "@otp/contracts";
 import type { OtpStatusRow } from "@otp/db";
 import type { DomainDeps } from "./deps.js";
 import { type Budgeted, passwordKeys, targetKeys, withMissBudget } from "./lookup-budget.js";
@@ -64,7 +72,10 @@ export function createLookups(deps: DomainDeps) {
     },
 
     async statusOf(id: string): Promise<OtpStatusContent | undefined> {
-      const { rows } = await deps.pool.query<OtpStatusRow>(otp.statusById({ id }));
+      const [{ rows }, policy] = await Promise.all([
+        deps.pool.query<OtpStatusRow>(otp.statusById({ id })),
+        policyOf(deps, id),
+      ]);
       const row = rows[0];
       if (!row) return undefined;
       return {
@@ -78,9 +89,20 @@ export function createLookups(deps: DomainDeps) {
           last_error: row.delivery_last_error,
           delivered_at: row.delivered_at?.toISOString() ?? null,
         },
+        ...(policy && { policy }),
       };
     },
   };
 }
 
 export type Lookups = ReturnType<typeof createLookups>;
+
+/** How the destination policy judged the OTP (docs/policy.md); undefined when it was off. */
+async function policyOf(deps: DomainDeps, id: string): Promise<OtpPolicyContent | undefined> {
+  const { rows } = await deps.pool.query<{ decision: PolicyDecision; rule: PolicyRule | null }>(
+    deps.sql.otpPolicy.decisionOf({ id }),
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return row.rule === null ? { decision: row.decision } : { decision: row.decision, rule: row.rule };
+}

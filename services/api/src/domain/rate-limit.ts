@@ -24,10 +24,25 @@ import type { DomainDeps } from "./deps.js";
 
 /** Why a request was refused, for the 429 answer (or the webhook's log line). */
 export interface Refusal {
-  readonly code: Extract<ErrorCode, "ip_limit" | "phone_limit" | "email_limit" | "chat_id_limit">;
+  readonly code: Extract<
+    ErrorCode,
+    | "ip_limit"
+    | "phone_limit"
+    | "email_limit"
+    | "chat_id_limit"
+    | "destination_blocked"
+    | "hook_denied"
+    | "budget_exceeded"
+    | "country_limit"
+    | "prefix_limit"
+    | "prefix_suspended"
+  >;
   readonly message: string;
-  /** Seconds until the request would be accepted, as far as the violated windows tell; at least 1. */
-  readonly retryAfterSeconds: number;
+  /**
+   * Seconds until the request would be accepted, as far as the violated windows tell; at least 1.
+   * Undefined for a refusal that waiting does not lift (a destination the policy denies).
+   */
+  readonly retryAfterSeconds?: number | undefined;
 }
 
 export interface LimitedRequest {

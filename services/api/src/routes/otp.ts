@@ -105,7 +105,9 @@ function createOtpRoute(
       if (!outcome.accepted) {
         const { code, message, retryAfterSeconds } = outcome.refusal;
         metrics.otpRefused.inc({ channel, reason: code });
-        throw new ApiError(code, message, { headers: { "Retry-After": String(retryAfterSeconds) } });
+        const headers: Record<string, string> =
+          retryAfterSeconds === undefined ? {} : { "Retry-After": String(retryAfterSeconds) };
+        throw new ApiError(code, message, { headers });
       }
       metrics.otpCreated.inc({ channel });
       if (outcome.crowded) {

@@ -1,4 +1,4 @@
-import { decrypt, deriveKeyring, parseConfig, unsealContent } from "@otp/contracts";
+import { DEFAULT_POLICY, decrypt, deriveKeyring, parseConfig, unsealContent } from "@otp/contracts";
 import { createPool, createSql, createTables } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import type pg from "pg";
@@ -42,6 +42,9 @@ beforeAll(() => {
     otp: config.config.otp,
     targets: config.config.targets,
     guessing: config.config.guessing,
+    policies: { get: async () => DEFAULT_POLICY, changed: () => {} },
+    presendHook: undefined,
+    policyEvents: { decided: () => {}, hookAnswered: () => {} },
   };
 });
 afterAll(() => pool?.end());
