@@ -4,6 +4,7 @@ export * from "./crypto.js";
 export * from "./event.js";
 export * from "./guessing.js";
 export * from "./ip.js";
+export * from "./lifecycle.js";
 export * from "./limit-requests.js";
 export * from "./logger.js";
 export * from "./phone.js";

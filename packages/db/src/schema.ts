@@ -1,23 +1,8 @@
 import { sql } from "drizzle-orm";
-import {
-  boolean,
-  check,
-  customType,
-  index,
-  integer,
-  jsonb,
-  pgSchema,
-  pgTable,
-  primaryKey,
-  text,
-  uuid,
-} from "drizzle-orm/pg-core";
+import { boolean, check, index, integer, jsonb, pgSchema, pgTable, primaryKey, text, uuid } from "drizzle-orm/pg-core";
+import { bytea } from "./bytea.js";
+import { createLifecycleTables } from "./lifecycle-schema.js";
 import { createPolicyTables, tstz } from "./policy-schema.js";
-
-/** Raw bytes: digests and ciphertexts. */
-const bytea = customType<{ data: Buffer; driverData: Buffer }>({
-  dataType: () => "bytea",
-});
 
 /**
  * An email row's limit key under `OTP_EMAIL_CANONICAL=true`: its target without a `+tag` in the
@@ -66,6 +51,14 @@ export function createTables(schemaName: string) {
       deliveryAttempts: integer("delivery_attempts").notNull().default(0),
       deliveryLastError: text("delivery_last_error"),
       deliveredAt: tstz("delivered_at"),
+      /** Up to 10 string pairs the client gave at create (docs/lifecycle.md, "Metadata"); never a code. */
+      metadata: jsonb("metadata"),
+      /** A code of a test target (docs/lifecycle.md, "Test targets"): never sent, marked everywhere. */
+      test: boolean("test").notNull().default(false),
+      /** ISO 3166 alpha-2 region of a phone target (libphonenumber), for statistics and webhooks. */
+      country: text("country"),
+      /** `otp.expired` has been emitted for this code (once per OTP; docs/lifecycle.md, "Events"). */
+      expiryEmitted: boolean("expiry_emitted").notNull().default(false),
     },
     (t) => [
       // Limit windows by target and checks by channel + target.
@@ -94,7 +87,7 @@ export function createTables(schemaName: string) {
       check("otp_delivery_status_check", sql`${t.deliveryStatus} in ('pending', 'delivered', 'failed', 'expired')`),
       check(
         "otp_closed_check",
-        sql`(${t.closedAt} is null) = (${t.closedReason} is null) and ${t.closedReason} in ('consumed', 'sibling_consumed', 'superseded')`,
+        sql`(${t.closedAt} is null) = (${t.closedReason} is null) and ${t.closedReason} in ('consumed', 'sibling_consumed', 'superseded', 'canceled')`,
       ),
     ],
   );
@@ -169,7 +162,8 @@ export function createTables(schemaName: string) {
     {
       /** The event id. */
       id: uuid("id").primaryKey(),
-      otpId: uuid("otp_id").notNull(),
+      /** The OTP the event is about; null for an event without one (`otp.blocked`). */
+      otpId: uuid("otp_id"),
       /** The routing key. */
       channel: text("channel").notNull(),
       event: jsonb("event").notNull(),
@@ -188,15 +182,35 @@ export function createTables(schemaName: string) {
     createdAt: tstz("created_at").notNull().defaultNow(),
   });
 
-  return { otp, limitRule, outbox, appSecret, checkBudget, lookupMiss, ...createPolicyTables(table) };
+  return {
+    otp,
+    limitRule,
+    outbox,
+    appSecret,
+    checkBudget,
+    lookupMiss,
+    ...createPolicyTables(table),
+    ...createLifecycleTables(table),
+  };
 }
 
 export type Tables = ReturnType<typeof createTables>;
 
 // The `public` instance: what drizzle-kit generates migrations from.
-export const { otp, limitRule, outbox, appSecret, checkBudget, lookupMiss, policy, policyBlock, otpPolicy } =
-  createTables("public");
+export const {
+  otp,
+  limitRule,
+  outbox,
+  appSecret,
+  checkBudget,
+  lookupMiss,
+  policy,
+  policyBlock,
+  otpPolicy,
+  webhook,
+  testTarget,
+} = createTables("public");
 
 /** Why a code stopped being live before its expiry (`otp.closed_reason`). */
-export const CLOSED_REASONS = ["consumed", "sibling_consumed", "superseded"] as const;
+export const CLOSED_REASONS = ["consumed", "sibling_consumed", "superseded", "canceled"] as const;
 export type ClosedReason = (typeof CLOSED_REASONS)[number];

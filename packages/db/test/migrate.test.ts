@@ -79,6 +79,8 @@ describe("migrate()", () => {
         "outbox",
         "policy",
         "policy_block",
+        "test_target",
+        "webhook",
       ]);
     });
     expect(logs.filter((m) => m.startsWith("created database"))).toHaveLength(1);
