@@ -102,7 +102,7 @@ export const PasswordResponse = contentResponse(z.object({ password: z.string() 
   id: "PasswordResponse",
 });
 
-export const DELIVERY_STATUSES = ["pending", "delivered", "failed", "expired"] as const;
+export const DELIVERY_STATUSES = ["pending", "delivered", "failed", "expired", "canceled"] as const;
 export const DeliveryStatus = z.enum(DELIVERY_STATUSES);
 export type DeliveryStatus = z.infer<typeof DeliveryStatus>;
 

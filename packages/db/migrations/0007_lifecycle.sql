@@ -25,6 +25,8 @@ ALTER TABLE "otp" ADD COLUMN "country" text;--> statement-breakpoint
 ALTER TABLE "otp" ADD COLUMN "expiry_emitted" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 CREATE INDEX "test_target_expires_idx" ON "test_target" USING btree ("expires_at");--> statement-breakpoint
 ALTER TABLE "otp" ADD CONSTRAINT "otp_closed_check" CHECK (("otp"."closed_at" is null) = ("otp"."closed_reason" is null) and "otp"."closed_reason" in ('consumed', 'sibling_consumed', 'superseded', 'canceled'));--> statement-breakpoint
+ALTER TABLE "otp" DROP CONSTRAINT "otp_delivery_status_check";--> statement-breakpoint
+ALTER TABLE "otp" ADD CONSTRAINT "otp_delivery_status_check" CHECK ("otp"."delivery_status" in ('pending', 'delivered', 'failed', 'expired', 'canceled'));--> statement-breakpoint
 -- The verification lifecycle (docs/lifecycle.md). The masked form of a target, as maskTarget in
 -- the API shows it in logs: `77011234567` → `7701*****67`, `foobar@example.com` → `f***@example.com`.
 CREATE OR REPLACE FUNCTION otp_mask_target(p_target text) RETURNS text
