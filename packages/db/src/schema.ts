@@ -84,7 +84,10 @@ export function createTables(schemaName: string) {
         .on(t.channel, t.target.op("text_pattern_ops"), t.createdAt)
         .where(sql`${t.channel} in ('sms', 'call')`),
       check("otp_channel_check", sql`${t.channel} in ('sms', 'call', 'email', 'telegram')`),
-      check("otp_delivery_status_check", sql`${t.deliveryStatus} in ('pending', 'delivered', 'failed', 'expired', 'canceled')`),
+      check(
+        "otp_delivery_status_check",
+        sql`${t.deliveryStatus} in ('pending', 'delivered', 'failed', 'expired', 'canceled')`,
+      ),
       check(
         "otp_closed_check",
         sql`(${t.closedAt} is null) = (${t.closedReason} is null) and ${t.closedReason} in ('consumed', 'sibling_consumed', 'superseded', 'canceled')`,
