@@ -26,7 +26,8 @@ export function testTargetReaders(rules: PhoneRules): Record<Channel, z.ZodType<
 }
 
 const passwordDigits = z.preprocess(
-  (v) => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? String(v) : typeof v === "string" ? v.trim() : v),
+  (v) =>
+    typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? String(v) : typeof v === "string" ? v.trim() : v,
   z
     .string({ error: (issue) => (issue.input === undefined ? mustBeSet("password") : '"password" must be a string') })
     .regex(new RegExp(`^\\d{${TEST_TARGET_MIN_PASSWORD_DIGITS},${MAX_PASSWORD_DIGITS}}$`), {
@@ -37,7 +38,9 @@ const passwordDigits = z.preprocess(
 const instant = z.preprocess(
   (v) => (typeof v === "string" ? v.trim() : v),
   z
-    .string({ error: (issue) => (issue.input === undefined ? mustBeSet("expires_at") : '"expires_at" must be a string') })
+    .string({
+      error: (issue) => (issue.input === undefined ? mustBeSet("expires_at") : '"expires_at" must be a string'),
+    })
     .pipe(
       z.iso.datetime({
         offset: true,
@@ -59,12 +62,15 @@ export function testTargetRequest(rules: PhoneRules) {
       channel: required(z.enum(CHANNELS, { error: `"channel" must be one of ${CHANNELS.join(", ")}` })),
       target: z.unknown().meta({ description: "A phone (sms, call), an email or a chat id (telegram)." }),
       password: required(passwordDigits).meta({ description: "The fixed code: 6 to 12 digits." }),
-      expires_at: required(instant).meta({ description: `When it stops being a test target; at most ${TEST_TARGET_MAX_DAYS} days ahead.` }),
+      expires_at: required(instant).meta({
+        description: `When it stops being a test target; at most ${TEST_TARGET_MAX_DAYS} days ahead.`,
+      }),
     })
     .superRefine((value, ctx) => {
       const target = readers[value.channel].safeParse(value.target);
       if (target.success) return;
-      for (const issue of target.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: ["target"] });
+      for (const issue of target.error.issues)
+        ctx.addIssue({ code: "custom", message: issue.message, path: ["target"] });
     });
 }
 export type TestTargetInput = z.output<ReturnType<typeof testTargetRequest>>;

@@ -27,11 +27,36 @@ const SCENARIO = [
   { key: "s2", channel: "sms", target: "77010012342", country: "KZ", at: 120, verifiedAfter: 30, status: "delivered" },
   { key: "s3", channel: "sms", target: "77011112343", country: "KZ", at: 60, status: "failed" },
   { key: "s4", channel: "sms", target: "77012212344", country: "RU", at: 50, verifiedAfter: 50, status: "pending" },
-  { key: "s5", channel: "sms", target: "77010012345", country: "KZ", at: 25 * 60, verifiedAfter: 7, status: "delivered" },
+  {
+    key: "s5",
+    channel: "sms",
+    target: "77010012345",
+    country: "KZ",
+    at: 25 * 60,
+    verifiedAfter: 7,
+    status: "delivered",
+  },
   { key: "c1", channel: "call", target: "77010012346", country: "KZ", at: 30, verifiedAfter: 20, status: "delivered" },
   { key: "c2", channel: "call", target: "77013312347", country: "KZ", at: 10, status: "pending" },
-  { key: "e1", channel: "email", target: "one@example.com", country: null, at: 300, verifiedAfter: 5, status: "delivered" },
-  { key: "t1", channel: "sms", target: "77014412348", country: "KZ", at: 40, verifiedAfter: 3, status: "delivered", test: true },
+  {
+    key: "e1",
+    channel: "email",
+    target: "one@example.com",
+    country: null,
+    at: 300,
+    verifiedAfter: 5,
+    status: "delivered",
+  },
+  {
+    key: "t1",
+    channel: "sms",
+    target: "77014412348",
+    country: "KZ",
+    at: 40,
+    verifiedAfter: 3,
+    status: "delivered",
+    test: true,
+  },
 ] as const;
 
 const bodyFor = (channel: string, target: string) =>
@@ -76,13 +101,49 @@ describe("GET /stats", () => {
     expect(Date.parse(content.to as string) - Date.parse(content.from as string)).toBe(24 * HOUR);
     expect(content.groups).toEqual([
       // call: c1 verified after 20 s and delivered, c2 pending.
-      { channel: "call", sent: 2, delivered: 1, failed: 0, verified: 1, conversion_rate: 0.5, p50_seconds_to_verify: 20, p95_seconds_to_verify: 20 },
-      { channel: "email", sent: 1, delivered: 1, failed: 0, verified: 1, conversion_rate: 1, p50_seconds_to_verify: 5, p95_seconds_to_verify: 5 },
+      {
+        channel: "call",
+        sent: 2,
+        delivered: 1,
+        failed: 0,
+        verified: 1,
+        conversion_rate: 0.5,
+        p50_seconds_to_verify: 20,
+        p95_seconds_to_verify: 20,
+      },
+      {
+        channel: "email",
+        sent: 1,
+        delivered: 1,
+        failed: 0,
+        verified: 1,
+        conversion_rate: 1,
+        p50_seconds_to_verify: 5,
+        p95_seconds_to_verify: 5,
+      },
       // sms: s1..s4 (s5 is 25 h old); verified after 10, 30 and 50 s: p50 30, p95 30 + 0.9 × 20 = 48.
-      { channel: "sms", sent: 4, delivered: 2, failed: 1, verified: 3, conversion_rate: 0.75, p50_seconds_to_verify: 30, p95_seconds_to_verify: approx(48) },
+      {
+        channel: "sms",
+        sent: 4,
+        delivered: 2,
+        failed: 1,
+        verified: 3,
+        conversion_rate: 0.75,
+        p50_seconds_to_verify: 30,
+        p95_seconds_to_verify: approx(48),
+      },
     ]);
     expect(content.test).toEqual([
-      { channel: "sms", sent: 1, delivered: 1, failed: 0, verified: 1, conversion_rate: 1, p50_seconds_to_verify: 3, p95_seconds_to_verify: 3 },
+      {
+        channel: "sms",
+        sent: 1,
+        delivered: 1,
+        failed: 0,
+        verified: 1,
+        conversion_rate: 1,
+        p50_seconds_to_verify: 3,
+        p95_seconds_to_verify: 3,
+      },
     ]);
   });
 
@@ -90,9 +151,36 @@ describe("GET /stats", () => {
     const content = await stats("?group_by=country");
     expect(content.groups).toEqual([
       // s1, s2, s3, c1, c2; verified after 10, 30 and 20 s: p50 20, p95 20 + 0.9 × 10 = 29.
-      { country: "KZ", sent: 5, delivered: 3, failed: 1, verified: 3, conversion_rate: 0.6, p50_seconds_to_verify: 20, p95_seconds_to_verify: approx(29) },
-      { country: "RU", sent: 1, delivered: 0, failed: 0, verified: 1, conversion_rate: 1, p50_seconds_to_verify: 50, p95_seconds_to_verify: 50 },
-      { country: null, sent: 1, delivered: 1, failed: 0, verified: 1, conversion_rate: 1, p50_seconds_to_verify: 5, p95_seconds_to_verify: 5 },
+      {
+        country: "KZ",
+        sent: 5,
+        delivered: 3,
+        failed: 1,
+        verified: 3,
+        conversion_rate: 0.6,
+        p50_seconds_to_verify: 20,
+        p95_seconds_to_verify: approx(29),
+      },
+      {
+        country: "RU",
+        sent: 1,
+        delivered: 0,
+        failed: 0,
+        verified: 1,
+        conversion_rate: 1,
+        p50_seconds_to_verify: 50,
+        p95_seconds_to_verify: 50,
+      },
+      {
+        country: null,
+        sent: 1,
+        delivered: 1,
+        failed: 0,
+        verified: 1,
+        conversion_rate: 1,
+        p50_seconds_to_verify: 5,
+        p95_seconds_to_verify: 5,
+      },
     ]);
   });
 
@@ -100,14 +188,41 @@ describe("GET /stats", () => {
     const content = await stats("?group_by=prefix");
     expect(content.prefix_length).toBe(6);
     expect(content.groups).toEqual([
-      { prefix: "770100", sent: 3, delivered: 3, failed: 0, verified: 3, conversion_rate: 1, p50_seconds_to_verify: 20, p95_seconds_to_verify: approx(29) },
+      {
+        prefix: "770100",
+        sent: 3,
+        delivered: 3,
+        failed: 0,
+        verified: 3,
+        conversion_rate: 1,
+        p50_seconds_to_verify: 20,
+        p95_seconds_to_verify: approx(29),
+      },
       { prefix: "770111", sent: 1, delivered: 0, failed: 1, verified: 0, conversion_rate: 0, ...none },
-      { prefix: "770122", sent: 1, delivered: 0, failed: 0, verified: 1, conversion_rate: 1, p50_seconds_to_verify: 50, p95_seconds_to_verify: 50 },
+      {
+        prefix: "770122",
+        sent: 1,
+        delivered: 0,
+        failed: 0,
+        verified: 1,
+        conversion_rate: 1,
+        p50_seconds_to_verify: 50,
+        p95_seconds_to_verify: 50,
+      },
       { prefix: "770133", sent: 1, delivered: 0, failed: 0, verified: 0, conversion_rate: 0, ...none },
     ]);
     const sms = await stats("?group_by=prefix&prefix_length=4&channel=sms");
     expect(sms.groups).toEqual([
-      { prefix: "7701", sent: 4, delivered: 2, failed: 1, verified: 3, conversion_rate: 0.75, p50_seconds_to_verify: 30, p95_seconds_to_verify: approx(48) },
+      {
+        prefix: "7701",
+        sent: 4,
+        delivered: 2,
+        failed: 1,
+        verified: 3,
+        conversion_rate: 0.75,
+        p50_seconds_to_verify: 30,
+        p95_seconds_to_verify: approx(48),
+      },
     ]);
     expect(sms.test).toEqual([expect.objectContaining({ prefix: "7701", sent: 1 })]);
   });
@@ -126,7 +241,16 @@ describe("GET /stats", () => {
     expect(content).toMatchObject({ from, to });
     // s5 now counts: verified after 7, 10, 30 and 50 s: p50 20, p95 30 + 0.85 × 20 = 47.
     expect(content.groups).toEqual([
-      { channel: "sms", sent: 5, delivered: 3, failed: 1, verified: 4, conversion_rate: 0.8, p50_seconds_to_verify: 20, p95_seconds_to_verify: approx(47) },
+      {
+        channel: "sms",
+        sent: 5,
+        delivered: 3,
+        failed: 1,
+        verified: 4,
+        conversion_rate: 0.8,
+        p50_seconds_to_verify: 20,
+        p95_seconds_to_verify: approx(47),
+      },
     ]);
     // The bounds: s1 was created at exactly t0 − 3 h. With an offset rather than Z, in a JSON body.
     const s1 = t0 - 3 * HOUR;
@@ -158,7 +282,10 @@ describe("GET /stats", () => {
     ["?group_by=city", '"group_by" must be one of channel, country, prefix'],
     ["?group_by=prefix&prefix_length=0", '"prefix_length" must be an integer from 1 to 15'],
     ["?group_by=prefix&prefix_length=x", '"prefix_length" must be an integer from 1 to 15'],
-    ["?group_by=prefix&channel=email", '"group_by" prefix counts the phone channels only: "channel" must be sms or call'],
+    [
+      "?group_by=prefix&channel=email",
+      '"group_by" prefix counts the phone channels only: "channel" must be sms or call',
+    ],
   ])("refuses %s with 400 validation", async (query, message) => {
     const answer = await api.call("GET", `/stats${query}`);
     expect(answer.status).toBe(400);

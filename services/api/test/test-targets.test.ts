@@ -49,7 +49,12 @@ describe("POST, GET, DELETE /test-targets", () => {
     const created = await put({ target: "+7 (701) 555-0001" });
     expect(created.body).toEqual({
       status: true,
-      content: { channel: "sms", target: "77015550001", expires_at: expect.any(String), created_at: expect.any(String) },
+      content: {
+        channel: "sms",
+        target: "77015550001",
+        expires_at: expect.any(String),
+        created_at: expect.any(String),
+      },
     });
     const email = await put({ channel: "email", target: " Review@Example.com " });
     expect((email.body.content as { target: string }).target).toBe("review@example.com");
@@ -60,7 +65,12 @@ describe("POST, GET, DELETE /test-targets", () => {
       status: true,
       content: {
         test_targets: [
-          { channel: "email", target: "review@example.com", expires_at: expect.any(String), created_at: expect.any(String) },
+          {
+            channel: "email",
+            target: "review@example.com",
+            expires_at: expect.any(String),
+            created_at: expect.any(String),
+          },
           { channel: "sms", target: "77015550001", expires_at: expiresAt, created_at: expect.any(String) },
         ],
       },
@@ -78,7 +88,10 @@ describe("POST, GET, DELETE /test-targets", () => {
     [{ password: "12345" }, '"password" must be 6 to 12 digits'],
     [{ password: "12345a" }, '"password" must be 6 to 12 digits'],
     [{ expires_at: "2020-01-01T00:00:00Z" }, '"expires_at" must be in the future'],
-    [{ expires_at: "2020-01-01" }, '"expires_at" must be an ISO 8601 date-time with an offset, e.g. 2025-01-31T00:00:00Z'],
+    [
+      { expires_at: "2020-01-01" },
+      '"expires_at" must be an ISO 8601 date-time with an offset, e.g. 2025-01-31T00:00:00Z',
+    ],
     [{ channel: "fax" }, '"channel" must be one of sms, call, email, telegram'],
     [{ target: "not a phone" }, '"target" must be 3 to 20 digits'],
     [{ channel: "telegram", target: "abc" }, '"target" must be an integer'],
@@ -111,7 +124,12 @@ describe("POST, GET, DELETE /test-targets", () => {
       expect(answer.body).toMatchObject({ status: false, status_code: "not_found" });
     }
     await put({ target: "77015550003" });
-    const created = await off.call("POST", "/sms", { phone: "77015550003", password: "1111", lifetime: 300, message: "Code {password}" });
+    const created = await off.call("POST", "/sms", {
+      phone: "77015550003",
+      password: "1111",
+      lifetime: 300,
+      message: "Code {password}",
+    });
     expect((await off.call("GET", `/otp/${idOf(created)}`)).body.content).not.toHaveProperty("test");
     await api.call("DELETE", "/test-targets/sms/77015550003");
   });
@@ -178,7 +196,12 @@ describe("a create to a test target", () => {
         [id],
       );
       expect(rows.map((r) => r.event.type)).toEqual(["otp.created"]);
-      expect(rows[0]?.event.payload.data).toMatchObject({ otp_id: id, test: true, target: "7701*****10", country: "KZ" });
+      expect(rows[0]?.event.payload.data).toMatchObject({
+        otp_id: id,
+        test: true,
+        target: "7701*****10",
+        country: "KZ",
+      });
     } finally {
       await api.pool.query("DELETE FROM webhook");
       await api.pool.query("DELETE FROM outbox WHERE channel = 'webhook'");
@@ -187,11 +210,16 @@ describe("a create to a test target", () => {
   });
 
   it("is counted apart in GET /stats", async () => {
-    const content = (await api.call("GET", "/stats?channel=sms")).body.content as { groups: unknown[]; test: unknown[] };
+    const content = (await api.call("GET", "/stats?channel=sms")).body.content as {
+      groups: unknown[];
+      test: unknown[];
+    };
     const tests = (await api.pool.query("SELECT 1 FROM otp WHERE test AND target = $1", [phone])).rowCount;
     const real = (await api.pool.query("SELECT 1 FROM otp WHERE NOT test AND channel = 'sms'")).rowCount;
     expect(tests).toBeGreaterThanOrEqual(5);
-    expect(content.test).toEqual([expect.objectContaining({ channel: "sms", sent: tests, delivered: tests, verified: 1 })]);
+    expect(content.test).toEqual([
+      expect.objectContaining({ channel: "sms", sent: tests, delivered: tests, verified: 1 }),
+    ]);
     expect(content.groups).toEqual([expect.objectContaining({ channel: "sms", sent: real })]);
   });
 
@@ -202,6 +230,8 @@ describe("a create to a test target", () => {
     api.clock.advance(61_000);
     const after = (await api.call("GET", `/otp/${idOf(await sms(target))}`)).body.content;
     expect(after).not.toHaveProperty("test");
-    expect((await api.call("GET", "/test-targets")).body.content).toEqual({ test_targets: [expect.objectContaining({ target: phone })] });
+    expect((await api.call("GET", "/test-targets")).body.content).toEqual({
+      test_targets: [expect.objectContaining({ target: phone })],
+    });
   });
 });

@@ -38,9 +38,13 @@ export interface TestOtpParams {
  * recorded `delivered` at once and `test` true, and its `otp.created` event.
  */
 export function testTargetSql(tables: Tables) {
-  const table = qualifiedName(tables.testTarget);
-  const otp = qualifiedName(tables.otp);
-  const fn = (name: string) => qualifiedFunction(tables.otp, name);
+  return { ...tableSql(qualifiedName(tables.testTarget)), ...testOtpSql(tables) };
+}
+
+export type TestTargetSql = ReturnType<typeof testTargetSql>;
+
+/** The `test_target` table's statements. */
+function tableSql(table: string) {
   return {
     /** Adds or replaces one. Row: {@link TestTargetRow}. */
     upsert: statement<{
@@ -77,7 +81,14 @@ WHERE expires_at > ${p.now} ORDER BY channel, target`,
       ["now"],
       (p) => `SELECT channel, target, password_cipher, expires_at FROM ${table} WHERE expires_at > ${p.now}`,
     ),
+  };
+}
 
+/** A test target's code: its row, its lock and its event. */
+function testOtpSql(tables: Tables) {
+  const otp = qualifiedName(tables.otp);
+  const fn = (name: string) => qualifiedFunction(tables.otp, name);
+  return {
     /** The target's lock, as a create that supersedes takes it (`otp_lock_target`, migration 0002). */
     lockTarget: statement<{ channel: Channel; target: string }>(
       ["channel", "target"],
@@ -119,5 +130,3 @@ VALUES (${p.id}, ${p.channel}, ${p.target}, NULL, ${p.passwordDigest}, ${p.passw
     ),
   };
 }
-
-export type TestTargetSql = ReturnType<typeof testTargetSql>;

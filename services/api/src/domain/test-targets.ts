@@ -1,6 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { type Channel, countryOfPhone, decrypt, digestPassword, encrypt, type Keyring, type Logger } from "@otp/contracts";
+import {
+  type Channel,
+  countryOfPhone,
+  decrypt,
+  digestPassword,
+  encrypt,
+  type Keyring,
+  type Logger,
+} from "@otp/contracts";
 import type { LiveTestTargetRow, Sql } from "@otp/db";
 import type pg from "pg";
 import type { Clock } from "../clock.js";
@@ -79,7 +87,9 @@ export function createTestTargets(deps: TestTargetDeps): TestTargets {
     const age = performance.now() - readAt;
     if (age > STALE_MS) await read();
     else if (age > FRESH_MS) {
-      read().catch((error: unknown) => deps.logger.warn({ err: error }, "reading the test targets failed; kept the last"));
+      read().catch((error: unknown) =>
+        deps.logger.warn({ err: error }, "reading the test targets failed; kept the last"),
+      );
     }
     return live;
   }

@@ -27,7 +27,6 @@ const PathParams = z.object({ channel: Channel, target: z.string() });
  */
 export function testTargetRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext, testTargets: TestTargets): void {
   const rules = ctx.deps.config.targets.phone;
-  const readers = testTargetReaders(rules);
   defineRouteWithParams(
     app,
     {
@@ -62,6 +61,11 @@ export function testTargetRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext, te
     }),
     async (c) => ok(c, { test_targets: await listTestTargets(ctx.domain) }),
   );
+  deleteRoute(app, ctx, testTargets);
+}
+
+function deleteRoute(app: OpenAPIHono<AppEnv>, ctx: RouteContext, testTargets: TestTargets): void {
+  const readers = testTargetReaders(ctx.deps.config.targets.phone);
   defineRoute(
     app,
     createRoute({
