@@ -27,9 +27,15 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 /**
  * The documents whose examples are executed: the whole of a file, or one `## ` section of it (up to
- * the next `## ` heading). Every `bash` block there must be followed by its expected answer.
+ * the next `## ` heading). Every `bash` block there must be followed by its expected answer. `env`:
+ * variables the fresh API of that document starts with (a feature behind a setting).
  */
-const DOCUMENTS = [{ file: "docs/api.md" }, { file: "README.md", section: "## Try it" }];
+const DOCUMENTS = [
+  { file: "docs/api.md" },
+  { file: "README.md", section: "## Try it" },
+  { file: "docs/statistics.md" },
+  { file: "docs/test-targets.md", env: { OTP_TEST_TARGETS: "true" } },
+];
 
 function examplesText({ file, section }) {
   const text = readFileSync(`${root}/${file}`, "utf8");
@@ -134,13 +140,20 @@ async function waitForHealth(url) {
 }
 
 /** Starts the built API on a database and queue prefix of its own; returns how to stop and clean up. */
-async function startFreshApi() {
+async function startFreshApi(env = {}) {
   const port = await freePort();
   const suffix = `${process.pid}_${randomBytes(3).toString("hex")}`;
   const database = `otp_docs_${suffix}`;
   const prefix = `docs.${suffix}`;
   const child = spawn(process.execPath, [`${root}/services/api/dist/main.js`], {
-    env: { ...process.env, PORT: String(port), PG_DATABASE: database, RABBITMQ_PREFIX: prefix, LOG_LEVEL: "warn" },
+    env: {
+      ...process.env,
+      ...env,
+      PORT: String(port),
+      PG_DATABASE: database,
+      RABBITMQ_PREFIX: prefix,
+      LOG_LEVEL: "warn",
+    },
     stdio: ["ignore", "inherit", "inherit"],
   });
   const exited = new Promise((resolve) => child.on("exit", resolve));
@@ -220,7 +233,7 @@ async function main() {
   const documents = positionals.length > 0 ? DOCUMENTS.filter((d) => positionals.includes(d.file)) : DOCUMENTS;
   let failures = 0;
   for (const document of documents) {
-    const running = values.url ? { url: values.url, stop: async () => {} } : await startFreshApi();
+    const running = values.url ? { url: values.url, stop: async () => {} } : await startFreshApi(document.env);
     try {
       failures += runExamples(document, running.url);
     } finally {

@@ -125,6 +125,7 @@ export const OtpStatusContent = z.object({
     delivered_at: z.iso.datetime().nullable(),
   }),
   policy: OtpPolicyContent.optional(),
+  test: z.literal(true).optional().meta({ description: "A test target's code (docs/test-targets.md): never sent." }),
 });
 export type OtpStatusContent = z.infer<typeof OtpStatusContent>;
 export const OtpStatusResponse = contentResponse(OtpStatusContent).meta({ id: "OtpStatusResponse" });

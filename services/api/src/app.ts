@@ -10,6 +10,7 @@ import { createLookups } from "./domain/lookups.js";
 import { createPolicyCache } from "./domain/policy/cache.js";
 import { createPresendHook } from "./domain/policy/hook.js";
 import type { PolicyEvents } from "./domain/policy/policed-issue.js";
+import { createTestTargets } from "./domain/test-targets.js";
 import { authMiddleware } from "./http/auth.js";
 import { refuseCrossSite } from "./http/cross-site.js";
 import type { AppEnv } from "./http/env.js";
@@ -23,7 +24,9 @@ import { lookupRoutes } from "./routes/lookups.js";
 import { opsRoutes } from "./routes/ops.js";
 import { otpRoutes } from "./routes/otp.js";
 import { policyRoutes } from "./routes/policy.js";
+import { statsRoutes } from "./routes/stats.js";
 import { telegramRoutes } from "./routes/telegram.js";
+import { testTargetRoutes } from "./routes/test-targets.js";
 
 export const API_VERSION = "1.0.0";
 
@@ -41,6 +44,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     policies: createPolicyCache({ pool: deps.pool, sql, logger: deps.logger }),
     presendHook: deps.config.presendHook && createPresendHook(deps.config.presendHook),
     policyEvents: policyEventsOf(deps),
+    testTargets: deps.config.testTargets ? testTargetsOf(deps, sql) : undefined,
   };
   const ctx: RouteContext = {
     deps,
@@ -67,6 +71,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   policyRoutes(app, ctx);
   lookupRoutes(app, ctx);
   telegramRoutes(app, ctx);
+  statsRoutes(app, ctx);
+  if (domainDeps.testTargets) testTargetRoutes(app, ctx, domainDeps.testTargets);
   opsRoutes(app, ctx);
   docsRoutes(app, API_VERSION);
 
@@ -84,4 +90,17 @@ function policyEventsOf(deps: AppDeps): PolicyEvents {
       if (result !== "allow" && result !== "deny") deps.logger.warn({ channel, result }, "the pre-send hook failed");
     },
   };
+}
+
+/** The test targets' cache and creates (docs/test-targets.md), under `OTP_TEST_TARGETS=true`. */
+function testTargetsOf(deps: AppDeps, sql: ReturnType<typeof createSql>) {
+  return createTestTargets({
+    pool: deps.pool,
+    sql,
+    keys: deps.keys,
+    clock: deps.clock,
+    logger: deps.logger,
+    maxFailures: deps.config.otp.maxCheckAttempts,
+    supersede: deps.config.guessing.resend !== "new",
+  });
 }

@@ -26,6 +26,12 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       labelNames: ["channel"] as const,
       registers,
     }),
+    otpTestCreated: new Counter({
+      name: "otp_test_created_total",
+      help: "OTPs accepted for test targets (docs/test-targets.md), by channel: never sent, not in otp_created_total.",
+      labelNames: ["channel"] as const,
+      registers,
+    }),
     otpRefused: new Counter({
       name: "otp_refused_total",
       help: "OTPs refused by a limit, by channel and status_code.",

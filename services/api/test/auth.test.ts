@@ -45,6 +45,7 @@ describe("HTTP Basic auth", () => {
       ["GET", "/sms/check"],
       ["GET", "/password?target=1"],
       ["GET", "/metrics"],
+      ["GET", "/stats"],
       ["GET", "/openapi.json"],
       ["POST", "/telegram/webhook"],
       ["GET", "/no/such/route"],

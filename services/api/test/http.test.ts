@@ -209,6 +209,7 @@ describe("/openapi.json and /docs", () => {
       "/health",
       "/livez",
       "/metrics",
+      "/stats",
       ...["sms", "call"].flatMap((c) => [`/policy/${c}`, `/policy/${c}/blocks`, `/policy/${c}/blocks/{prefix}`]),
     ];
     expect(Object.keys(doc.paths).sort()).toEqual(expected.sort());

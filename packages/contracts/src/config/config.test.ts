@@ -130,6 +130,7 @@ describe("configuration", () => {
     [{ OTP_LOOKUP_MISSES: "0" }, "OTP_LOOKUP_MISSES: must not be 0 under OTP_ASSURANCE=strict"],
     [{ OTP_MAX_LIFETIME: "601" }, "OTP_MAX_LIFETIME: must be at most 600 under OTP_ASSURANCE=strict, got 601"],
     [{ OTP_SINGLE_USE: "false" }, "OTP_SINGLE_USE: must be true under OTP_ASSURANCE=strict"],
+    [{ OTP_TEST_TARGETS: "true" }, "OTP_TEST_TARGETS: must not be true under OTP_ASSURANCE=strict"],
     [{ OTP_RESEND: "new" }, 'OTP_RESEND: must be "supersede" or "reuse" under OTP_ASSURANCE=strict'],
     [{ OTP_CODE_LENGTH: "5" }, "OTP_CODE_LENGTH: must be at least 6 under OTP_ASSURANCE=strict, got 5"],
     [

@@ -83,6 +83,8 @@ export interface Config {
   };
   /** The destination policy's pre-send hook; undefined without `OTP_PRESEND_HOOK_URL`. */
   readonly presendHook: PresendHookConfig | undefined;
+  /** `OTP_TEST_TARGETS`: the test-target routes and creates (docs/test-targets.md). */
+  readonly testTargets: boolean;
   readonly dispatcher: { readonly channels: readonly Channel[]; readonly prefetch: number; readonly port: number };
 }
 
@@ -108,6 +110,8 @@ const STRICT_CHECKS: readonly ((e: Env) => string | undefined)[] = [
     strict(e) && e.OTP_MAX_LIFETIME !== undefined && e.OTP_MAX_LIFETIME > STRICT_PROFILE.maxLifetimeSeconds
       ? `OTP_MAX_LIFETIME: must be at most ${STRICT_PROFILE.maxLifetimeSeconds} ${UNDER_STRICT}, got ${e.OTP_MAX_LIFETIME}`
       : undefined,
+  // A fixed code exempt from limits is a standing bypass: not under the strict profile.
+  (e) => (strict(e) && e.OTP_TEST_TARGETS ? `OTP_TEST_TARGETS: must not be true ${UNDER_STRICT}` : undefined),
   (e) => (strict(e) && e.OTP_SINGLE_USE === false ? `OTP_SINGLE_USE: must be true ${UNDER_STRICT}` : undefined),
   (e) =>
     strict(e) && e.OTP_RESEND === "new" ? `OTP_RESEND: must be "supersede" or "reuse" ${UNDER_STRICT}` : undefined,
@@ -226,6 +230,7 @@ function configOf(e: Env): Config {
       telegram: { url: e.OTP_TELEGRAM_URL, worker: e.OTP_TELEGRAM_WORKER, appToken: e.OTP_TELEGRAM_APP_TOKEN },
     },
     presendHook: presendHookOf(e),
+    testTargets: e.OTP_TEST_TARGETS,
     dispatcher: { channels: e.DISPATCHER_CHANNELS, prefetch: e.DISPATCHER_PREFETCH, port: e.DISPATCHER_PORT },
   };
 }

@@ -118,6 +118,9 @@ export const EnvSchema = z.object({
   OTP_PRESEND_HOOK_FAIL: oneOf(["open", "closed"]),
   OTP_PRESEND_HOOK_ALLOW_PRIVATE: bool(false),
 
+  // Test targets (docs/test-targets.md): refused under OTP_ASSURANCE=strict (config.ts).
+  OTP_TEST_TARGETS: bool(false),
+
   DISPATCHER_CHANNELS: channelList,
   DISPATCHER_PREFETCH: int(128, 1, 10_000),
   DISPATCHER_PORT: int(3001, 0, 65535),

@@ -5,11 +5,13 @@ import { limitRuleSql } from "./limit-rule.js";
 import { lookupMissSql } from "./lookup-miss.js";
 import { otpSql } from "./otp.js";
 import { otpPolicySql } from "./otp-policy.js";
+import { otpStatsSql } from "./otp-stats.js";
 import { otpWindowsSql } from "./otp-windows.js";
 import { outboxSql } from "./outbox.js";
 import { policySql } from "./policy.js";
 import { policyBlockSql } from "./policy-block.js";
 import { policyWindowsSql } from "./policy-windows.js";
+import { testTargetSql } from "./test-target.js";
 
 export * from "./app-secret.js";
 export * from "./check-budget.js";
@@ -18,12 +20,14 @@ export * from "./lookup-miss.js";
 export * from "./otp.js";
 export * from "./otp-delivery.js";
 export * from "./otp-policy.js";
+export * from "./otp-stats.js";
 export * from "./otp-windows.js";
 export * from "./outbox.js";
 export * from "./policy.js";
 export * from "./policy-block.js";
 export * from "./policy-windows.js";
 export * from "./statement.js";
+export * from "./test-target.js";
 
 /**
  * Every hand-written statement of the service, per table, for the tables of one schema
@@ -44,6 +48,8 @@ export function createSql(tables: Tables) {
     policyBlock: policyBlockSql(tables),
     policyWindows: policyWindowsSql(tables),
     otpPolicy: otpPolicySql(tables, otp),
+    otpStats: otpStatsSql(tables),
+    testTarget: testTargetSql(tables),
   };
 }
 

@@ -30,7 +30,7 @@ WHERE target = ANY(${p.targets}::text[]) AND ${alive(p)} ORDER BY created_at DES
     statusById: statement<{ id: string }>(
       ["id"],
       (p) => `SELECT id, channel, created_at, expire_at, delivery_status, delivery_attempts, delivery_last_error,
-  delivered_at FROM ${otp} WHERE id = ${p.id}`,
+  delivered_at, test FROM ${otp} WHERE id = ${p.id}`,
     ),
   };
 }

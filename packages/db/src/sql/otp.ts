@@ -82,6 +82,8 @@ export interface OtpStatusRow {
   readonly delivery_attempts: number;
   readonly delivery_last_error: string | null;
   readonly delivered_at: Date | null;
+  /** A test target's code (docs/test-targets.md). */
+  readonly test: boolean;
 }
 
 /** A duration of the fixed constants, as an SQL literal (the functions take them as parameters). */

@@ -5,6 +5,7 @@ import type { Clock } from "../clock.js";
 import type { PolicyCache } from "./policy/cache.js";
 import type { PresendHook } from "./policy/hook.js";
 import type { PolicyEvents } from "./policy/policed-issue.js";
+import type { TestTargets } from "./test-targets.js";
 
 /** What the domain functions need: storage, keys, time and the OTP and guessing settings. No HTTP, no broker. */
 export interface DomainDeps {
@@ -22,4 +23,6 @@ export interface DomainDeps {
   /** The pre-send hook, when `OTP_PRESEND_HOOK_URL` is set. */
   readonly presendHook: PresendHook | undefined;
   readonly policyEvents: PolicyEvents;
+  /** The test targets (docs/test-targets.md); undefined unless `OTP_TEST_TARGETS=true`. */
+  readonly testTargets?: TestTargets | undefined;
 }

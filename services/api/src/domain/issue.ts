@@ -18,6 +18,7 @@ import { withTransaction } from "../db/transaction.js";
 import type { DomainDeps } from "./deps.js";
 import { createPolicedIssue } from "./policy/policed-issue.js";
 import { checkLimits, type LimitedRequest, type Refusal } from "./rate-limit.js";
+import type { TestIssued } from "./test-targets.js";
 
 /** A pool or a client in a transaction: what a statement is sent through. */
 type Queryable = Pick<pg.ClientBase, "query">;
@@ -44,6 +45,7 @@ export type IssueOutcome =
       readonly pending: PendingEvent;
       /** Every draw of a generated code was taken by a live code: the last one was issued anyway. */
       readonly crowded?: true;
+      readonly test?: undefined;
     }
   | { readonly accepted: false; readonly refusal: Refusal };
 
@@ -55,7 +57,8 @@ export type LimitedInsert = (
 ) => Promise<IssueOutcome>;
 
 export interface Issuer {
-  issue(request: IssueRequest): Promise<IssueOutcome>;
+  /** A create; to a test target (docs/test-targets.md), accepted with nothing to publish. */
+  issue(request: IssueRequest): Promise<IssueOutcome | TestIssued>;
 }
 
 /** The OTP row and its outbox event, both built before touching the database. */
@@ -159,6 +162,9 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
 
   return {
     async issue(request) {
+      // A test target's create skips limits and policy, and sends nothing (docs/test-targets.md).
+      const test = deps.testTargets && (await deps.testTargets.issue(request));
+      if (test) return test;
       const policy = await deps.policies.get(request.channel);
       const outcome =
         policy.mode !== "off" && isPolicyChannel(request.channel)

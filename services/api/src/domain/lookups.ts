@@ -90,6 +90,7 @@ export function createLookups(deps: DomainDeps) {
           delivered_at: row.delivered_at?.toISOString() ?? null,
         },
         ...(policy && { policy }),
+        ...(row.test && { test: true as const }),
       };
     },
   };

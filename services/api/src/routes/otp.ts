@@ -109,7 +109,7 @@ function createOtpRoute(
           retryAfterSeconds === undefined ? {} : { "Retry-After": String(retryAfterSeconds) };
         throw new ApiError(code, message, { headers });
       }
-      metrics.otpCreated.inc({ channel });
+      (outcome.test ? metrics.otpTestCreated : metrics.otpCreated).inc({ channel });
       if (outcome.crowded) {
         deps.logger.warn(
           { reqId: c.get("requestId"), channel, id: outcome.id },

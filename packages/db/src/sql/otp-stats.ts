@@ -1,0 +1,71 @@
+import type { Channel, StatsGrouping } from "@otp/contracts";
+import type { Tables } from "../schema.js";
+import { qualifiedName, statement } from "./statement.js";
+
+export interface StatsParams {
+  /** The window: created_at in [from, to). */
+  readonly from: Date;
+  readonly to: Date;
+  /** Only this channel; null for all. */
+  readonly channel: Channel | null;
+  readonly groupBy: StatsGrouping;
+  /** Under `prefix`: the digits of the target that make its key. */
+  readonly prefixLength: number;
+}
+
+/** One group of `GET /stats`. Counts are float8 so that node-postgres reads them as numbers. */
+export interface StatsRow {
+  /** Test targets' codes (docs/test-targets.md) are grouped apart. */
+  readonly test: boolean;
+  /** The channel, the country (null when unknown: email, telegram) or the prefix. */
+  readonly key: string | null;
+  readonly sent: number;
+  readonly delivered: number;
+  readonly failed: number;
+  readonly verified: number;
+  readonly p50: number | null;
+  readonly p95: number | null;
+}
+
+/**
+ * No code lives longer than this (OTP_MAX_LIFETIME and OTP_TELEGRAM_LIFETIME are at most 31,536,000
+ * seconds; a reused code keeps an earlier expiry), so a row created before `to` expires before
+ * `to` + this: a bound that is exact, and lets the planner stop an `expire_at` range scan.
+ */
+const LONGEST_LIFE = "interval '31536000 seconds'";
+
+/**
+ * `GET /stats` (docs/statistics.md): one statement, grouped by test or not and by the key asked
+ * for. The window is found by `created_at` through `otp_created_brin` (a BRIN index: rows are
+ * written in time order; migration 0009), and, for recent windows, through `otp_expire_idx`, which
+ * the bounds on `expire_at` make usable: a row created in [from, to) expires after `from` (every
+ * lifetime is at least a second) and before `to` + LONGEST_LIFE. Times to verify are
+ * verified_at − created_at of the verified codes (percentile_cont skips the nulls of the others).
+ */
+export function otpStatsSql(tables: Tables) {
+  const otp = qualifiedName(tables.otp);
+  return {
+    /** Rows: {@link StatsRow}, real traffic first, then by key. */
+    stats: statement<StatsParams>(
+      ["from", "to", "channel", "groupBy", "prefixLength"],
+      (p) => `SELECT o.test,
+  CASE ${p.groupBy}::text WHEN 'channel' THEN o.channel WHEN 'country' THEN o.country
+    ELSE left(o.target, ${p.prefixLength}::int) END AS key,
+  count(*)::float8 AS sent,
+  count(*) FILTER (WHERE o.delivery_status = 'delivered')::float8 AS delivered,
+  count(*) FILTER (WHERE o.delivery_status = 'failed')::float8 AS failed,
+  count(o.verified_at)::float8 AS verified,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM o.verified_at - o.created_at)) AS p50,
+  percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM o.verified_at - o.created_at)) AS p95
+FROM ${otp} o
+WHERE o.created_at >= ${p.from}::timestamptz AND o.created_at < ${p.to}::timestamptz
+  AND o.expire_at > ${p.from}::timestamptz AND o.expire_at < ${p.to}::timestamptz + ${LONGEST_LIFE}
+  AND (${p.channel}::text IS NULL OR o.channel = ${p.channel}::text)
+  AND (${p.groupBy}::text <> 'prefix' OR o.channel IN ('sms', 'call'))
+GROUP BY 1, 2
+ORDER BY 1, 2 NULLS LAST`,
+    ),
+  };
+}
+
+export type OtpStatsSql = ReturnType<typeof otpStatsSql>;

@@ -1,0 +1,132 @@
+import type { Channel } from "@otp/contracts";
+import type { Tables } from "../schema.js";
+import { qualifiedFunction, qualifiedName, statement } from "./statement.js";
+
+/** A test target as listed. */
+export interface TestTargetRow {
+  readonly channel: Channel;
+  readonly target: string;
+  readonly expires_at: Date;
+  readonly created_at: Date;
+}
+
+/** A live test target as each API process caches it: its fixed code sealed. */
+export interface LiveTestTargetRow {
+  readonly channel: Channel;
+  readonly target: string;
+  readonly password_cipher: Buffer;
+  readonly expires_at: Date;
+}
+
+export interface TestOtpParams {
+  readonly id: string;
+  readonly channel: Channel;
+  readonly target: string;
+  readonly passwordDigest: Buffer;
+  readonly passwordCipher: Buffer;
+  readonly createdAt: Date;
+  readonly expireAt: Date;
+  readonly country: string | null;
+  /** Close the target's older live codes (OTP_RESEND=supersede, reuse), as a create does. */
+  readonly supersede: boolean;
+  readonly maxFailures: number;
+}
+
+/**
+ * The statements of test targets (docs/test-targets.md): the `test_target` table, and the OTP row
+ * of a create to one, which has no outbox delivery row (nothing is ever sent), its delivery
+ * recorded `delivered` at once and `test` true, and its `otp.created` event.
+ */
+export function testTargetSql(tables: Tables) {
+  return { ...tableSql(qualifiedName(tables.testTarget)), ...testOtpSql(tables) };
+}
+
+export type TestTargetSql = ReturnType<typeof testTargetSql>;
+
+/** The `test_target` table's statements. */
+function tableSql(table: string) {
+  return {
+    /** Adds or replaces one. Row: {@link TestTargetRow}. */
+    upsert: statement<{
+      channel: Channel;
+      target: string;
+      passwordDigest: Buffer;
+      passwordCipher: Buffer;
+      expiresAt: Date;
+      now: Date;
+    }>(
+      ["channel", "target", "passwordDigest", "passwordCipher", "expiresAt", "now"],
+      (p) => `INSERT INTO ${table} AS t (channel, target, password_digest, password_cipher, expires_at, created_at)
+VALUES (${p.channel}, ${p.target}, ${p.passwordDigest}, ${p.passwordCipher}, ${p.expiresAt}, ${p.now})
+ON CONFLICT (channel, target) DO UPDATE SET password_digest = excluded.password_digest,
+  password_cipher = excluded.password_cipher, expires_at = excluded.expires_at, created_at = excluded.created_at
+RETURNING t.channel, t.target, t.expires_at, t.created_at`,
+    ),
+
+    /** The unexpired ones, by channel and target. Rows: {@link TestTargetRow}. */
+    list: statement<{ now: Date }>(
+      ["now"],
+      (p) => `SELECT channel, target, expires_at, created_at FROM ${table}
+WHERE expires_at > ${p.now} ORDER BY channel, target`,
+    ),
+
+    /** Removes one (expired or not); rowCount says whether there was one. */
+    delete: statement<{ channel: Channel; target: string }>(
+      ["channel", "target"],
+      (p) => `DELETE FROM ${table} WHERE channel = ${p.channel} AND target = ${p.target}`,
+    ),
+
+    /** Every unexpired one, for the per-process cache. Rows: {@link LiveTestTargetRow}. */
+    live: statement<{ now: Date }>(
+      ["now"],
+      (p) => `SELECT channel, target, password_cipher, expires_at FROM ${table} WHERE expires_at > ${p.now}`,
+    ),
+  };
+}
+
+/** A test target's code: its row, its lock and its event. */
+function testOtpSql(tables: Tables) {
+  const otp = qualifiedName(tables.otp);
+  const fn = (name: string) => qualifiedFunction(tables.otp, name);
+  return {
+    /** The target's lock, as a create that supersedes takes it (`otp_lock_target`, migration 0002). */
+    lockTarget: statement<{ channel: Channel; target: string }>(
+      ["channel", "target"],
+      (p) => `SELECT ${fn("otp_lock_target")}(${p.channel}::text, ${p.target}::text)`,
+    ),
+
+    /** A test target's OTP row, closing the target's older live codes when asked. */
+    insertOtp: statement<TestOtpParams>(
+      [
+        "id",
+        "channel",
+        "target",
+        "passwordDigest",
+        "passwordCipher",
+        "createdAt",
+        "expireAt",
+        "country",
+        "supersede",
+        "maxFailures",
+      ],
+      (p) => `WITH superseded AS (
+  UPDATE ${otp} o SET closed_at = ${p.createdAt}::timestamptz, closed_reason = 'superseded'
+  WHERE ${p.supersede}::boolean AND o.channel = ${p.channel}::text AND o.target = ${p.target}::text
+    AND o.expire_at > ${p.createdAt}::timestamptz AND o.closed_at IS NULL
+    AND (${p.maxFailures}::int = 0 OR o.failed_checks < ${p.maxFailures}::int)
+  RETURNING 1
+)
+INSERT INTO ${otp} (id, channel, target, ip, password_digest, password_cipher, generated, created_at, expire_at,
+  delivery_status, delivered_at, test, country)
+VALUES (${p.id}, ${p.channel}, ${p.target}, NULL, ${p.passwordDigest}, ${p.passwordCipher}, false, ${p.createdAt},
+  ${p.expireAt}, 'delivered', ${p.createdAt}, true, ${p.country})`,
+    ),
+
+    /** `otp.created` for the OTP just inserted, in the same transaction (`otp_emit`, migration 0007). */
+    emitCreated: statement<{ id: string; at: Date; maxFailures: number }>(
+      ["id", "at", "maxFailures"],
+      (p) => `SELECT ${fn("otp_emit")}('otp.created', ${p.id}::uuid, ${p.at}::timestamptz,
+  ${fn("otp_event_data")}(${p.id}::uuid, ${p.at}::timestamptz, ${p.maxFailures}::int))`,
+    ),
+  };
+}

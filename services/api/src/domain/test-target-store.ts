@@ -1,0 +1,61 @@
+import {
+  type Channel,
+  digestPassword,
+  encrypt,
+  TEST_TARGET_MAX_DAYS,
+  type TestTargetContent,
+  type TestTargetRequest,
+} from "@otp/contracts";
+import type { TestTargetRow } from "@otp/db";
+import type { DomainDeps } from "./deps.js";
+import { testTargetContext } from "./test-targets.js";
+
+type StoreDeps = Pick<DomainDeps, "pool" | "sql" | "keys" | "clock">;
+
+const DAY_MS = 86_400_000;
+
+const contentOf = (row: TestTargetRow): TestTargetContent => ({
+  channel: row.channel,
+  target: row.target,
+  expires_at: row.expires_at.toISOString(),
+  created_at: row.created_at.toISOString(),
+});
+
+/**
+ * `POST /test-targets` (docs/test-targets.md): adds the test target, or replaces the code and
+ * expiry of the one already there. Its code is kept as the OTPs' are, an HMAC digest and an AES-GCM
+ * ciphertext, never in plaintext. An error is a value: the route answers it as a 400.
+ */
+export async function putTestTarget(
+  deps: StoreDeps,
+  input: TestTargetRequest,
+): Promise<TestTargetContent | { error: string }> {
+  const now = deps.clock();
+  if (input.expires_at.getTime() <= now.getTime()) return { error: '"expires_at" must be in the future' };
+  if (input.expires_at.getTime() > now.getTime() + TEST_TARGET_MAX_DAYS * DAY_MS) {
+    return { error: `"expires_at" must be at most ${TEST_TARGET_MAX_DAYS} days ahead` };
+  }
+  const { rows } = await deps.pool.query<TestTargetRow>(
+    deps.sql.testTarget.upsert({
+      channel: input.channel,
+      target: input.target,
+      passwordDigest: digestPassword(deps.keys, input.password),
+      passwordCipher: encrypt(deps.keys, input.password, testTargetContext(input.channel, input.target)),
+      expiresAt: input.expires_at,
+      now,
+    }),
+  );
+  return contentOf(rows[0] as TestTargetRow);
+}
+
+/** `GET /test-targets`: the unexpired ones, without their codes. */
+export async function listTestTargets(deps: StoreDeps): Promise<TestTargetContent[]> {
+  const { rows } = await deps.pool.query<TestTargetRow>(deps.sql.testTarget.list({ now: deps.clock() }));
+  return rows.map(contentOf);
+}
+
+/** `DELETE /test-targets/{channel}/{target}`: whether there was one. */
+export async function deleteTestTarget(deps: StoreDeps, channel: Channel, target: string): Promise<boolean> {
+  const { rowCount } = await deps.pool.query(deps.sql.testTarget.delete({ channel, target }));
+  return (rowCount ?? 0) > 0;
+}

@@ -1,0 +1,140 @@
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import {
+  type Channel,
+  countryOfPhone,
+  decrypt,
+  digestPassword,
+  encrypt,
+  type Keyring,
+  type Logger,
+} from "@otp/contracts";
+import type { LiveTestTargetRow, Sql } from "@otp/db";
+import type pg from "pg";
+import type { Clock } from "../clock.js";
+import { withTransaction } from "../db/transaction.js";
+import type { IssueRequest } from "./issue.js";
+
+/**
+ * Test targets (docs/test-targets.md), under `OTP_TEST_TARGETS=true`: a create to one inserts an
+ * OTP with the target's fixed code, `test` true and its delivery recorded `delivered`, and no
+ * outbox delivery row, so nothing is ever sent; it skips limits and the destination policy. Each
+ * API process keeps the live test targets in memory, read again as the policies are (a copy
+ * younger than FRESH_MS is used as it is, an older one while a refresh runs, up to STALE_MS), so a
+ * test target added or deleted on another replica is seen within a second, and a create to any
+ * other target pays one map lookup. An expired test target stops being special at its
+ * `expires_at`, by this process's clock.
+ */
+export const FRESH_MS = 500;
+export const STALE_MS = 1000;
+
+/** A create answered for a test target: accepted, nothing to publish. */
+export interface TestIssued {
+  readonly accepted: true;
+  readonly id: string;
+  readonly test: true;
+  readonly pending?: undefined;
+  readonly crowded?: undefined;
+}
+
+export interface TestTargets {
+  /** The test OTP created for `request`, or undefined when its target is not a live test target. */
+  issue(request: IssueRequest): Promise<TestIssued | undefined>;
+  /** This process changed the test targets: read them again before the next create. */
+  changed(): void;
+}
+
+export interface TestTargetDeps {
+  readonly pool: pg.Pool;
+  readonly sql: Sql;
+  readonly keys: Keyring;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** `OTP_MAX_CHECK_ATTEMPTS`, for what "live" means when a create supersedes. */
+  readonly maxFailures: number;
+  /** OTP_RESEND is supersede or reuse: a create closes the target's older live codes. */
+  readonly supersede: boolean;
+}
+
+/** What a test target's code is sealed to: its channel and target (the row has no id). */
+export const testTargetContext = (channel: Channel, target: string): string => `test_target:${channel}:${target}`;
+
+const keyOf = (channel: string, target: string) => `${channel}\u0000${target}`;
+
+export function createTestTargets(deps: TestTargetDeps): TestTargets {
+  let live = new Map<string, LiveTestTargetRow>();
+  let readAt = Number.NEGATIVE_INFINITY;
+  let reading: Promise<void> | undefined;
+  let generation = 0;
+
+  const read = () => {
+    reading ??= (async () => {
+      const started = performance.now();
+      const startedGeneration = generation;
+      try {
+        const { rows } = await deps.pool.query<LiveTestTargetRow>(deps.sql.testTarget.live({ now: deps.clock() }));
+        if (generation !== startedGeneration) return;
+        live = new Map(rows.map((row) => [keyOf(row.channel, row.target), row]));
+        readAt = started;
+      } finally {
+        reading = undefined;
+      }
+    })();
+    return reading;
+  };
+
+  async function current(): Promise<Map<string, LiveTestTargetRow>> {
+    const age = performance.now() - readAt;
+    if (age > STALE_MS) await read();
+    else if (age > FRESH_MS) {
+      read().catch((error: unknown) =>
+        deps.logger.warn({ err: error }, "reading the test targets failed; kept the last"),
+      );
+    }
+    return live;
+  }
+
+  return {
+    async issue(request) {
+      const found = (await current()).get(keyOf(request.channel, request.target));
+      const now = deps.clock();
+      if (!found || found.expires_at.getTime() <= now.getTime()) return undefined;
+      return insertTestOtp(deps, request, found, now);
+    },
+    changed() {
+      generation++;
+      readAt = Number.NEGATIVE_INFINITY;
+    },
+  };
+}
+
+/** The test OTP and its `otp.created` event, in one transaction. */
+async function insertTestOtp(
+  deps: TestTargetDeps,
+  request: IssueRequest,
+  found: LiveTestTargetRow,
+  createdAt: Date,
+): Promise<TestIssued> {
+  const id = randomUUID();
+  const password = decrypt(deps.keys, found.password_cipher, testTargetContext(found.channel, found.target));
+  const phone = request.channel === "sms" || request.channel === "call";
+  const params = {
+    id,
+    channel: request.channel,
+    target: request.target,
+    passwordDigest: digestPassword(deps.keys, password),
+    passwordCipher: encrypt(deps.keys, password, id),
+    createdAt,
+    expireAt: new Date(createdAt.getTime() + request.lifetimeSeconds * 1000),
+    country: phone ? countryOfPhone(request.target) : null,
+    supersede: deps.supersede,
+    maxFailures: deps.maxFailures,
+  };
+  await withTransaction(deps.pool, async (client) => {
+    const sql = deps.sql.testTarget;
+    if (deps.supersede) await client.query(sql.lockTarget(params));
+    await client.query(sql.insertOtp(params));
+    await client.query(sql.emitCreated({ id, at: createdAt, maxFailures: deps.maxFailures }));
+  });
+  return { accepted: true, id, test: true };
+}

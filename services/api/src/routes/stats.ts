@@ -1,0 +1,33 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { STATS_MAX_SPAN_DAYS, StatsRequest, StatsResponse } from "@otp/contracts";
+import { ApiError } from "../api-error.js";
+import { readStats } from "../domain/stats.js";
+import type { AppEnv } from "../http/env.js";
+import { ok } from "../http/envelope.js";
+import { defineRouteWithParams, errors, json } from "../http/route.js";
+import type { RouteContext } from "./context.js";
+
+/** `GET /stats` (docs/statistics.md): conversion figures per channel, country or prefix. */
+export function statsRoutes(app: OpenAPIHono<AppEnv>, { domain }: RouteContext): void {
+  defineRouteWithParams(
+    app,
+    {
+      method: "get",
+      path: "/stats",
+      tags: ["Statistics"],
+      summary: "Conversion figures",
+      description:
+        "Per group (`group_by`: channel, country or prefix), the OTPs created in [from, to): sent (accepted), " +
+        "delivered, failed, verified, conversion_rate (verified / sent) and the 50th and 95th percentiles of the " +
+        `seconds from create to verification. Default window: the last 24 h; at most ${STATS_MAX_SPAN_DAYS} days. ` +
+        "Test targets' codes are counted apart, in `test`. Query string or JSON body.",
+      params: { schema: StatsRequest, in: "query" },
+      responses: { 200: json(StatsResponse, "The figures."), ...errors("validation", "bad_request") },
+    },
+    async (c, input) => {
+      const answer = await readStats(domain, input);
+      if ("error" in answer) throw new ApiError("validation", answer.error);
+      return ok(c, answer);
+    },
+  );
+}

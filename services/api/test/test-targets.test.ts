@@ -1,0 +1,237 @@
+import { fileURLToPath } from "node:url";
+import { useTestBroker } from "@otp/broker/testing";
+import { useTestDatabase } from "@otp/db/testing";
+import { killAll, serviceEnv, startNode } from "@otp/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DeliveringDispatcher, startDeliveringDispatcher } from "./support/dispatcher.js";
+import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
+
+/**
+ * Test targets (docs/test-targets.md), under OTP_TEST_TARGETS=true: a fixed code, nothing ever sent,
+ * exempt from limits and policy, marked `test: true` in GET /otp/{id}, events, stats and metrics.
+ */
+
+const SECRET = "test targets test secret";
+const db = useTestDatabase();
+const broker = useTestBroker("api-testtgt");
+let api: TestApi;
+/** A replica with the flag off, on the same database. */
+let off: TestApi;
+let dispatcher: DeliveringDispatcher;
+
+beforeAll(async () => {
+  api = await startTestApi({ pg: db(), broker, env: { OTP_SECRET: SECRET, OTP_TEST_TARGETS: "true" } });
+  off = await startTestApi({ pg: db(), broker, clock: api.clock, env: { OTP_SECRET: SECRET } });
+  dispatcher = await startDeliveringDispatcher({ pg: db(), broker, secret: SECRET });
+});
+afterAll(async () => {
+  await api?.close();
+  await off?.close();
+  await dispatcher?.close();
+  await killAll();
+});
+
+const inDays = (days: number) => new Date(api.clock.now().getTime() + days * 86_400_000).toISOString();
+const put = (body: Record<string, unknown>) =>
+  api.call("POST", "/test-targets", { channel: "sms", password: "424242", expires_at: inDays(30), ...body });
+const sms = (phone: string, extra: Record<string, unknown> = {}) =>
+  api.call("POST", "/sms", { phone, password: "1111", lifetime: 300, message: "Code {password}", ...extra });
+const idOf = (answer: { body: Record<string, unknown> }) => (answer.body.content as { id: string }).id;
+const check = (phone: string, password: string) => api.call("GET", `/sms/check?phone=${phone}&password=${password}`);
+const metric = async (series: string) => {
+  const text = await (await api.app.request("/metrics")).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+};
+
+describe("POST, GET, DELETE /test-targets", () => {
+  it("stores a target in its canonical form, lists it without its code, replaces it, deletes it", async () => {
+    const created = await put({ target: "+7 (701) 555-0001" });
+    expect(created.body).toEqual({
+      status: true,
+      content: {
+        channel: "sms",
+        target: "77015550001",
+        expires_at: expect.any(String),
+        created_at: expect.any(String),
+      },
+    });
+    const email = await put({ channel: "email", target: " Review@Example.com " });
+    expect((email.body.content as { target: string }).target).toBe("review@example.com");
+    const expiresAt = inDays(60);
+    await put({ target: "77015550001", password: "999999", expires_at: expiresAt });
+    const listed = await api.call("GET", "/test-targets");
+    expect(listed.body).toEqual({
+      status: true,
+      content: {
+        test_targets: [
+          {
+            channel: "email",
+            target: "review@example.com",
+            expires_at: expect.any(String),
+            created_at: expect.any(String),
+          },
+          { channel: "sms", target: "77015550001", expires_at: expiresAt, created_at: expect.any(String) },
+        ],
+      },
+    });
+    expect(JSON.stringify(listed.body)).not.toContain("999999");
+    expect((await api.call("DELETE", "/test-targets/sms/+77015550001")).body).toEqual({ status: true });
+    expect((await api.call("DELETE", "/test-targets/email/review@example.com")).body).toEqual({ status: true });
+    const again = await api.call("DELETE", "/test-targets/sms/77015550001");
+    expect(again.status).toBe(404);
+    expect(again.body).toMatchObject({ status: false, status_code: "not_found" });
+    expect((await api.call("GET", "/test-targets")).body).toEqual({ status: true, content: { test_targets: [] } });
+  });
+
+  it.each([
+    [{ password: "12345" }, '"password" must be 6 to 12 digits'],
+    [{ password: "12345a" }, '"password" must be 6 to 12 digits'],
+    [{ expires_at: "2020-01-01T00:00:00Z" }, '"expires_at" must be in the future'],
+    [
+      { expires_at: "2020-01-01" },
+      '"expires_at" must be an ISO 8601 date-time with an offset, e.g. 2025-01-31T00:00:00Z',
+    ],
+    [{ channel: "fax" }, '"channel" must be one of sms, call, email, telegram'],
+    [{ target: "not a phone" }, '"target" must be 3 to 20 digits'],
+    [{ channel: "telegram", target: "abc" }, '"target" must be an integer'],
+  ])("refuses %j with 400 validation, storing nothing", async (fields, message) => {
+    const answer = await put({ target: "77015550002", ...fields });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toEqual({ status: false, status_code: "validation", message });
+    expect((await api.call("GET", "/test-targets")).body).toEqual({ status: true, content: { test_targets: [] } });
+  });
+
+  it("refuses an expiry more than 90 days ahead", async () => {
+    const answer = await put({ target: "77015550002", expires_at: inDays(91) });
+    expect(answer.body).toEqual({
+      status: false,
+      status_code: "validation",
+      message: '"expires_at" must be at most 90 days ahead',
+    });
+    expect((await put({ target: "77015550002", expires_at: inDays(89.9) })).status).toBe(200);
+    await api.call("DELETE", "/test-targets/sms/77015550002");
+  });
+
+  it("are unknown paths (404) with OTP_TEST_TARGETS off, and a create to a stored one there is an ordinary one", async () => {
+    for (const [method, path] of [
+      ["POST", "/test-targets"],
+      ["GET", "/test-targets"],
+      ["DELETE", "/test-targets/sms/77015550003"],
+    ] as const) {
+      const answer = await off.call(method, path, method === "POST" ? { channel: "sms" } : undefined);
+      expect(answer.status).toBe(404);
+      expect(answer.body).toMatchObject({ status: false, status_code: "not_found" });
+    }
+    await put({ target: "77015550003" });
+    const created = await off.call("POST", "/sms", {
+      phone: "77015550003",
+      password: "1111",
+      lifetime: 300,
+      message: "Code {password}",
+    });
+    expect((await off.call("GET", `/otp/${idOf(created)}`)).body.content).not.toHaveProperty("test");
+    await api.call("DELETE", "/test-targets/sms/77015550003");
+  });
+
+  it("refuse to start under OTP_ASSURANCE=strict", async () => {
+    const env = serviceEnv({ pg: db(), broker, secret: SECRET }, { OTP_ASSURANCE: "strict", OTP_TEST_TARGETS: "true" });
+    const cwd = fileURLToPath(new URL("..", import.meta.url));
+    const started = startNode({ name: "api", entry: "src/main.ts", cwd, env });
+    expect((await started.exited).code).toBe(1);
+    expect(started.output()).toContain("OTP_TEST_TARGETS: must not be true under OTP_ASSURANCE=strict");
+  });
+});
+
+describe("a create to a test target", () => {
+  const phone = "77015550010";
+  beforeAll(async () => {
+    await put({ target: phone, password: "424242" });
+  });
+
+  it("sends nothing, checks with the fixed code only, and is marked test in GET /otp/{id} and the metrics", async () => {
+    const createdBefore = await metric('otp_created_total{channel="sms"}');
+    const created = await sms(phone);
+    expect(created.body).toEqual({ status: true, content: { id: expect.any(String) } });
+    const id = idOf(created);
+    const outbox = await api.pool.query("SELECT 1 FROM outbox WHERE otp_id = $1 AND channel = 'sms'", [id]);
+    expect(outbox.rowCount).toBe(0);
+    // An ordinary create after it is delivered: had the test one been queued, it would be there too.
+    const other = freshPhone();
+    await sms(other);
+    await expect.poll(() => dispatcher.provider.requests({ path: "/sms" }).length, { timeout: 15_000 }).toBe(1);
+    expect(JSON.stringify(dispatcher.provider.requests())).not.toContain(phone);
+
+    expect((await check(phone, "1111")).body).toEqual({ status: false });
+    expect((await check(phone, "424242")).body).toEqual({ status: true });
+    const status = (await api.call("GET", `/otp/${id}`)).body.content as Record<string, unknown>;
+    expect(status).toMatchObject({ id, channel: "sms", test: true, delivery: { status: "delivered", attempts: 0 } });
+    expect(await metric('otp_test_created_total{channel="sms"}')).toBe(1);
+    expect(await metric('otp_created_total{channel="sms"}')).toBe(createdBefore + 1); // the ordinary one only
+  });
+
+  it("is exempt from limits and from the destination policy", async () => {
+    await api.call("POST", "/limit/sms", { ips: [], phones: [{ minutes: 10, rate: 1 }] });
+    await api.call("POST", "/policy/sms", { mode: "enforce", countries: { deny: ["KZ"] } });
+    try {
+      for (let i = 0; i < 3; i++) expect((await sms(phone, { ip: "203.0.113.9" })).status).toBe(200);
+      const ordinary = await sms(freshPhone());
+      expect(ordinary.status).toBe(403);
+      expect(ordinary.body.status_code).toBe("destination_blocked");
+    } finally {
+      await api.call("POST", "/policy/sms", { mode: "off", countries: { deny: [] } });
+      await api.call("POST", "/limit/sms", { ips: [], phones: [] });
+    }
+  });
+
+  it("emits otp.created with test: true to the webhooks, in its transaction", async () => {
+    await api.relay.stop();
+    try {
+      await api.pool.query(
+        "INSERT INTO webhook (id, url, events, secret_cipher, created_at) VALUES (gen_random_uuid(), 'https://example.com/hook', '{otp.*}', '\\x00', now())",
+      );
+      const id = idOf(await sms(phone));
+      const { rows } = await api.pool.query<{ event: { type: string; payload: { data: Record<string, unknown> } } }>(
+        "SELECT event FROM outbox WHERE otp_id = $1 AND channel = 'webhook'",
+        [id],
+      );
+      expect(rows.map((r) => r.event.type)).toEqual(["otp.created"]);
+      expect(rows[0]?.event.payload.data).toMatchObject({
+        otp_id: id,
+        test: true,
+        target: "7701*****10",
+        country: "KZ",
+      });
+    } finally {
+      await api.pool.query("DELETE FROM webhook");
+      await api.pool.query("DELETE FROM outbox WHERE channel = 'webhook'");
+      api.relay.start();
+    }
+  });
+
+  it("is counted apart in GET /stats", async () => {
+    const content = (await api.call("GET", "/stats?channel=sms")).body.content as {
+      groups: unknown[];
+      test: unknown[];
+    };
+    const tests = (await api.pool.query("SELECT 1 FROM otp WHERE test AND target = $1", [phone])).rowCount;
+    const real = (await api.pool.query("SELECT 1 FROM otp WHERE NOT test AND channel = 'sms'")).rowCount;
+    expect(tests).toBeGreaterThanOrEqual(5);
+    expect(content.test).toEqual([
+      expect.objectContaining({ channel: "sms", sent: tests, delivered: tests, verified: 1 }),
+    ]);
+    expect(content.groups).toEqual([expect.objectContaining({ channel: "sms", sent: real })]);
+  });
+
+  it("stops being special when it expires", async () => {
+    const target = "77015550011";
+    await put({ target, expires_at: new Date(api.clock.now().getTime() + 60_000).toISOString() });
+    expect((await api.call("GET", `/otp/${idOf(await sms(target))}`)).body.content).toMatchObject({ test: true });
+    api.clock.advance(61_000);
+    const after = (await api.call("GET", `/otp/${idOf(await sms(target))}`)).body.content;
+    expect(after).not.toHaveProperty("test");
+    expect((await api.call("GET", "/test-targets")).body.content).toEqual({
+      test_targets: [expect.objectContaining({ target: phone })],
+    });
+  });
+});
