@@ -3,6 +3,7 @@ import { type Assurance, type ResendMode, STRICT_PROFILE } from "../guessing.js"
 import type { PhoneRules } from "../phone.js";
 import { type Env, EnvSchema } from "./env.js";
 import { PRESEND_HOOK_CHECKS, type PresendHookConfig, presendHookOf } from "./presend-hook.js";
+import { WEBHOOK_CHECKS, type WebhooksConfig, webhooksOf } from "./webhooks.js";
 
 /**
  * The configuration of both processes (docs/configuration.md), parsed once from the environment.
@@ -83,6 +84,7 @@ export interface Config {
   };
   /** The destination policy's pre-send hook; undefined without `OTP_PRESEND_HOOK_URL`. */
   readonly presendHook: PresendHookConfig | undefined;
+  readonly webhooks: WebhooksConfig;
   readonly dispatcher: { readonly channels: readonly Channel[]; readonly prefetch: number; readonly port: number };
 }
 
@@ -146,6 +148,7 @@ const CROSS_CHECKS: readonly ((e: Env) => string | undefined)[] = [
       : undefined,
   ...STRICT_CHECKS,
   ...PRESEND_HOOK_CHECKS,
+  ...WEBHOOK_CHECKS,
 ];
 
 /**
@@ -226,6 +229,7 @@ function configOf(e: Env): Config {
       telegram: { url: e.OTP_TELEGRAM_URL, worker: e.OTP_TELEGRAM_WORKER, appToken: e.OTP_TELEGRAM_APP_TOKEN },
     },
     presendHook: presendHookOf(e),
+    webhooks: webhooksOf(e),
     dispatcher: { channels: e.DISPATCHER_CHANNELS, prefetch: e.DISPATCHER_PREFETCH, port: e.DISPATCHER_PORT },
   };
 }

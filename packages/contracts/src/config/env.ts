@@ -118,6 +118,17 @@ export const EnvSchema = z.object({
   OTP_PRESEND_HOOK_FAIL: oneOf(["open", "closed"]),
   OTP_PRESEND_HOOK_ALLOW_PRIVATE: bool(false),
 
+  // Lifecycle webhooks (docs/lifecycle.md): one subscription without the API, and private targets.
+  OTP_WEBHOOK_URL: optionalStr(),
+  OTP_WEBHOOK_SECRET: optionalStr().pipe(
+    z
+      .string()
+      .regex(WEBHOOK_SECRET_PATTERN, { error: "must be whsec_ followed by base64 (Standard Webhooks)" })
+      .optional(),
+  ),
+  OTP_WEBHOOK_EVENTS: optionalStr(),
+  OTP_WEBHOOK_ALLOW_PRIVATE: bool(false),
+
   DISPATCHER_CHANNELS: channelList,
   DISPATCHER_PREFETCH: int(128, 1, 10_000),
   DISPATCHER_PORT: int(3001, 0, 65535),

@@ -4,12 +4,14 @@ import { checkBudgetSql } from "./check-budget.js";
 import { limitRuleSql } from "./limit-rule.js";
 import { lookupMissSql } from "./lookup-miss.js";
 import { otpSql } from "./otp.js";
+import { otpLifecycleSql } from "./otp-lifecycle.js";
 import { otpPolicySql } from "./otp-policy.js";
 import { otpWindowsSql } from "./otp-windows.js";
 import { outboxSql } from "./outbox.js";
 import { policySql } from "./policy.js";
 import { policyBlockSql } from "./policy-block.js";
 import { policyWindowsSql } from "./policy-windows.js";
+import { webhookSql } from "./webhook.js";
 
 export * from "./app-secret.js";
 export * from "./check-budget.js";
@@ -17,6 +19,7 @@ export * from "./limit-rule.js";
 export * from "./lookup-miss.js";
 export * from "./otp.js";
 export * from "./otp-delivery.js";
+export * from "./otp-lifecycle.js";
 export * from "./otp-policy.js";
 export * from "./otp-windows.js";
 export * from "./outbox.js";
@@ -24,6 +27,7 @@ export * from "./policy.js";
 export * from "./policy-block.js";
 export * from "./policy-windows.js";
 export * from "./statement.js";
+export * from "./webhook.js";
 
 /**
  * Every hand-written statement of the service, per table, for the tables of one schema
@@ -44,6 +48,8 @@ export function createSql(tables: Tables) {
     policyBlock: policyBlockSql(tables),
     policyWindows: policyWindowsSql(tables),
     otpPolicy: otpPolicySql(tables, otp),
+    otpLifecycle: otpLifecycleSql(tables),
+    webhook: webhookSql(tables),
   };
 }
 
