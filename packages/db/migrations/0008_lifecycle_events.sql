@@ -14,6 +14,34 @@ AS $$
 $$;
 --> statement-breakpoint
 
+-- otp_emit as in 0007, with one message id per subscription: 0007 drew it in an uncorrelated
+-- LATERAL subquery, which PostgreSQL evaluates once, so a second subscription's row collided with
+-- the first (outbox_pkey) and failed the state change. A volatile call in the select list is drawn
+-- per row.
+CREATE OR REPLACE FUNCTION otp_emit(p_type text, p_otp_id uuid, p_at timestamptz, p_data jsonb) RETURNS integer
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+  n integer;
+BEGIN
+  INSERT INTO outbox (id, otp_id, channel, event, created_at)
+  SELECT m.id, p_otp_id, 'webhook',
+    jsonb_build_object('v', 1, 'id', 'msg_' || m.id::text, 'subscription_id', m.subscription_id, 'otp_id', p_otp_id,
+      'type', p_type,
+      'payload', jsonb_build_object('type', p_type,
+        'timestamp', to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'data', p_data)),
+    p_at
+  FROM (
+    SELECT gen_random_uuid() AS id, w.id AS subscription_id FROM webhook w
+    WHERE p_type = ANY(w.events) OR 'otp.*' = ANY(w.events) OR '*' = ANY(w.events)
+  ) m;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END;
+$$;
+--> statement-breakpoint
+
 -- An event about one OTP, its data as otp_event_data shows the OTP at p_at, when a subscription
 -- wants it. Returns the outbox rows written.
 CREATE OR REPLACE FUNCTION otp_emit_for(p_type text, p_otp_id uuid, p_at timestamptz, p_max_failures integer)
