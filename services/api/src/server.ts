@@ -62,7 +62,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   const sql = createSql(createTables(config.pg.schema));
   const keys = await loadKeyring(pool, config.pg, config.otp.secret, { log: logger });
   warnAboutSettings(config, logger);
-  await syncEnvWebhook({ pool, sql, keys, clock }, config.webhooks);
+  await syncEnvWebhookOrClose({ pool, sql, keys, clock }, config);
 
   const broker = await createBrokerClient({
     url: config.amqp.urls,
@@ -74,10 +74,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   });
   broker.connection.start();
   const { afterCommit, relay } = startOutbox({ pool, sql, broker, clock, logger }, options.relay);
-  const sweeper = new CounterSweeper({ pool, sql, clock, logger });
-  sweeper.start();
-  const expirySweeper = new ExpirySweeper({ pool, sql, clock, logger, maxFailures: config.otp.maxCheckAttempts });
-  expirySweeper.start();
+  const { sweeper, expirySweeper } = startSweepers({ pool, sql, clock, logger }, config);
 
   const metrics = createMetrics(new Registry(), { processMetrics: true });
   const app = createApp({
@@ -92,15 +89,13 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   });
 
   const server = await listen(app, config.http, options.port ?? config.port);
-  const port = (server.address() as AddressInfo).port;
+  const { port } = server.address() as AddressInfo;
   logger.info({ port }, "otp-api listening");
 
   let closing: Promise<void> | undefined;
+  const sweepers = [sweeper, expirySweeper];
   const close = () =>
-    stopApi(
-      { server, afterCommit, relay, sweepers: [sweeper, expirySweeper], broker, pool, logger },
-      options.drainMs ?? DRAIN_MS,
-    );
+    stopApi({ server, afterCommit, relay, sweepers, broker, pool, logger }, options.drainMs ?? DRAIN_MS);
   return {
     port,
     app,
@@ -171,6 +166,29 @@ function startOutbox(
   });
   relay.start();
   return { afterCommit, relay };
+}
+
+/** The `OTP_WEBHOOK_URL` subscription, kept equal to the variables; a refused URL stops the start, the pool closed. */
+async function syncEnvWebhookOrClose(
+  parts: { pool: pg.Pool; sql: Sql; keys: Keyring; clock: Clock },
+  config: Config,
+): Promise<void> {
+  await syncEnvWebhook(parts, config.webhooks).catch(async (error: unknown) => {
+    await parts.pool.end();
+    throw error;
+  });
+}
+
+/** The periodic jobs: forgotten counters (every minute), `otp.expired` (every 5 s). */
+function startSweepers(
+  parts: { pool: pg.Pool; sql: Sql; clock: Clock; logger: Logger },
+  config: Config,
+): { sweeper: CounterSweeper; expirySweeper: ExpirySweeper } {
+  const sweeper = new CounterSweeper(parts);
+  sweeper.start();
+  const expirySweeper = new ExpirySweeper({ ...parts, maxFailures: config.otp.maxCheckAttempts });
+  expirySweeper.start();
+  return { sweeper, expirySweeper };
 }
 
 /** Settings that are valid but almost certainly a mistake: said once, at start. */

@@ -6,15 +6,7 @@ import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maskTarget } from "../src/mask.js";
 import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
-import {
-  checkById,
-  checkSms,
-  KEEP_OUTBOX,
-  sendSms,
-  subscribe,
-  typesOf,
-  webhookEvents,
-} from "./support/lifecycle.js";
+import { checkById, checkSms, KEEP_OUTBOX, sendSms, subscribe, typesOf, webhookEvents } from "./support/lifecycle.js";
 
 /**
  * Every lifecycle event the API emits (docs/lifecycle.md, "Events"), read where it is written: the
@@ -225,10 +217,17 @@ describe("otp.blocked (docs/policy.md)", () => {
     api.clock.advance(120_000);
     const before = (await blocked(0)).length;
     await sendSms(api, freshPhone(), "1234");
-    const refused = await api.call("POST", "/sms", { phone: freshPhone(), password: "1", lifetime: 60, message: "C 1" });
+    const refused = await api.call("POST", "/sms", {
+      phone: freshPhone(),
+      password: "1",
+      lifetime: 60,
+      message: "C 1",
+    });
     expect(refused.status).toBe(429);
     const events = await blocked(before);
-    expect(events.map((e) => e.payload.data)).toEqual([expect.objectContaining({ rule: "budget", status_code: "budget_exceeded" })]);
+    expect(events.map((e) => e.payload.data)).toEqual([
+      expect.objectContaining({ rule: "budget", status_code: "budget_exceeded" }),
+    ]);
     await api.call("POST", "/policy/sms", { mode: "monitor" });
     const watched = await sendSms(api, freshPhone(), "1234");
     expect(await blocked(before + 1)).toEqual([]);

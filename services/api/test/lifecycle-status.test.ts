@@ -89,7 +89,10 @@ describe("GET /otp/{id}: the verification status", () => {
       const newer = await sendSms(strictNew, phone, "222222");
       expect((await checkSms(strictNew, phone, "222222")).body).toEqual({ status: true });
       expect((await view(strictNew, newer)).verification.status).toBe("approved");
-      expect((await view(strictNew, older)).verification).toMatchObject({ status: "canceled", reason: "sibling_consumed" });
+      expect((await view(strictNew, older)).verification).toMatchObject({
+        status: "canceled",
+        reason: "sibling_consumed",
+      });
     } finally {
       await strictNew.close();
     }
@@ -113,7 +116,10 @@ describe("GET /otp/{id}: the verification status", () => {
       { "Content-Type": "application/x-www-form-urlencoded" },
     );
     expect(form.status).toBe(200);
-    expect((await view(api, (form.body.content as { id: string }).id)).metadata).toEqual({ order: "42", step: "login" });
+    expect((await view(api, (form.body.content as { id: string }).id)).metadata).toEqual({
+      order: "42",
+      step: "login",
+    });
   });
 
   it("stores the country of sms and call targets, none for email", async () => {
@@ -181,7 +187,11 @@ describe("POST /otp/{id}/check", () => {
     for (let i = 0; i < 3; i++) expect((await checkSms(api, phone, `00000${i}`)).body.status).toBe(false);
     for (let i = 0; i < 2; i++) expect((await checkById(api, id, `10000${i}`)).body.status).toBe(false);
     const refused = await checkById(api, id, "123456");
-    expect(refused.body).toMatchObject({ status: false, status_code: "attempts_exceeded", content: { attempts_left: 0 } });
+    expect(refused.body).toMatchObject({
+      status: false,
+      status_code: "attempts_exceeded",
+      content: { attempts_left: 0 },
+    });
     const other = await sendSms(api, phone, "777777");
     const throttled = await checkById(api, other, "777777");
     expect(throttled.body).toMatchObject({ status: false, status_code: "check_throttled" });

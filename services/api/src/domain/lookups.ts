@@ -72,35 +72,38 @@ export function createLookups(deps: DomainDeps) {
       });
     },
 
-    async statusOf(id: string): Promise<OtpStatusContent | undefined> {
-      const [{ rows }, policy, data] = await Promise.all([
-        deps.pool.query<OtpStatusRow>(otp.statusById({ id })),
-        policyOf(deps, id),
-        eventDataOf(deps, id),
-      ]);
-      const row = rows[0];
-      if (!row || !data) return undefined;
-      return {
-        id: row.id,
-        channel: row.channel,
-        created_at: row.created_at.toISOString(),
-        expire_at: row.expire_at.toISOString(),
-        delivery: {
-          status: row.delivery_status,
-          attempts: row.delivery_attempts,
-          last_error: row.delivery_last_error,
-          delivered_at: row.delivered_at?.toISOString() ?? null,
-        },
-        ...(policy && { policy }),
-        verification: verificationOf(data),
-        metadata: data.metadata,
-        test: data.test,
-      };
-    },
+    statusOf: (id: string) => statusOf(deps, id),
   };
 }
 
 export type Lookups = ReturnType<typeof createLookups>;
+
+/** `GET /otp/{id}`: the delivery status, the policy's decision and the verification, as `otp_event_data` shows it. */
+async function statusOf(deps: DomainDeps, id: string): Promise<OtpStatusContent | undefined> {
+  const [{ rows }, policy, data] = await Promise.all([
+    deps.pool.query<OtpStatusRow>(deps.sql.otp.statusById({ id })),
+    policyOf(deps, id),
+    eventDataOf(deps, id),
+  ]);
+  const row = rows[0];
+  if (!row || !data) return undefined;
+  return {
+    id: row.id,
+    channel: row.channel,
+    created_at: row.created_at.toISOString(),
+    expire_at: row.expire_at.toISOString(),
+    delivery: {
+      status: row.delivery_status,
+      attempts: row.delivery_attempts,
+      last_error: row.delivery_last_error,
+      delivered_at: row.delivered_at?.toISOString() ?? null,
+    },
+    ...(policy && { policy }),
+    verification: verificationOf(data),
+    metadata: data.metadata,
+    test: data.test,
+  };
+}
 
 /** How the destination policy judged the OTP (docs/policy.md); undefined when it was off. */
 async function policyOf(deps: DomainDeps, id: string): Promise<OtpPolicyContent | undefined> {

@@ -13,7 +13,13 @@ import { defineRoute, defineRouteWithParams, errors, json } from "../http/route.
 import type { RouteContext } from "./context.js";
 
 /** `POST/GET /webhooks`, `DELETE /webhooks/{id}` (docs/lifecycle.md, "Webhook subscriptions"). */
-export function webhookRoutes(app: OpenAPIHono<AppEnv>, { webhooks }: RouteContext): void {
+export function webhookRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext): void {
+  createRouteOf(app, ctx);
+  listRoute(app, ctx);
+  deleteRoute(app, ctx);
+}
+
+function createRouteOf(app: OpenAPIHono<AppEnv>, { webhooks }: RouteContext): void {
   defineRouteWithParams(
     app,
     {
@@ -34,7 +40,9 @@ export function webhookRoutes(app: OpenAPIHono<AppEnv>, { webhooks }: RouteConte
       return ok(c, created.webhook);
     },
   );
+}
 
+function listRoute(app: OpenAPIHono<AppEnv>, { webhooks }: RouteContext): void {
   defineRoute(
     app,
     createRoute({
@@ -46,7 +54,9 @@ export function webhookRoutes(app: OpenAPIHono<AppEnv>, { webhooks }: RouteConte
     }),
     async (c) => ok(c, { webhooks: await webhooks.list() }),
   );
+}
 
+function deleteRoute(app: OpenAPIHono<AppEnv>, { webhooks }: RouteContext): void {
   defineRoute(
     app,
     createRoute({

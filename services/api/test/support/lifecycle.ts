@@ -30,7 +30,13 @@ export const typesOf = async (api: TestApi, otpId: string): Promise<string[]> =>
 export const KEEP_OUTBOX = { intervalMs: 3_600_000 } as const;
 
 export interface OtpView {
-  verification: { status: string; reason: string | null; attempts_left: number | null; expires_in: number | null; verified_at: string | null };
+  verification: {
+    status: string;
+    reason: string | null;
+    attempts_left: number | null;
+    expires_in: number | null;
+    verified_at: string | null;
+  };
   metadata: Record<string, string>;
   test: boolean;
   delivery: { status: string };
@@ -43,7 +49,13 @@ export async function view(api: TestApi, id: string): Promise<OtpView> {
 }
 
 export async function sendSms(api: TestApi, phone: string, password: string, extra: Record<string, unknown> = {}) {
-  const answer = await api.call("POST", "/sms", { phone, password, lifetime: 600, message: `Code ${password}`, ...extra });
+  const answer = await api.call("POST", "/sms", {
+    phone,
+    password,
+    lifetime: 600,
+    message: `Code ${password}`,
+    ...extra,
+  });
   if (answer.status !== 200) throw new Error(`POST /sms: ${JSON.stringify(answer.body)}`);
   return (answer.body.content as { id: string }).id;
 }
