@@ -37,6 +37,7 @@ describe("GET /otp/{id}: the verification status", () => {
       metadata: { order: "A-42" },
       test: false,
     });
+    expect(api.logs.join("\n")).not.toContain("A-42");
     const { expires_in } = (answer.body.content as { verification: { expires_in: number } }).verification;
     expect(expires_in).toBeGreaterThan(590);
     expect(expires_in).toBeLessThanOrEqual(600);
