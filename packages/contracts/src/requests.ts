@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CHANNEL_INFO, Channel, PASSWORD_PLACEHOLDER, substitutePassword } from "./channels.js";
+import { metadata } from "./metadata.js";
 import type { PhoneRules } from "./phone.js";
 import {
   chatId,
@@ -87,6 +88,7 @@ function commonCreateFields(limits: RequestLimits) {
     lifetime: positiveInt("lifetime", limits.maxLifetime).meta({
       description: `Seconds the code stays valid (1 to ${limits.maxLifetime}).`,
     }),
+    metadata: metadata(),
   };
 }
 
@@ -128,7 +130,7 @@ function fitsTelegram(limits: RequestLimits) {
  * first complaint a client sees is the one the original product would have made.
  */
 export function createOtpRequests(limits: RequestLimits) {
-  const { ip, password, lifetime } = commonCreateFields(limits);
+  const { ip, password, lifetime, metadata } = commonCreateFields(limits);
   return {
     sms: z
       .object({
@@ -137,10 +139,11 @@ export function createOtpRequests(limits: RequestLimits) {
         password,
         message: required(text("message")).meta({ description: SMS_LENGTH_RULE }),
         lifetime,
+        metadata,
       })
       .superRefine(passwordOrPlaceholder(["message"]))
       .superRefine(fitsSms(limits)),
-    call: z.object({ ip, phone: phone(limits.phone), password, lifetime }),
+    call: z.object({ ip, phone: phone(limits.phone), password, lifetime, metadata }),
     email: z
       .object({
         ip,
@@ -150,6 +153,7 @@ export function createOtpRequests(limits: RequestLimits) {
         lifetime,
         text: optional(text("text", TEXT_LIMITS.body)),
         html: optional(text("html", TEXT_LIMITS.body)),
+        metadata,
       })
       .superRefine(passwordOrPlaceholder(["subject", "text", "html"])),
     telegram: z
@@ -161,6 +165,7 @@ export function createOtpRequests(limits: RequestLimits) {
           description: `At most ${TEXT_LIMITS.telegramUnits} UTF-16 code units once {password} is replaced.`,
         }),
         lifetime,
+        metadata,
       })
       .superRefine(passwordOrPlaceholder(["message"]))
       .superRefine(fitsTelegram(limits)),
@@ -220,3 +225,6 @@ export const PasswordRequest = z.object({ target: target() });
 
 /** `GET /otp/{id}` path parameter. */
 export const OtpIdParam = z.object({ id: z.uuid({ error: '"id" must be a UUID' }) });
+
+/** `POST /otp/{id}/check`: the code the user typed for this OTP, and optionally the user's address. */
+export const CheckByIdRequest = z.object({ password: requiredPassword, ip: requesterIp });

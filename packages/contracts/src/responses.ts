@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CHANNELS } from "./channels.js";
+import { VERIFICATION_STATUSES } from "./lifecycle.js";
 import { LimitRule } from "./limit-requests.js";
 import { POLICY_DECISIONS, POLICY_RULES } from "./policy.js";
 
@@ -28,6 +29,7 @@ export const ERROR_CODES = [
   "attempts_exceeded",
   "check_throttled",
   "lookup_throttled",
+  "conflict",
   "unavailable",
   "internal",
 ] as const;
@@ -56,6 +58,7 @@ export const HTTP_STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   attempts_exceeded: 200,
   check_throttled: 200,
   lookup_throttled: 429,
+  conflict: 409,
   unavailable: 503,
   internal: 500,
 };
@@ -89,6 +92,11 @@ export const CheckResponse = z
   })
   .meta({ id: "CheckResponse" });
 
+/** `POST /otp/{id}/check`: a check's answer, with the OTP's wrong checks left (null without a limit). */
+export const CheckByIdResponse = CheckResponse.extend({
+  content: z.object({ attempts_left: z.number().int().nullable() }),
+}).meta({ id: "CheckByIdResponse" });
+
 export const LimitsContent = z.object({
   ips: z.array(LimitRule),
   phones: z.array(LimitRule).optional(),
@@ -113,6 +121,19 @@ export const OtpPolicyContent = z.object({
 });
 export type OtpPolicyContent = z.infer<typeof OtpPolicyContent>;
 
+/** `GET /otp/{id}`'s `verification` (docs/lifecycle.md, "Verification status"), as `otp_event_data` builds it. */
+export const VerificationContent = z.object({
+  status: z.enum(VERIFICATION_STATUSES),
+  /** For `canceled`: `canceled` (DELETE), `superseded` (a resend), `consumed`, `sibling_consumed`. */
+  reason: z.string().nullable(),
+  /** Wrong checks left before the code is dead; null without OTP_MAX_CHECK_ATTEMPTS. */
+  attempts_left: z.number().int().nullable(),
+  /** Seconds left while `pending`; else null. */
+  expires_in: z.number().int().nullable(),
+  verified_at: z.iso.datetime({ offset: true }).nullable(),
+});
+export type VerificationContent = z.infer<typeof VerificationContent>;
+
 export const OtpStatusContent = z.object({
   id: z.uuid(),
   channel: z.enum(CHANNELS),
@@ -125,7 +146,10 @@ export const OtpStatusContent = z.object({
     delivered_at: z.iso.datetime().nullable(),
   }),
   policy: OtpPolicyContent.optional(),
-  test: z.literal(true).optional().meta({ description: "A test target's code (docs/test-targets.md): never sent." }),
+  verification: VerificationContent,
+  metadata: z.record(z.string(), z.string()),
+  /** A test target's OTP (docs/test-targets.md): never sent. */
+  test: z.boolean(),
 });
 export type OtpStatusContent = z.infer<typeof OtpStatusContent>;
 export const OtpStatusResponse = contentResponse(OtpStatusContent).meta({ id: "OtpStatusResponse" });

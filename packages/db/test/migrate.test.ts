@@ -137,6 +137,8 @@ describe("migrate()", () => {
           unique: true,
           supersede: true,
           maxFailures: 5,
+          metadata: '{"order": "1"}',
+          country: "KZ",
         }),
       );
       expect(issued.rows).toEqual([{ result: "inserted" }]);
@@ -151,9 +153,12 @@ describe("migrate()", () => {
           maxFailures: 5,
           singleUse: true,
           throttleAfter: 5,
+          only: null,
         }),
       );
-      expect(checked.rows).toEqual([{ outcome: "mismatch", retry_after_ms: null }]);
+      expect(checked.rows).toEqual([
+        { outcome: "mismatch", retry_after_ms: null, attempts_left: null, verified_seconds: null },
+      ]);
       const counted = await pool.query('SELECT ip, failures FROM "tenant_a".check_budget ORDER BY ip');
       expect(counted.rows).toEqual([
         { ip: "", failures: 1 },

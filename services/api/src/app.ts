@@ -6,11 +6,13 @@ import type { AppDeps } from "./app-deps.js";
 import { createChecker } from "./domain/check.js";
 import type { DomainDeps } from "./domain/deps.js";
 import { createIssuer } from "./domain/issue.js";
+import { createLifecycle } from "./domain/lifecycle.js";
 import { createLookups } from "./domain/lookups.js";
 import { createPolicyCache } from "./domain/policy/cache.js";
 import { createPresendHook } from "./domain/policy/hook.js";
 import type { PolicyEvents } from "./domain/policy/policed-issue.js";
 import { createTestTargets } from "./domain/test-targets.js";
+import { createWebhookStore } from "./domain/webhooks/store.js";
 import { authMiddleware } from "./http/auth.js";
 import { refuseCrossSite } from "./http/cross-site.js";
 import type { AppEnv } from "./http/env.js";
@@ -19,6 +21,7 @@ import { observe } from "./http/observe.js";
 import { securityHeaders } from "./http/security-headers.js";
 import type { RouteContext } from "./routes/context.js";
 import { docsRoutes } from "./routes/docs.js";
+import { lifecycleRoutes } from "./routes/lifecycle.js";
 import { limitRoutes } from "./routes/limits.js";
 import { lookupRoutes } from "./routes/lookups.js";
 import { opsRoutes } from "./routes/ops.js";
@@ -27,6 +30,7 @@ import { policyRoutes } from "./routes/policy.js";
 import { statsRoutes } from "./routes/stats.js";
 import { telegramRoutes } from "./routes/telegram.js";
 import { testTargetRoutes } from "./routes/test-targets.js";
+import { webhookRoutes } from "./routes/webhooks.js";
 
 export const API_VERSION = "1.0.0";
 
@@ -46,12 +50,16 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     policyEvents: policyEventsOf(deps),
     testTargets: deps.config.testTargets ? testTargetsOf(deps, sql) : undefined,
   };
+  const check = createChecker(domainDeps);
+  const lookups = createLookups(domainDeps);
   const ctx: RouteContext = {
     deps,
     domain: domainDeps,
     issuer: createIssuer(domainDeps, deps.afterCommit),
-    check: createChecker(domainDeps),
-    lookups: createLookups(domainDeps),
+    check,
+    lookups,
+    lifecycle: createLifecycle(domainDeps, check, lookups),
+    webhooks: createWebhookStore(domainDeps, deps.config.webhooks),
   };
   deps.metrics.setBacklogSource(async () => {
     const { rows } = await deps.pool.query<{ n: number }>(domainDeps.sql.outbox.count({}));
@@ -70,6 +78,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   limitRoutes(app, ctx);
   policyRoutes(app, ctx);
   lookupRoutes(app, ctx);
+  lifecycleRoutes(app, ctx);
+  webhookRoutes(app, ctx);
   telegramRoutes(app, ctx);
   statsRoutes(app, ctx);
   if (domainDeps.testTargets) testTargetRoutes(app, ctx, domainDeps.testTargets);

@@ -44,6 +44,19 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       labelNames: ["channel", "outcome"] as const,
       registers,
     }),
+    otpVerified: new Counter({
+      name: "otp_verified_total",
+      help: "Codes verified (their first right check, channel or by id), by channel.",
+      labelNames: ["channel"] as const,
+      registers,
+    }),
+    timeToVerify: new Histogram({
+      name: "otp_time_to_verify_seconds",
+      help: "Time from a code's creation to its first right check, by channel.",
+      labelNames: ["channel"] as const,
+      buckets: [5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1800],
+      registers,
+    }),
     policyDecisions: new Counter({
       name: "otp_policy_decisions_total",
       help:

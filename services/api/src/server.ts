@@ -7,13 +7,14 @@ import type pg from "pg";
 import { Registry } from "prom-client";
 import { createApp } from "./app.js";
 import { type Clock, systemClock } from "./clock.js";
+import { syncEnvWebhook } from "./domain/webhooks/store.js";
 import { drain, listen } from "./http/listen.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { AfterCommitPublisher } from "./outbox/after-commit.js";
 import { DeleteBatcher } from "./outbox/delete-batcher.js";
 import { ABANDON_GRACE_MS, OutboxRelay, type RelayOptions } from "./outbox/relay.js";
 import { BROKER_CLOSE_MS, CLOSE_BUDGET_MS, DRAIN_MS, flushTimeoutMs } from "./shutdown-budget.js";
-import { CounterSweeper } from "./sweeper.js";
+import { CounterSweeper, ExpirySweeper } from "./sweeper.js";
 
 export interface StartOptions {
   readonly logger: Logger;
@@ -40,6 +41,8 @@ export interface RunningApi {
   readonly relay: OutboxRelay;
   /** Deletes forgotten guessing counters every minute; `sweep()` runs one pass now (tests). */
   readonly sweeper: CounterSweeper;
+  /** Emits `otp.expired` every 5 s; `sweep()` runs one pass now (tests). */
+  readonly expirySweeper: ExpirySweeper;
   /** Graceful stop: no new connections, in-flight requests finish, outbox work flushed, everything closed. */
   close(): Promise<void>;
 }
@@ -59,6 +62,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   const sql = createSql(createTables(config.pg.schema));
   const keys = await loadKeyring(pool, config.pg, config.otp.secret, { log: logger });
   warnAboutSettings(config, logger);
+  await syncEnvWebhookOrClose({ pool, sql, keys, clock }, config);
 
   const broker = await createBrokerClient({
     url: config.amqp.urls,
@@ -70,8 +74,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   });
   broker.connection.start();
   const { afterCommit, relay } = startOutbox({ pool, sql, broker, clock, logger }, options.relay);
-  const sweeper = new CounterSweeper({ pool, sql, clock, logger });
-  sweeper.start();
+  const { sweeper, expirySweeper } = startSweepers({ pool, sql, clock, logger }, config);
 
   const metrics = createMetrics(new Registry(), { processMetrics: true });
   const app = createApp({
@@ -86,12 +89,13 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   });
 
   const server = await listen(app, config.http, options.port ?? config.port);
-  const port = (server.address() as AddressInfo).port;
+  const { port } = server.address() as AddressInfo;
   logger.info({ port }, "otp-api listening");
 
   let closing: Promise<void> | undefined;
+  const sweepers = [sweeper, expirySweeper];
   const close = () =>
-    stopApi({ server, afterCommit, relay, sweeper, broker, pool, logger }, options.drainMs ?? DRAIN_MS);
+    stopApi({ server, afterCommit, relay, sweepers, broker, pool, logger }, options.drainMs ?? DRAIN_MS);
   return {
     port,
     app,
@@ -101,6 +105,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     broker,
     relay,
     sweeper,
+    expirySweeper,
     close: () => {
       closing ??= close();
       return closing;
@@ -114,14 +119,14 @@ async function stopApi(
     server: HttpServer;
     afterCommit: AfterCommitPublisher;
     relay: OutboxRelay;
-    sweeper: CounterSweeper;
+    sweepers: readonly { stop(): Promise<void> }[];
     broker: BrokerClient;
     pool: pg.Pool;
     logger: Logger;
   },
   drainMs: number,
 ): Promise<void> {
-  const { server, afterCommit, relay, sweeper, broker, pool, logger } = parts;
+  const { server, afterCommit, relay, sweepers, broker, pool, logger } = parts;
   // One deadline for the whole stop (shutdown-budget.ts has the arithmetic): each step gets what
   // the previous ones left, so the sum cannot outgrow the force exit.
   const deadline = Date.now() + CLOSE_BUDGET_MS;
@@ -129,7 +134,11 @@ async function stopApi(
   // Side by side, not one after the other, in what is left before the broker's share. The relay's
   // stop takes up to ABANDON_GRACE_MS past its timeout (an abandoned pass rolling back).
   const flushMs = flushTimeoutMs(deadline, Date.now());
-  await Promise.all([relay.stop(Math.max(0, flushMs - ABANDON_GRACE_MS)), afterCommit.drain(flushMs), sweeper.stop()]);
+  await Promise.all([
+    relay.stop(Math.max(0, flushMs - ABANDON_GRACE_MS)),
+    afterCommit.drain(flushMs),
+    ...sweepers.map((s) => s.stop()),
+  ]);
   await broker.connection.close(); // at most BROKER_CLOSE_MS
   await pool.end();
   logger.info({}, "otp-api stopped");
@@ -157,6 +166,29 @@ function startOutbox(
   });
   relay.start();
   return { afterCommit, relay };
+}
+
+/** The `OTP_WEBHOOK_URL` subscription, kept equal to the variables; a refused URL stops the start, the pool closed. */
+async function syncEnvWebhookOrClose(
+  parts: { pool: pg.Pool; sql: Sql; keys: Keyring; clock: Clock },
+  config: Config,
+): Promise<void> {
+  await syncEnvWebhook(parts, config.webhooks).catch(async (error: unknown) => {
+    await parts.pool.end();
+    throw error;
+  });
+}
+
+/** The periodic jobs: forgotten counters (every minute), `otp.expired` (every 5 s). */
+function startSweepers(
+  parts: { pool: pg.Pool; sql: Sql; clock: Clock; logger: Logger },
+  config: Config,
+): { sweeper: CounterSweeper; expirySweeper: ExpirySweeper } {
+  const sweeper = new CounterSweeper(parts);
+  sweeper.start();
+  const expirySweeper = new ExpirySweeper({ ...parts, maxFailures: config.otp.maxCheckAttempts });
+  expirySweeper.start();
+  return { sweeper, expirySweeper };
 }
 
 /** Settings that are valid but almost certainly a mistake: said once, at start. */

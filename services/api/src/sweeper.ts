@@ -65,3 +65,71 @@ export class CounterSweeper {
     return deleted;
   }
 }
+
+export interface ExpirySweeperOptions extends SweeperOptions {
+  /** `OTP_MAX_CHECK_ATTEMPTS`: a code dead of its failures had its last event already. */
+  readonly maxFailures: number;
+}
+
+/** How far back a process looks at its first sweep: expiries while every API process was down. */
+export const EXPIRY_CATCH_UP_MS = 60 * 60_000;
+/** Each sweep looks this far behind the last one: a create that commits late is not skipped. */
+const EXPIRY_OVERLAP_MS = 60_000;
+
+/**
+ * Emits `otp.expired` (docs/lifecycle.md, "Events") once per code that ran out unverified and not
+ * canceled, within 30 s of its `expire_at` (every 5 s by default), in batches of 100, each batch
+ * one statement (`otp_emit_expired`) that marks its codes `expiry_emitted` with their events. It
+ * does nothing while no subscription wants the event; an expiry from before the oldest such
+ * subscription is nobody's event, so subscribing later brings no flood of old ones. Replicas take
+ * turns (a tried advisory lock); the codes' marks keep the event to one per OTP whoever sends it.
+ */
+export class ExpirySweeper {
+  readonly #o: Required<ExpirySweeperOptions>;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  /** The `now` of this process's last complete sweep. */
+  #sweptTo: Date;
+
+  constructor(options: ExpirySweeperOptions) {
+    this.#o = { intervalMs: 5_000, batchSize: 100, ...options };
+    this.#sweptTo = new Date(options.clock().getTime() - EXPIRY_CATCH_UP_MS);
+  }
+
+  start(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => {
+      this.#running ??= this.sweep()
+        .then(() => {})
+        .catch((error: unknown) => this.#o.logger.warn({ err: error }, "emitting otp.expired failed"))
+        .finally(() => {
+          this.#running = undefined;
+        });
+    }, this.#o.intervalMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  /** One sweep, batch after batch; resolves to the codes marked, or -1 when another replica held the turn. */
+  async sweep(): Promise<number> {
+    const { pool, sql, clock, batchSize: limit, maxFailures } = this.#o;
+    const now = clock();
+    const from = new Date(this.#sweptTo.getTime() - EXPIRY_OVERLAP_MS);
+    let marked = 0;
+    for (;;) {
+      const { rows } = await pool.query<{ n: number }>(sql.otpLifecycle.emitExpired({ from, now, maxFailures, limit }));
+      const n = rows[0]?.n ?? 0;
+      if (n < 0) return -1;
+      marked += n;
+      if (n < limit) break;
+    }
+    this.#sweptTo = now;
+    if (marked > 0) this.#o.logger.debug({ marked }, "emitted otp.expired");
+    return marked;
+  }
+}

@@ -31,6 +31,15 @@ describe("POST /{channel}", () => {
       created_at: expect.any(String),
       expire_at: expect.any(String),
       delivery: { status: "pending", attempts: 0, last_error: null, delivered_at: null },
+      verification: {
+        status: "pending",
+        reason: null,
+        attempts_left: 5,
+        expires_in: expect.any(Number),
+        verified_at: null,
+      },
+      metadata: {},
+      test: false,
     });
     const lifetime = Date.parse(content.expire_at as string) - Date.parse(content.created_at as string);
     expect(lifetime).toBe(120_000);

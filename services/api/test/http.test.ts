@@ -206,6 +206,9 @@ describe("/openapi.json and /docs", () => {
       "/password",
       "/telegram/webhook",
       "/otp/{id}",
+      "/otp/{id}/check",
+      "/webhooks",
+      "/webhooks/{id}",
       "/health",
       "/livez",
       "/metrics",
@@ -217,6 +220,7 @@ describe("/openapi.json and /docs", () => {
     expect(params).toEqual(["query:phone", "query:password", "query:ip"]);
     expect(doc.paths["/otp/{id}"]?.get?.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(["path:id"]);
     expect(Object.keys(doc.paths["/limit/telegram"] ?? {}).sort()).toEqual(["get", "post"]);
+    expect(Object.keys(doc.paths["/otp/{id}"] ?? {}).sort()).toEqual(["delete", "get"]);
   });
 
   it("/docs is an HTML page pointing at the document", async () => {

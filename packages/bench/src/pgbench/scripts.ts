@@ -22,7 +22,14 @@ function pgbenchText<P>(statement: Statement<P>, map: Partial<Record<keyof P & s
 export function createScript(batch: number): { script: string; vars: (run: number) => Record<string, string> } {
   const uuid = (kind: string) =>
     `md5(:run::text || '-' || :warm::text || '-' || :client_id::text || '-${kind}' || :n::text)::uuid`;
-  const insert = pgbenchText(sql.otp.issue, { id: uuid("o"), target: ":phone", eventId: uuid("e") });
+  // No metadata, and the country the API reads from a `7` phone (docs/lifecycle.md).
+  const insert = pgbenchText(sql.otp.issue, {
+    id: uuid("o"),
+    target: ":phone",
+    eventId: uuid("e"),
+    metadata: "NULL",
+    country: "'KZ'",
+  });
   const batchIds = `ARRAY(SELECT md5(:run::text || '-' || :warm::text || '-' || :client_id::text || '-e' || g::text)::uuid FROM generate_series(:n - ${batch} + 1, :n) AS g)`;
   const script = `\\set n :n + 1
 \\set phone 79000000000 + :run * 1000000000 + :warm * 500000000 + :client_id * 1000000 + :n
@@ -40,7 +47,7 @@ ${pgbenchText(sql.outbox.deletePublished, { ids: batchIds })};
 /** `GET /sms/check` that succeeds: the check statement (it locks, compares and counts in one). */
 export function checkScript(): string {
   return `\\set phone ${CHECK_PHONE_BASE} + random(1, :created)
-${pgbenchText(sql.otp.check, { target: ":phone", ip: "NULL" })};
+${pgbenchText(sql.otp.check, { target: ":phone", ip: "NULL", only: "NULL" })};
 `;
 }
 

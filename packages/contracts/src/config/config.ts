@@ -3,6 +3,7 @@ import { type Assurance, type ResendMode, STRICT_PROFILE } from "../guessing.js"
 import type { PhoneRules } from "../phone.js";
 import { type Env, EnvSchema } from "./env.js";
 import { PRESEND_HOOK_CHECKS, type PresendHookConfig, presendHookOf } from "./presend-hook.js";
+import { WEBHOOK_CHECKS, type WebhooksConfig, webhooksOf } from "./webhooks.js";
 
 /**
  * The configuration of both processes (docs/configuration.md), parsed once from the environment.
@@ -85,6 +86,7 @@ export interface Config {
   readonly presendHook: PresendHookConfig | undefined;
   /** `OTP_TEST_TARGETS`: the test-target routes and creates (docs/test-targets.md). */
   readonly testTargets: boolean;
+  readonly webhooks: WebhooksConfig;
   readonly dispatcher: { readonly channels: readonly Channel[]; readonly prefetch: number; readonly port: number };
 }
 
@@ -150,6 +152,7 @@ const CROSS_CHECKS: readonly ((e: Env) => string | undefined)[] = [
       : undefined,
   ...STRICT_CHECKS,
   ...PRESEND_HOOK_CHECKS,
+  ...WEBHOOK_CHECKS,
 ];
 
 /**
@@ -231,6 +234,7 @@ function configOf(e: Env): Config {
     },
     presendHook: presendHookOf(e),
     testTargets: e.OTP_TEST_TARGETS,
+    webhooks: webhooksOf(e),
     dispatcher: { channels: e.DISPATCHER_CHANNELS, prefetch: e.DISPATCHER_PREFETCH, port: e.DISPATCHER_PORT },
   };
 }

@@ -120,6 +120,16 @@ export const EnvSchema = z.object({
 
   // Test targets (docs/test-targets.md): refused under OTP_ASSURANCE=strict (config.ts).
   OTP_TEST_TARGETS: bool(false),
+  // Lifecycle webhooks (docs/lifecycle.md): one subscription without the API, and private targets.
+  OTP_WEBHOOK_URL: optionalStr(),
+  OTP_WEBHOOK_SECRET: optionalStr().pipe(
+    z
+      .string()
+      .regex(WEBHOOK_SECRET_PATTERN, { error: "must be whsec_ followed by base64 (Standard Webhooks)" })
+      .optional(),
+  ),
+  OTP_WEBHOOK_EVENTS: optionalStr(),
+  OTP_WEBHOOK_ALLOW_PRIVATE: bool(false),
 
   DISPATCHER_CHANNELS: channelList,
   DISPATCHER_PREFETCH: int(128, 1, 10_000),

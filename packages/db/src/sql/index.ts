@@ -4,6 +4,7 @@ import { checkBudgetSql } from "./check-budget.js";
 import { limitRuleSql } from "./limit-rule.js";
 import { lookupMissSql } from "./lookup-miss.js";
 import { otpSql } from "./otp.js";
+import { otpLifecycleSql } from "./otp-lifecycle.js";
 import { otpPolicySql } from "./otp-policy.js";
 import { otpStatsSql } from "./otp-stats.js";
 import { otpWindowsSql } from "./otp-windows.js";
@@ -12,6 +13,7 @@ import { policySql } from "./policy.js";
 import { policyBlockSql } from "./policy-block.js";
 import { policyWindowsSql } from "./policy-windows.js";
 import { testTargetSql } from "./test-target.js";
+import { webhookSql } from "./webhook.js";
 
 export * from "./app-secret.js";
 export * from "./check-budget.js";
@@ -19,6 +21,7 @@ export * from "./limit-rule.js";
 export * from "./lookup-miss.js";
 export * from "./otp.js";
 export * from "./otp-delivery.js";
+export * from "./otp-lifecycle.js";
 export * from "./otp-policy.js";
 export * from "./otp-stats.js";
 export * from "./otp-windows.js";
@@ -28,6 +31,7 @@ export * from "./policy-block.js";
 export * from "./policy-windows.js";
 export * from "./statement.js";
 export * from "./test-target.js";
+export * from "./webhook.js";
 
 /**
  * Every hand-written statement of the service, per table, for the tables of one schema
@@ -50,6 +54,8 @@ export function createSql(tables: Tables) {
     otpPolicy: otpPolicySql(tables, otp),
     otpStats: otpStatsSql(tables),
     testTarget: testTargetSql(tables),
+    otpLifecycle: otpLifecycleSql(tables),
+    webhook: webhookSql(tables),
   };
 }
 

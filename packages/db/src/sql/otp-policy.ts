@@ -40,6 +40,7 @@ export function otpPolicySql(tables: Tables, otp: OtpSql) {
         "unique",
         "supersede",
         "maxFailures",
+        "metadata",
         "country",
         "decision",
         "rule",

@@ -17,6 +17,10 @@ export interface InsertOtpParams {
   /** The delivery event's id and its JSON, written to the outbox by the same statement. */
   readonly eventId: string;
   readonly event: string;
+  /** The client's `metadata` as JSON (docs/lifecycle.md, "Metadata"); null when none. */
+  readonly metadata: string | null;
+  /** The phone's country (sms, call; `countryOfPhone`); null for other channels. */
+  readonly country: string | null;
 }
 
 /** How a create treats the channel's rules and the target's other codes. */
@@ -49,6 +53,8 @@ export interface CheckParams {
   readonly singleUse: boolean;
   /** `OTP_CHECK_THROTTLE_AFTER`; 0 = count, but never refuse. */
   readonly throttleAfter: number;
+  /** The check by id (`POST /otp/{id}/check`): only this OTP's code can match; null for a channel check. */
+  readonly only: string | null;
 }
 
 export type CheckOutcomeRow = "match" | "mismatch" | "attempts_exceeded" | "check_throttled";
@@ -57,6 +63,10 @@ export interface CheckRow {
   readonly outcome: CheckOutcomeRow;
   /** For `check_throttled`: how long until the running delay ends. */
   readonly retry_after_ms: string | null;
+  /** The checked OTP's wrong checks left (check by id, with OTP_MAX_CHECK_ATTEMPTS); else null. */
+  readonly attempts_left: number | null;
+  /** For a code's first right check: seconds from its creation (`otp_time_to_verify_seconds`). */
+  readonly verified_seconds: number | null;
 }
 
 /** OTP_RESEND=reuse: the live code to send again, if any. */
@@ -131,11 +141,14 @@ function issueSql(fn: (name: string) => string) {
         "unique",
         "supersede",
         "maxFailures",
+        "metadata",
+        "country",
       ],
       (p) => `SELECT ${fn("otp_issue")}(${p.id}::uuid, ${p.channel}::text, ${p.target}::text, ${p.ip}::text,
   ${p.passwordDigest}::bytea, ${p.passwordCipher}::bytea, ${p.generated}::boolean, ${p.createdAt}::timestamptz,
   ${p.expireAt}::timestamptz, ${p.eventId}::uuid, ${p.event}::jsonb, ${p.guarded}::boolean, ${p.unique}::boolean,
-  ${p.supersede}::boolean, ${p.maxFailures}::int, ${seconds(CHECK_THROTTLE.memorySeconds)}) AS result`,
+  ${p.supersede}::boolean, ${p.maxFailures}::int, ${seconds(CHECK_THROTTLE.memorySeconds)},
+  ${p.metadata}::jsonb, ${p.country}::text) AS result`,
     ),
 
     /**
@@ -169,11 +182,13 @@ function checkSql(fn: (name: string) => string) {
      */
     check: prepared<CheckParams>(
       "check",
-      ["channel", "target", "ip", "now", "nonce", "blinded", "maxFailures", "singleUse", "throttleAfter"],
-      (p) => `SELECT outcome, retry_after_ms FROM ${fn("otp_check")}(${p.channel}::text, ${p.target}::text,
+      ["channel", "target", "ip", "now", "nonce", "blinded", "maxFailures", "singleUse", "throttleAfter", "only"],
+      (
+        p,
+      ) => `SELECT outcome, retry_after_ms, attempts_left, verified_seconds FROM ${fn("otp_check")}(${p.channel}::text, ${p.target}::text,
   ${p.ip}::text, ${p.now}::timestamptz, ${p.nonce}::bytea, ${p.blinded}::bytea, ${p.maxFailures}::int,
   ${p.singleUse}::boolean, ${p.throttleAfter}::int, ${CHECK_THROTTLE.ipShare}, ${seconds(CHECK_THROTTLE.firstDelaySeconds)},
-  ${seconds(CHECK_THROTTLE.maxDelaySeconds)}, ${seconds(CHECK_THROTTLE.memorySeconds)})`,
+  ${seconds(CHECK_THROTTLE.maxDelaySeconds)}, ${seconds(CHECK_THROTTLE.memorySeconds)}, ${p.only}::uuid)`,
     ),
   };
 }

@@ -58,6 +58,7 @@ describe("table names come from the drizzle schema", () => {
       blinded: Buffer.alloc(1),
       maxFailures: 0,
       singleUse: false,
+      only: null,
     } as const;
     expect(a(params).name).not.toBe(b(params).name);
   });

@@ -27,6 +27,8 @@ export interface TestOtpParams {
   readonly createdAt: Date;
   readonly expireAt: Date;
   readonly country: string | null;
+  /** The create's metadata as JSON (docs/lifecycle.md, "Metadata"), or null. */
+  readonly metadata: string | null;
   /** Close the target's older live codes (OTP_RESEND=supersede, reuse), as a create does. */
   readonly supersede: boolean;
   readonly maxFailures: number;
@@ -106,6 +108,7 @@ function testOtpSql(tables: Tables) {
         "createdAt",
         "expireAt",
         "country",
+        "metadata",
         "supersede",
         "maxFailures",
       ],
@@ -117,9 +120,9 @@ function testOtpSql(tables: Tables) {
   RETURNING 1
 )
 INSERT INTO ${otp} (id, channel, target, ip, password_digest, password_cipher, generated, created_at, expire_at,
-  delivery_status, delivered_at, test, country)
+  delivery_status, delivered_at, test, country, metadata)
 VALUES (${p.id}, ${p.channel}, ${p.target}, NULL, ${p.passwordDigest}, ${p.passwordCipher}, false, ${p.createdAt},
-  ${p.expireAt}, 'delivered', ${p.createdAt}, true, ${p.country})`,
+  ${p.expireAt}, 'delivered', ${p.createdAt}, true, ${p.country}, ${p.metadata}::jsonb)`,
     ),
 
     /** `otp.created` for the OTP just inserted, in the same transaction (`otp_emit`, migration 0007). */

@@ -16,12 +16,18 @@ export interface CheckRequest {
   readonly password: string;
   /** The end user's address, when the caller gave it. */
   readonly ip?: string | undefined;
+  /** The check by id (`POST /otp/{id}/check`): only this OTP's code can match. */
+  readonly only?: string | undefined;
 }
 
 export interface CheckResult {
   readonly outcome: CheckOutcome;
   /** For `check_throttled`: seconds until the delay ends, at least 1. */
   readonly retryAfterSeconds?: number;
+  /** The checked OTP's wrong checks left (check by id; null without OTP_MAX_CHECK_ATTEMPTS). */
+  readonly attemptsLeft: number | null;
+  /** A code's first right check: seconds since it was created (`otp_time_to_verify_seconds`). */
+  readonly verifiedSeconds?: number;
 }
 
 /**
@@ -49,11 +55,14 @@ export function createChecker(deps: DomainDeps) {
         maxFailures: maxCheckAttempts,
         singleUse,
         throttleAfter: checkThrottleAfter,
+        only: request.only ?? null,
       }),
     );
     const row = rows[0] as CheckRow;
-    if (row.outcome !== "check_throttled") return { outcome: row.outcome };
-    return { outcome: row.outcome, retryAfterSeconds: Math.max(1, Math.ceil(Number(row.retry_after_ms) / 1000)) };
+    const result: CheckResult = { outcome: row.outcome, attemptsLeft: row.attempts_left };
+    if (row.verified_seconds !== null) return { ...result, verifiedSeconds: Number(row.verified_seconds) };
+    if (row.outcome !== "check_throttled") return result;
+    return { ...result, retryAfterSeconds: Math.max(1, Math.ceil(Number(row.retry_after_ms) / 1000)) };
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import {
   type Channel,
+  countryOfPhone,
   DELIVERY_EVENT_VERSION,
   type DeliveryContent,
   type DeliveryEvent,
@@ -30,6 +31,8 @@ export interface IssueRequest extends LimitedRequest {
   readonly lifetimeSeconds: number;
   /** The texts as the client sent them, `{password}` still in place. */
   readonly texts: Omit<DeliveryContent, "password">;
+  /** The client's labels (docs/lifecycle.md, "Metadata"); stored, returned and sent in webhooks, never logged. */
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
 }
 
 /** An accepted OTP's event, ready to publish: `body` is the JSON written to the outbox. */
@@ -103,6 +106,8 @@ function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date, reuse
     expireAt,
     eventId,
     event: body,
+    metadata: request.metadata === undefined ? null : JSON.stringify(request.metadata),
+    country: isPolicyChannel(request.channel) ? countryOfPhone(request.target) : null,
   };
   return { pending: { event, body }, row };
 }

@@ -2,6 +2,7 @@ import {
   type Channel,
   decrypt,
   digestPassword,
+  type LifecycleEventData,
   type OtpPolicyContent,
   type OtpStatusContent,
   type PolicyDecision,
@@ -71,32 +72,38 @@ export function createLookups(deps: DomainDeps) {
       });
     },
 
-    async statusOf(id: string): Promise<OtpStatusContent | undefined> {
-      const [{ rows }, policy] = await Promise.all([
-        deps.pool.query<OtpStatusRow>(otp.statusById({ id })),
-        policyOf(deps, id),
-      ]);
-      const row = rows[0];
-      if (!row) return undefined;
-      return {
-        id: row.id,
-        channel: row.channel,
-        created_at: row.created_at.toISOString(),
-        expire_at: row.expire_at.toISOString(),
-        delivery: {
-          status: row.delivery_status,
-          attempts: row.delivery_attempts,
-          last_error: row.delivery_last_error,
-          delivered_at: row.delivered_at?.toISOString() ?? null,
-        },
-        ...(policy && { policy }),
-        ...(row.test && { test: true as const }),
-      };
-    },
+    statusOf: (id: string) => statusOf(deps, id),
   };
 }
 
 export type Lookups = ReturnType<typeof createLookups>;
+
+/** `GET /otp/{id}`: the delivery status, the policy's decision and the verification, as `otp_event_data` shows it. */
+async function statusOf(deps: DomainDeps, id: string): Promise<OtpStatusContent | undefined> {
+  const [{ rows }, policy, data] = await Promise.all([
+    deps.pool.query<OtpStatusRow>(deps.sql.otp.statusById({ id })),
+    policyOf(deps, id),
+    eventDataOf(deps, id),
+  ]);
+  const row = rows[0];
+  if (!row || !data) return undefined;
+  return {
+    id: row.id,
+    channel: row.channel,
+    created_at: row.created_at.toISOString(),
+    expire_at: row.expire_at.toISOString(),
+    delivery: {
+      status: row.delivery_status,
+      attempts: row.delivery_attempts,
+      last_error: row.delivery_last_error,
+      delivered_at: row.delivered_at?.toISOString() ?? null,
+    },
+    ...(policy && { policy }),
+    verification: verificationOf(data),
+    metadata: data.metadata,
+    test: data.test,
+  };
+}
 
 /** How the destination policy judged the OTP (docs/policy.md); undefined when it was off. */
 async function policyOf(deps: DomainDeps, id: string): Promise<OtpPolicyContent | undefined> {
@@ -106,4 +113,18 @@ async function policyOf(deps: DomainDeps, id: string): Promise<OtpPolicyContent 
   const row = rows[0];
   if (!row) return undefined;
   return row.rule === null ? { decision: row.decision } : { decision: row.decision, rule: row.rule };
+}
+
+/** The OTP as its events show it (`otp_event_data`, the one definition of its verification status). */
+export async function eventDataOf(deps: DomainDeps, id: string): Promise<LifecycleEventData | undefined> {
+  const { rows } = await deps.pool.query<{ data: LifecycleEventData | null }>(
+    deps.sql.otpLifecycle.eventData({ id, now: deps.clock(), maxFailures: deps.otp.maxCheckAttempts }),
+  );
+  return rows[0]?.data ?? undefined;
+}
+
+/** `verification` with its time in the API's ISO form (jsonb writes the session's offset). */
+export function verificationOf(data: LifecycleEventData): OtpStatusContent["verification"] {
+  const { verified_at } = data.verification;
+  return { ...data.verification, verified_at: verified_at === null ? null : new Date(verified_at).toISOString() };
 }

@@ -127,6 +127,7 @@ async function insertTestOtp(
     createdAt,
     expireAt: new Date(createdAt.getTime() + request.lifetimeSeconds * 1000),
     country: phone ? countryOfPhone(request.target) : null,
+    metadata: request.metadata === undefined ? null : JSON.stringify(request.metadata),
     supersede: deps.supersede,
     maxFailures: deps.maxFailures,
   };

@@ -9,7 +9,32 @@ import type { AppEnv } from "./env.js";
 export async function readParams(c: Context<AppEnv>): Promise<Record<string, unknown>> {
   const query = c.req.query();
   const body = await readBody(c);
-  return body ? { ...query, ...body } : query;
+  return foldMetadata(body ? { ...query, ...body } : query);
+}
+
+const METADATA_FIELD = /^metadata\[([^[\]]*)\]$/;
+
+/**
+ * A form's (or query string's) `metadata[key]=value` fields as the `metadata` object a JSON body
+ * gives (docs/lifecycle.md, "Metadata"), as PHP reads such fields. Given both ways, or nested, it
+ * is refused rather than guessed.
+ */
+function foldMetadata(params: Record<string, unknown>): Record<string, unknown> {
+  const fields = Object.keys(params).filter((key) => key.startsWith("metadata["));
+  if (fields.length === 0) return params;
+  if (params.metadata !== undefined) {
+    throw new ApiError("validation", '"metadata" must be given once: as an object, or as metadata[key] fields');
+  }
+  const folded: Record<string, unknown> = { ...params };
+  const metadata: Record<string, unknown> = {};
+  for (const field of fields) {
+    const key = METADATA_FIELD.exec(field)?.[1];
+    if (key === undefined) throw new ApiError("validation", '"metadata" fields must be metadata[key]=value');
+    metadata[key] = folded[field];
+    delete folded[field];
+  }
+  folded.metadata = metadata;
+  return folded;
 }
 
 /** Reads and validates the parameters; a failure is a 400 `validation` naming the first problem. */

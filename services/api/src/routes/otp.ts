@@ -18,6 +18,7 @@ import type { AppEnv } from "../http/env.js";
 import { ok } from "../http/envelope.js";
 import { defineRouteWithParams, errors, json } from "../http/route.js";
 import { maskTarget } from "../mask.js";
+import type { Metrics } from "../metrics.js";
 import type { RouteContext } from "./context.js";
 
 const TEXT_FIELDS = ["message", "subject", "text", "html"] as const;
@@ -40,7 +41,15 @@ const ATTEMPTS_EXCEEDED_MESSAGE = "Too many wrong codes; request a new one";
 
 const seconds = (n: number) => `${n} second${n === 1 ? "" : "s"}`;
 
-function checkAnswer({ outcome, retryAfterSeconds = 1 }: CheckResult) {
+/** A check's metrics: its outcome, and for a code's first right check its verification and the time it took. */
+export function recordCheck(metrics: Metrics, channel: Channel, result: CheckResult): void {
+  metrics.otpChecked.inc({ channel, outcome: result.outcome });
+  if (result.verifiedSeconds === undefined) return;
+  metrics.otpVerified.inc({ channel });
+  metrics.timeToVerify.observe({ channel }, result.verifiedSeconds);
+}
+
+export function checkAnswer({ outcome, retryAfterSeconds = 1 }: CheckResult) {
   if (outcome === "match") return { status: true };
   if (outcome === "mismatch") return { status: false };
   if (outcome === "attempts_exceeded") {
@@ -101,6 +110,7 @@ function createOtpRoute(
         codeLength: deps.config.otp.codeLength,
         lifetimeSeconds: input.lifetime,
         texts: textsOf(input),
+        metadata: input.metadata,
       });
       if (!outcome.accepted) {
         const { code, message, retryAfterSeconds } = outcome.refusal;
@@ -147,7 +157,7 @@ function checkOtpRoute(
       const target = targetOf(channel, input);
       c.set("target", maskTarget(target));
       const result = await check({ channel, target, password: input.password, ip: input.ip });
-      deps.metrics.otpChecked.inc({ channel, outcome: result.outcome });
+      recordCheck(deps.metrics, channel, result);
       if (result.outcome === "check_throttled") c.header("Retry-After", String(result.retryAfterSeconds));
       return c.json(checkAnswer(result), 200);
     },

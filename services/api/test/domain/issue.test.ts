@@ -99,7 +99,14 @@ describe("issue", () => {
     expect(delivered).toMatch(/^\d{6}$/);
     expect(decrypt(deps.keys, rows[0]?.password_cipher as Buffer, rows[0]?.id as string)).toBe(delivered);
     const check = createChecker(deps);
-    expect(await check({ channel: "sms", target: "70000000003", password: "not it" })).toEqual({ outcome: "mismatch" });
-    expect(await check({ channel: "sms", target: "70000000003", password: delivered })).toEqual({ outcome: "match" });
+    expect(await check({ channel: "sms", target: "70000000003", password: "not it" })).toEqual({
+      outcome: "mismatch",
+      attemptsLeft: null,
+    });
+    expect(await check({ channel: "sms", target: "70000000003", password: delivered })).toEqual({
+      outcome: "match",
+      attemptsLeft: null,
+      verifiedSeconds: expect.any(Number),
+    });
   });
 });

@@ -2,6 +2,7 @@ import { countryOfPhone, type Policy, type PolicyChannel, type PolicyDecision, t
 import { withTransaction } from "../../db/transaction.js";
 import type { DomainDeps } from "../deps.js";
 import type { IssueOutcome, IssueRequest, LimitedInsert } from "../issue.js";
+import { blockedEvent } from "./blocked-event.js";
 import { checkPolicy } from "./check-policy.js";
 import { guardPrefixOf, judgeLists, type Objection } from "./judge.js";
 
@@ -30,6 +31,7 @@ export function createPolicedIssue(deps: DomainDeps, limitedInsert: LimitedInser
     const early = listed ?? (await askHook(deps, request, policy, country));
     if (enforce && early !== undefined && early !== "safelist") {
       deps.policyEvents.decided(channel, early.rule, "block");
+      await deps.pool.query(blockedEvent(deps, request, country, early));
       return { accepted: false, refusal: early.refusal };
     }
     const result = await withTransaction(deps.pool, async (client) => {
@@ -40,7 +42,10 @@ export function createPolicedIssue(deps: DomainDeps, limitedInsert: LimitedInser
         const record = { country, decision: "allow", rule };
         return { objection, outcome: await limitedInsert(client, request, { tryGuarded: true, record }) };
       }
-      if (enforce) return { objection, outcome: { accepted: false, refusal: objection.refusal } as const };
+      if (enforce) {
+        await client.query(blockedEvent(deps, request, country, objection));
+        return { objection, outcome: { accepted: false, refusal: objection.refusal } as const };
+      }
       const record = { country, decision: "would_block", rule: objection.rule };
       return { objection, outcome: await limitedInsert(client, request, { tryGuarded: true, record }) };
     });

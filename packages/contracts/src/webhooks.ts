@@ -1,0 +1,89 @@
+import { isIP } from "node:net";
+import { z } from "zod";
+import { isPublicAddress } from "./ip.js";
+import { LIFECYCLE_EVENT_TYPES } from "./lifecycle.js";
+import { contentResponse } from "./responses.js";
+import { WEBHOOK_SECRET_PATTERN } from "./signing.js";
+
+/**
+ * Webhook subscriptions (docs/lifecycle.md, "Webhook subscriptions"): the request and answers of
+ * `/webhooks`, and the rule their URLs follow, shared by the API and `OTP_WEBHOOK_URL`.
+ */
+
+/** What a subscription's `events` may hold: every event (`otp.*`) or event types. */
+export const WEBHOOK_EVENT_PATTERNS = ["otp.*", ...LIFECYCLE_EVENT_TYPES] as const;
+export const WebhookEventPattern = z.enum(WEBHOOK_EVENT_PATTERNS, {
+  error: `"events" must hold "otp.*" or event types (${LIFECYCLE_EVENT_TYPES.join(", ")})`,
+});
+
+export const MAX_WEBHOOK_URL_LENGTH = 2048;
+/** Subscriptions at most: each event is fanned out to every one that wants it, in the state change's transaction. */
+export const MAX_WEBHOOKS = 100;
+
+/** The host of a URL as an address when it is one (`[::1]` → `::1`), else undefined. */
+export function literalAddress(host: string): string | undefined {
+  const bare = host.startsWith("[") ? host.slice(1, -1) : host;
+  return isIP(bare) ? bare : undefined;
+}
+
+/**
+ * What is wrong with a webhook URL before any name is resolved, or undefined: not http(s), with
+ * credentials (they would be sent, and logged by proxies), or, unless `allowPrivate`, a literal
+ * address or `localhost` that is not on the public internet. The API also resolves names
+ * (services/api/src/domain/webhooks/url-check.ts).
+ */
+export function webhookUrlProblem(value: string, allowPrivate: boolean): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "must be an absolute http(s) URL";
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return "must be an http(s) URL";
+  if (url.username !== "" || url.password !== "") return "must not contain credentials (user:password@)";
+  if (allowPrivate) return undefined;
+  const host = url.hostname.toLowerCase();
+  if (host === "localhost" || host.endsWith(".localhost")) return `${host} is a loopback host`;
+  const address = literalAddress(host);
+  return address !== undefined && !isPublicAddress(address) ? `${address} is not a public address` : undefined;
+}
+
+/** `POST /webhooks`. */
+export const WebhookCreateRequest = z.object({
+  url: z
+    .string({ error: '"url" must be a string' })
+    .trim()
+    .max(MAX_WEBHOOK_URL_LENGTH, { error: `"url" must be at most ${MAX_WEBHOOK_URL_LENGTH} characters` })
+    .meta({ description: "Where events are POSTed: https (or http), no credentials, not a private address." }),
+  events: z
+    .array(WebhookEventPattern, { error: '"events" must be an array of event types' })
+    .min(1, { error: '"events" must not be empty' })
+    .max(WEBHOOK_EVENT_PATTERNS.length, { error: `"events" must have at most ${WEBHOOK_EVENT_PATTERNS.length} items` })
+    .transform((events) => [...new Set(events)])
+    .meta({ description: '`["otp.*"]` for every event, or some of the event types.' }),
+  secret: z
+    .string({ error: '"secret" must be a string' })
+    .regex(WEBHOOK_SECRET_PATTERN, { error: '"secret" must be whsec_ followed by base64 of at least 16 bytes' })
+    .optional()
+    .meta({ description: "A `whsec_…` secret of your own; one is generated (24 random bytes) when left out." }),
+});
+export type WebhookCreateRequest = z.output<typeof WebhookCreateRequest>;
+
+export const WebhookContent = z.object({
+  id: z.uuid(),
+  url: z.string(),
+  events: z.array(z.string()),
+  /** `api` (POST /webhooks) or `env` (OTP_WEBHOOK_URL). */
+  source: z.enum(["api", "env"]),
+  created_at: z.iso.datetime(),
+});
+export type WebhookContent = z.infer<typeof WebhookContent>;
+
+/** The answer of `POST /webhooks`: the only time the secret is shown. */
+export const WebhookCreatedResponse = contentResponse(WebhookContent.extend({ secret: z.string() })).meta({
+  id: "WebhookCreatedResponse",
+});
+export const WebhookListResponse = contentResponse(z.object({ webhooks: z.array(WebhookContent) })).meta({
+  id: "WebhookListResponse",
+});
+export const WebhookIdParam = z.object({ id: z.uuid({ error: '"id" must be a UUID' }) });

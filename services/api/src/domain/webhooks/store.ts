@@ -1,0 +1,101 @@
+import { randomUUID } from "node:crypto";
+import {
+  type Config,
+  encrypt,
+  MAX_WEBHOOKS,
+  newWebhookSecret,
+  type WebhookContent,
+  type WebhookCreateRequest,
+} from "@otp/contracts";
+import type { WebhookRow } from "@otp/db";
+import type { DomainDeps } from "../deps.js";
+import { webhookUrlRefusal } from "./url-check.js";
+
+/**
+ * The id of the subscription `OTP_WEBHOOK_URL` configures: fixed (derived from nothing secret), so
+ * that every start and every replica keeps the same row up to date instead of adding one.
+ */
+export const ENV_WEBHOOK_ID = "00000000-0000-4000-8000-00000000e4e1";
+
+type StoreDeps = Pick<DomainDeps, "pool" | "sql" | "keys" | "clock">;
+
+/** A subscription, or why it was refused (a 400 for the route). */
+export type CreateResult =
+  | { readonly ok: true; readonly webhook: WebhookContent & { readonly secret: string } }
+  | { readonly ok: false; readonly problem: string };
+
+export type RemoveResult = "deleted" | "not_found" | "configured";
+
+const contentOf = (row: WebhookRow): WebhookContent => ({
+  id: row.id,
+  url: row.url,
+  events: row.events,
+  source: row.source,
+  created_at: row.created_at.toISOString(),
+});
+
+/** Webhook subscriptions (docs/lifecycle.md, "Webhook subscriptions"): secrets sealed with the keyring, bound to the row's id. */
+export function createWebhookStore(deps: StoreDeps, settings: Config["webhooks"]) {
+  const { webhook } = deps.sql;
+  return {
+    async create(request: WebhookCreateRequest): Promise<CreateResult> {
+      const refusal = await webhookUrlRefusal(request.url, settings.allowPrivate);
+      if (refusal) return { ok: false, problem: `"url" ${refusal} (allowed with OTP_WEBHOOK_ALLOW_PRIVATE=true)` };
+      const { rows: counted } = await deps.pool.query<{ n: number }>(webhook.count({}));
+      if ((counted[0]?.n ?? 0) >= MAX_WEBHOOKS) {
+        return { ok: false, problem: `At most ${MAX_WEBHOOKS} webhook subscriptions; delete one first` };
+      }
+      const id = randomUUID();
+      const secret = request.secret ?? newWebhookSecret();
+      const { rows } = await deps.pool.query<WebhookRow>(
+        webhook.insert({
+          id,
+          url: request.url,
+          events: request.events,
+          secretCipher: encrypt(deps.keys, secret, id),
+          createdAt: deps.clock(),
+        }),
+      );
+      return { ok: true, webhook: { ...contentOf(rows[0] as WebhookRow), secret } };
+    },
+
+    async list(): Promise<WebhookContent[]> {
+      const { rows } = await deps.pool.query<WebhookRow>(webhook.list({}));
+      return rows.map(contentOf);
+    },
+
+    /** Deletes a subscription made through the API; the one of `OTP_WEBHOOK_URL` is the variable's business. */
+    async remove(id: string): Promise<RemoveResult> {
+      const { rows } = await deps.pool.query<{ source: string | null; deleted: boolean }>(webhook.remove({ id }));
+      const row = rows[0];
+      if (row?.deleted) return "deleted";
+      return row?.source === "env" ? "configured" : "not_found";
+    },
+  };
+}
+
+export type WebhookStore = ReturnType<typeof createWebhookStore>;
+
+/**
+ * Keeps the `OTP_WEBHOOK_URL` subscription equal to the variables, at start: upserted when they
+ * are set, removed when they are not. Throws when the URL is refused (main.ts stops the process).
+ */
+export async function syncEnvWebhook(deps: StoreDeps, settings: Config["webhooks"]): Promise<void> {
+  const { webhook } = deps.sql;
+  if (!settings.env) {
+    await deps.pool.query(webhook.removeEnv({ id: ENV_WEBHOOK_ID }));
+    return;
+  }
+  const { url, secret, events } = settings.env;
+  const refusal = await webhookUrlRefusal(url, settings.allowPrivate);
+  if (refusal) throw new Error(`OTP_WEBHOOK_URL: ${refusal} (allowed with OTP_WEBHOOK_ALLOW_PRIVATE=true)`);
+  await deps.pool.query(
+    webhook.upsertEnv({
+      id: ENV_WEBHOOK_ID,
+      url,
+      events,
+      secretCipher: encrypt(deps.keys, secret, ENV_WEBHOOK_ID),
+      createdAt: deps.clock(),
+    }),
+  );
+}

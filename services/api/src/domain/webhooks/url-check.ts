@@ -1,0 +1,31 @@
+import { type LookupAddress, lookup } from "node:dns";
+import { isPublicAddress, literalAddress, webhookUrlProblem } from "@otp/contracts";
+
+/** How long a subscription's host name may take to resolve before it is judged without it. */
+const RESOLVE_TIMEOUT_MS = 2_000;
+
+/**
+ * What is wrong with a webhook URL, or undefined (docs/lifecycle.md, "Webhook subscriptions"):
+ * the rules of `webhookUrlProblem`, and, unless `allowPrivate`, a host name that resolves to a
+ * loopback, private, link-local or unique-local address. A name that does not resolve now is
+ * accepted: DNS answers change, so the dispatcher checks the addresses again at every send.
+ */
+export async function webhookUrlRefusal(value: string, allowPrivate: boolean): Promise<string | undefined> {
+  const problem = webhookUrlProblem(value, allowPrivate);
+  if (problem || allowPrivate) return problem;
+  const host = new URL(value).hostname;
+  if (literalAddress(host) !== undefined) return undefined;
+  const addresses = await resolve(host);
+  const refused = addresses.find((a) => !isPublicAddress(a.address));
+  return refused && `${host} resolves to ${refused.address}, which is not a public address`;
+}
+
+function resolve(host: string): Promise<LookupAddress[]> {
+  return new Promise((done) => {
+    const timer = setTimeout(() => done([]), RESOLVE_TIMEOUT_MS);
+    lookup(host, { all: true }, (error, addresses) => {
+      clearTimeout(timer);
+      done(error ? [] : addresses);
+    });
+  });
+}
