@@ -12,6 +12,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { AfterCommitPublisher } from "./outbox/after-commit.js";
 import { DeleteBatcher } from "./outbox/delete-batcher.js";
 import { ABANDON_GRACE_MS, OutboxRelay, type RelayOptions } from "./outbox/relay.js";
+import { Retention, type RetentionOptions } from "./retention/retention.js";
 import { BROKER_CLOSE_MS, CLOSE_BUDGET_MS, DRAIN_MS, flushTimeoutMs } from "./shutdown-budget.js";
 import { CounterSweeper } from "./sweeper.js";
 
@@ -25,6 +26,7 @@ export interface StartOptions {
     "confirmTimeoutMs" | "minReconnectDelayMs" | "maxReconnectDelayMs" | "closeTimeoutMs"
   >;
   readonly relay?: Pick<RelayOptions, "intervalMs" | "graceMs" | "batchSize">;
+  readonly retention?: Pick<RetentionOptions, "intervalMs" | "batchSize" | "pauseMs">;
   /** In-flight requests get this long to finish on close before their connections are cut (default DRAIN_MS). */
   readonly drainMs?: number;
 }
@@ -40,6 +42,8 @@ export interface RunningApi {
   readonly relay: OutboxRelay;
   /** Deletes forgotten guessing counters every minute; `sweep()` runs one pass now (tests). */
   readonly sweeper: CounterSweeper;
+  /** Deletes OTP rows past OTP_RETENTION every minute; `pass()` runs one now (tests). */
+  readonly retention: Retention;
   /** Graceful stop: no new connections, in-flight requests finish, outbox work flushed, everything closed. */
   close(): Promise<void>;
 }
@@ -70,10 +74,9 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   });
   broker.connection.start();
   const { afterCommit, relay } = startOutbox({ pool, sql, broker, clock, logger }, options.relay);
-  const sweeper = new CounterSweeper({ pool, sql, clock, logger });
-  sweeper.start();
-
   const metrics = createMetrics(new Registry(), { processMetrics: true });
+  const { sweeper, retention } = startHousekeeping({ pool, sql, clock, logger }, metrics.registry, config, options);
+
   const app = createApp({
     config,
     pool,
@@ -91,7 +94,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
 
   let closing: Promise<void> | undefined;
   const close = () =>
-    stopApi({ server, afterCommit, relay, sweeper, broker, pool, logger }, options.drainMs ?? DRAIN_MS);
+    stopApi({ server, afterCommit, relay, sweeper, retention, broker, pool, logger }, options.drainMs ?? DRAIN_MS);
   return {
     port,
     app,
@@ -101,6 +104,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     broker,
     relay,
     sweeper,
+    retention,
     close: () => {
       closing ??= close();
       return closing;
@@ -115,13 +119,14 @@ async function stopApi(
     afterCommit: AfterCommitPublisher;
     relay: OutboxRelay;
     sweeper: CounterSweeper;
+    retention: Retention;
     broker: BrokerClient;
     pool: pg.Pool;
     logger: Logger;
   },
   drainMs: number,
 ): Promise<void> {
-  const { server, afterCommit, relay, sweeper, broker, pool, logger } = parts;
+  const { server, afterCommit, relay, sweeper, retention, broker, pool, logger } = parts;
   // One deadline for the whole stop (shutdown-budget.ts has the arithmetic): each step gets what
   // the previous ones left, so the sum cannot outgrow the force exit.
   const deadline = Date.now() + CLOSE_BUDGET_MS;
@@ -129,7 +134,12 @@ async function stopApi(
   // Side by side, not one after the other, in what is left before the broker's share. The relay's
   // stop takes up to ABANDON_GRACE_MS past its timeout (an abandoned pass rolling back).
   const flushMs = flushTimeoutMs(deadline, Date.now());
-  await Promise.all([relay.stop(Math.max(0, flushMs - ABANDON_GRACE_MS)), afterCommit.drain(flushMs), sweeper.stop()]);
+  await Promise.all([
+    relay.stop(Math.max(0, flushMs - ABANDON_GRACE_MS)),
+    afterCommit.drain(flushMs),
+    sweeper.stop(),
+    retention.stop(),
+  ]);
   await broker.connection.close(); // at most BROKER_CLOSE_MS
   await pool.end();
   logger.info({}, "otp-api stopped");
@@ -157,6 +167,21 @@ function startOutbox(
   });
   relay.start();
   return { afterCommit, relay };
+}
+
+/** The background deletes: forgotten guessing counters (`CounterSweeper`) and old OTP rows (`Retention`). */
+function startHousekeeping(
+  parts: Pick<RetentionOptions, "pool" | "sql" | "clock" | "logger">,
+  registry: Registry,
+  config: Config,
+  options: StartOptions,
+): { sweeper: CounterSweeper; retention: Retention } {
+  const sweeper = new CounterSweeper(parts);
+  sweeper.start();
+  const { retentionSeconds } = config.otp;
+  const retention = new Retention({ ...parts, registry, retentionSeconds, ...options.retention });
+  retention.start();
+  return { sweeper, retention };
 }
 
 /** Settings that are valid but almost certainly a mistake: said once, at start. */

@@ -10,6 +10,7 @@ import { outboxSql } from "./outbox.js";
 import { policySql } from "./policy.js";
 import { policyBlockSql } from "./policy-block.js";
 import { policyWindowsSql } from "./policy-windows.js";
+import { retentionSql } from "./retention.js";
 
 export * from "./app-secret.js";
 export * from "./check-budget.js";
@@ -23,6 +24,7 @@ export * from "./outbox.js";
 export * from "./policy.js";
 export * from "./policy-block.js";
 export * from "./policy-windows.js";
+export * from "./retention.js";
 export * from "./statement.js";
 
 /**
@@ -44,6 +46,7 @@ export function createSql(tables: Tables) {
     policyBlock: policyBlockSql(tables),
     policyWindows: policyWindowsSql(tables),
     otpPolicy: otpPolicySql(tables, otp),
+    retention: retentionSql(tables),
   };
 }
 
