@@ -37,13 +37,14 @@ export function retentionSql({ otp: otpTable, otpPolicy, limitRule, policy }: Ta
      * Deletes up to `limit` OTPs whose code expired before `cutoff`, the earliest first (served by
      * `otp_expire_idx`), and their `otp_policy` rows, in one statement, if no other replica is
      * deleting right now: the lock is tried, not awaited, and held until the statement's
-     * transaction ends, so passes of two replicas never delete at the same moment. An OTP expires
+     * transaction ends, so passes of two replicas never delete at the same moment; the lock is a
+     * one-time filter, so a replica without it reads no row. An OTP expires
      * after it was created, so no row younger than the cutoff goes, and no live code.
      */
     deleteBatch: statement<{ cutoff: Date; limit: number }>(
       ["cutoff", "limit"],
       (p) => `WITH l AS (SELECT pg_try_advisory_xact_lock(hashtextextended('${lockKey}', 0)) AS got),
-v AS (SELECT o.id FROM ${otp} o, l WHERE l.got AND o.expire_at < ${p.cutoff}::timestamptz
+v AS (SELECT o.id FROM ${otp} o WHERE (SELECT got FROM l) AND o.expire_at < ${p.cutoff}::timestamptz
   ORDER BY o.expire_at LIMIT ${p.limit}::int),
 r AS (DELETE FROM ${record} r USING v WHERE r.otp_id = v.id RETURNING 1),
 d AS (DELETE FROM ${otp} o USING v WHERE o.id = v.id RETURNING 1)
