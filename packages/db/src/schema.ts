@@ -61,8 +61,10 @@ export function createTables(schemaName: string) {
       expiryEmitted: boolean("expiry_emitted").notNull().default(false),
     },
     (t) => [
-      // Limit windows by target and checks by channel + target.
-      index("otp_channel_target_created_idx").on(t.channel, t.target, t.createdAt),
+      // Checks, limit windows and GET /password by channel + target; and, with text_pattern_ops
+      // (whose = is text's own), the destination policy's prefix ranges over phone channels
+      // (`target ~>=~ '770123' AND target ~<~ '770123:'`, whatever the database's collation).
+      index("otp_channel_target_idx").on(t.channel, t.target.op("text_pattern_ops"), t.createdAt),
       // Limit windows by ip; most rows of channels without ip rules have no ip.
       index("otp_channel_ip_created_idx").on(t.channel, t.ip, t.createdAt).where(sql`${t.ip} is not null`),
       // GET /target: which target received this code on this channel.
@@ -72,20 +74,14 @@ export function createTables(schemaName: string) {
       index("otp_email_limit_key_created_idx")
         .on(sql.raw(`(${EMAIL_LIMIT_KEY_SQL})`), t.createdAt)
         .where(sql`${t.channel} = 'email'`),
-      // GET /password: the newest code of a target, any channel.
-      index("otp_target_created_idx").on(t.target, t.createdAt),
-      // Housekeeping of long-expired rows.
+      // Retention's deletes, the earliest to expire first (docs/operations.md, "Retention").
       index("otp_expire_idx").on(t.expireAt),
       // GET /stats' windows (docs/statistics.md): rows are written in created_at order, so a BRIN
       // index (a summary per 32 pages) finds any window, old ones too, at almost no cost per insert.
       index("otp_created_brin").using("brin", t.createdAt).with({ pages_per_range: 32 }),
-      // The destination policy's windows over phone channels (docs/policy.md): a channel's budget,
-      // and prefixes (`target ~>=~ '770123' AND target ~<~ '770123:'`, which text_pattern_ops
-      // serves whatever the database's collation). Partial: email and telegram inserts skip them.
+      // The destination policy's budget windows over phone channels (docs/policy.md). Partial:
+      // email and telegram inserts skip it.
       index("otp_phone_created_idx").on(t.channel, t.createdAt).where(sql`${t.channel} in ('sms', 'call')`),
-      index("otp_phone_prefix_idx")
-        .on(t.channel, t.target.op("text_pattern_ops"), t.createdAt)
-        .where(sql`${t.channel} in ('sms', 'call')`),
       check("otp_channel_check", sql`${t.channel} in ('sms', 'call', 'email', 'telegram')`),
       check(
         "otp_delivery_status_check",

@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { AfterCommitPublisher } from "./outbox/after-commit.js";
 import { DeleteBatcher } from "./outbox/delete-batcher.js";
 import { ABANDON_GRACE_MS, OutboxRelay, type RelayOptions } from "./outbox/relay.js";
+import { Retention, type RetentionOptions } from "./retention/retention.js";
 import { BROKER_CLOSE_MS, CLOSE_BUDGET_MS, DRAIN_MS, flushTimeoutMs } from "./shutdown-budget.js";
 import { CounterSweeper, ExpirySweeper } from "./sweeper.js";
 
@@ -26,6 +27,7 @@ export interface StartOptions {
     "confirmTimeoutMs" | "minReconnectDelayMs" | "maxReconnectDelayMs" | "closeTimeoutMs"
   >;
   readonly relay?: Pick<RelayOptions, "intervalMs" | "graceMs" | "batchSize">;
+  readonly retention?: Pick<RetentionOptions, "intervalMs" | "batchSize" | "pauseMs">;
   /** In-flight requests get this long to finish on close before their connections are cut (default DRAIN_MS). */
   readonly drainMs?: number;
 }
@@ -43,6 +45,8 @@ export interface RunningApi {
   readonly sweeper: CounterSweeper;
   /** Emits `otp.expired` every 5 s; `sweep()` runs one pass now (tests). */
   readonly expirySweeper: ExpirySweeper;
+  /** Deletes OTP rows past OTP_RETENTION every minute; `pass()` runs one now (tests). */
+  readonly retention: Retention;
   /** Graceful stop: no new connections, in-flight requests finish, outbox work flushed, everything closed. */
   close(): Promise<void>;
 }
@@ -74,9 +78,14 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   });
   broker.connection.start();
   const { afterCommit, relay } = startOutbox({ pool, sql, broker, clock, logger }, options.relay);
-  const { sweeper, expirySweeper } = startSweepers({ pool, sql, clock, logger }, config);
-
   const metrics = createMetrics(new Registry(), { processMetrics: true });
+  const { sweeper, expirySweeper, retention } = startHousekeeping(
+    { pool, sql, clock, logger },
+    metrics.registry,
+    config,
+    options,
+  );
+
   const app = createApp({
     config,
     pool,
@@ -93,7 +102,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   logger.info({ port }, "otp-api listening");
 
   let closing: Promise<void> | undefined;
-  const sweepers = [sweeper, expirySweeper];
+  const sweepers = [sweeper, expirySweeper, retention];
   const close = () =>
     stopApi({ server, afterCommit, relay, sweepers, broker, pool, logger }, options.drainMs ?? DRAIN_MS);
   return {
@@ -106,6 +115,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     relay,
     sweeper,
     expirySweeper,
+    retention,
     close: () => {
       closing ??= close();
       return closing;
@@ -179,16 +189,24 @@ async function syncEnvWebhookOrClose(
   });
 }
 
-/** The periodic jobs: forgotten counters (every minute), `otp.expired` (every 5 s). */
-function startSweepers(
-  parts: { pool: pg.Pool; sql: Sql; clock: Clock; logger: Logger },
+/**
+ * The periodic jobs: forgotten guessing counters (`CounterSweeper`, every minute), `otp.expired`
+ * (`ExpirySweeper`, every 5 s) and old OTP rows (`Retention`, every minute).
+ */
+function startHousekeeping(
+  parts: Pick<RetentionOptions, "pool" | "sql" | "clock" | "logger">,
+  registry: Registry,
   config: Config,
-): { sweeper: CounterSweeper; expirySweeper: ExpirySweeper } {
+  options: StartOptions,
+): { sweeper: CounterSweeper; expirySweeper: ExpirySweeper; retention: Retention } {
   const sweeper = new CounterSweeper(parts);
   sweeper.start();
   const expirySweeper = new ExpirySweeper({ ...parts, maxFailures: config.otp.maxCheckAttempts });
   expirySweeper.start();
-  return { sweeper, expirySweeper };
+  const { retentionSeconds } = config.otp;
+  const retention = new Retention({ ...parts, registry, retentionSeconds, ...options.retention });
+  retention.start();
+  return { sweeper, expirySweeper, retention };
 }
 
 /** Settings that are valid but almost certainly a mistake: said once, at start. */

@@ -42,6 +42,7 @@ describe("configuration", () => {
       maxCheckAttempts: 5,
       singleUse: false,
       minPasswordLength: 1,
+      retentionSeconds: 604_800,
     });
     expect(c.telegramWebhook).toEqual({
       codeLength: 6,
@@ -99,8 +100,21 @@ describe("configuration", () => {
     ],
     [{ HTTP_AUTH_USERNAME: "admin" }, "HTTP_AUTH_PASSWORD: must be set together with HTTP_AUTH_USERNAME"],
     [{ LOG_LEVEL: "loud" }, expect.stringMatching(/^LOG_LEVEL: /)],
+    [{ OTP_RETENTION: "7d" }, 'OTP_RETENTION: must be a number of seconds from 0 to 315360000, or off, got "7d"'],
+    [{ OTP_RETENTION: "-1" }, 'OTP_RETENTION: must be a number of seconds from 0 to 315360000, or off, got "-1"'],
   ])("rejects %j naming the variable", (env, message) => {
     expect(errorsOf(env)).toEqual([message]);
+  });
+
+  it("OTP_RETENTION: seconds after a code expired, 0 or off for never", () => {
+    const retention = (value: string) => {
+      const result = parseConfig({ OTP_RETENTION: value });
+      if (!result.ok) throw new Error(result.errors.join("; "));
+      return result.config.otp.retentionSeconds;
+    };
+    expect(retention("86400")).toBe(86_400);
+    expect(retention(" 0 ")).toBe(0);
+    expect(retention("OFF")).toBe(0);
   });
 
   it("guessing: compatible by default, each protection on; strict raises every default to its profile", () => {

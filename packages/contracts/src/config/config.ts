@@ -48,6 +48,8 @@ export interface Config {
     readonly singleUse: boolean;
     /** The shortest client-supplied `password` accepted: 1, or 6 under OTP_ASSURANCE=strict. */
     readonly minPasswordLength: number;
+    /** `OTP_RETENTION`: seconds a row is kept after its code expired (docs/operations.md, "Retention"); 0 = forever. */
+    readonly retentionSeconds: number;
   };
   /** The protections against guessing (docs/security.md, "Guessing"). */
   readonly guessing: {
@@ -204,6 +206,7 @@ function configOf(e: Env): Config {
       maxCheckAttempts: e.OTP_MAX_CHECK_ATTEMPTS,
       singleUse: e.OTP_SINGLE_USE ?? strict(e),
       minPasswordLength: strict(e) ? STRICT_PROFILE.minPasswordLength : 1,
+      retentionSeconds: e.OTP_RETENTION,
     },
     guessing: {
       assurance: e.OTP_ASSURANCE ?? "compatible",

@@ -14,6 +14,7 @@ import {
   originList,
   phoneRegion,
   secondsAsMs,
+  secondsOrOff,
   str,
   url,
 } from "./parsers.js";
@@ -96,6 +97,8 @@ export const EnvSchema = z.object({
     .pipe(z.enum(PHONE_CHECKS, { error: 'must be "valid", "possible" or "off"' })),
   OTP_DEFAULT_REGION: phoneRegion,
   OTP_EMAIL_CANONICAL: bool(false),
+  // Retention of OTP rows (docs/operations.md, "Retention"): 7 days after a code expired; 0 or off keeps every row.
+  OTP_RETENTION: secondsOrOff(604_800, 315_360_000),
   OTP_DELIVERY_TIMEOUT: secondsAsMs(10, 0.1, 300),
   OTP_DELIVERY_MAX_ATTEMPTS: int(8, 1, 100),
 

@@ -56,6 +56,23 @@ export function secondsAsMs(fallback: number, min: number, max: number) {
     });
 }
 
+/** Whole seconds like `OTP_MAX_LIFETIME`, where `0` or `off` turns the feature off (read as 0). */
+export function secondsOrOff(fallback: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      if (v.toLowerCase() === "off") return 0;
+      const n = Number(v);
+      if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n > max) {
+        ctx.addIssue({ code: "custom", message: `must be a number of seconds from 0 to ${max}, or off, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
 export function bool(fallback: boolean) {
   return z
     .string()

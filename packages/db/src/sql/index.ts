@@ -14,6 +14,7 @@ import { policyBlockSql } from "./policy-block.js";
 import { policyWindowsSql } from "./policy-windows.js";
 import { testTargetSql } from "./test-target.js";
 import { webhookSql } from "./webhook.js";
+import { retentionSql } from "./retention.js";
 
 export * from "./app-secret.js";
 export * from "./check-budget.js";
@@ -29,6 +30,7 @@ export * from "./outbox.js";
 export * from "./policy.js";
 export * from "./policy-block.js";
 export * from "./policy-windows.js";
+export * from "./retention.js";
 export * from "./statement.js";
 export * from "./test-target.js";
 export * from "./webhook.js";
@@ -56,6 +58,7 @@ export function createSql(tables: Tables) {
     testTarget: testTargetSql(tables),
     otpLifecycle: otpLifecycleSql(tables),
     webhook: webhookSql(tables),
+    retention: retentionSql(tables),
   };
 }
 

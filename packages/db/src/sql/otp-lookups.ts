@@ -1,4 +1,4 @@
-import type { Channel } from "@otp/contracts";
+import { CHANNELS, type Channel } from "@otp/contracts";
 import type { LiveParams, OtpStatusRow } from "./otp.js";
 import { type Placeholders, statement } from "./statement.js";
 
@@ -19,11 +19,17 @@ WHERE channel = ${p.channel} AND password_digest = ${p.passwordDigest} AND ${ali
 GROUP BY target ORDER BY max(created_at) DESC LIMIT 2`,
     ),
 
-    /** `GET /password`: the newest live OTP of a target (any of its spellings), any channel. Row: `id`, `password_cipher`. */
+    /**
+     * `GET /password`: the newest live OTP of a target (any of its spellings), any channel. Row:
+     * `id`, `password_cipher`. Every channel is named so that `otp_channel_target_idx`
+     * serves it (a probe per channel and spelling), and no index of its own is needed
+     * (docs/performance.md, "Queries and their plans").
+     */
     newestOfTarget: statement<LiveParams & { targets: readonly string[] }>(
       ["targets", "now", "maxFailures"],
       (p) => `SELECT id, password_cipher FROM ${otp}
-WHERE target = ANY(${p.targets}::text[]) AND ${alive(p)} ORDER BY created_at DESC LIMIT 1`,
+WHERE channel = ANY('{${CHANNELS.join(",")}}'::text[]) AND target = ANY(${p.targets}::text[]) AND ${alive(p)}
+ORDER BY created_at DESC LIMIT 1`,
     ),
 
     /** `GET /otp/{id}`. Row: {@link OtpStatusRow}. */

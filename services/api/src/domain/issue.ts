@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import {
   type Channel,
   countryOfPhone,
@@ -17,6 +16,7 @@ import type { InsertOtpParams, IssueResult, PolicyRecord, ReusableRow } from "@o
 import type pg from "pg";
 import { withTransaction } from "../db/transaction.js";
 import type { DomainDeps } from "./deps.js";
+import { newId } from "./ids.js";
 import { createPolicedIssue } from "./policy/policed-issue.js";
 import { checkLimits, type LimitedRequest, type Refusal } from "./rate-limit.js";
 import type { TestIssued } from "./test-targets.js";
@@ -78,8 +78,8 @@ interface Reused {
 }
 
 function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date, reused?: Reused): Prepared {
-  const id = randomUUID();
-  const eventId = randomUUID();
+  const id = newId();
+  const eventId = newId();
   const generated = reused?.generated ?? request.password === undefined;
   const password = reused?.password ?? request.password ?? generateCode(request.codeLength);
   const expireAt = reused?.expireAt ?? new Date(createdAt.getTime() + request.lifetimeSeconds * 1000);

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import {
   type Channel,
@@ -13,6 +12,7 @@ import type { LiveTestTargetRow, Sql } from "@otp/db";
 import type pg from "pg";
 import type { Clock } from "../clock.js";
 import { withTransaction } from "../db/transaction.js";
+import { newId } from "./ids.js";
 import type { IssueRequest } from "./issue.js";
 
 /**
@@ -115,7 +115,7 @@ async function insertTestOtp(
   found: LiveTestTargetRow,
   createdAt: Date,
 ): Promise<TestIssued> {
-  const id = randomUUID();
+  const id = newId();
   const password = decrypt(deps.keys, found.password_cipher, testTargetContext(found.channel, found.target));
   const phone = request.channel === "sms" || request.channel === "call";
   const params = {

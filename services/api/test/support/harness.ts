@@ -11,6 +11,8 @@ export interface TestApiOptions {
   readonly env?: Record<string, string>;
   /** Relay timing; by default fast, so outage tests do not wait seconds. */
   readonly relay?: { intervalMs?: number; graceMs?: number; batchSize?: number };
+  /** Retention's batches; passes run only when a test calls `retention.pass()` unless it sets `intervalMs`. */
+  readonly retention?: { intervalMs?: number; batchSize?: number; pauseMs?: number };
   /** Share another instance's clock: replicas of one deployment agree on the time. */
   readonly clock?: TestClock;
 }
@@ -56,6 +58,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
     port: 0,
     broker: { confirmTimeoutMs: 3_000, minReconnectDelayMs: 50, maxReconnectDelayMs: 250 },
     relay: { intervalMs: 100, graceMs: 300, ...options.relay },
+    retention: { intervalMs: 3_600_000, pauseMs: 10, ...options.retention },
     drainMs: 1_000,
   });
   await api.broker.connection.waitForConnection(10_000).catch(() => {});
