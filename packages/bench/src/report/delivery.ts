@@ -1,8 +1,12 @@
 import { formatCores } from "../cpu.js";
 import type { DeliveryResult } from "../delivery/measure.js";
 import type { Measurement } from "../load.js";
-import { int, lat, pct, verdict } from "./format.js";
+import { int, lat, pct } from "./format.js";
 import type { ReportPart } from "./part.js";
+import { rateTarget, type Target } from "./targets.js";
+
+/** The scenario the delivery target is read from (phases/delivery.ts names it so). */
+export const SINGLE_BROKER_ONE_DISPATCHER = "queue mode, 1 dispatcher";
 
 /** The delivery phase's part: each scenario's rate beside the provider's ceiling, how it is measured. */
 export function deliveryReport(ceiling: Measurement | undefined, deliveries: readonly DeliveryResult[]): ReportPart {
@@ -28,14 +32,13 @@ export function deliveryReport(ceiling: Measurement | undefined, deliveries: rea
       "(DUMMY: the first and last `delivered_at`), so process start-up is left out, and the run ends only when every " +
       "status row says `delivered`. Default settings (`DISPATCHER_PREFETCH` 128, `LOG_LEVEL` info) unless the row says otherwise.",
   );
-  return { lines, targets: deliveryTargets(deliveries) };
+  return { lines, targets: deliveryTargets(ceiling, deliveries) };
 }
 
-/** The delivery target of issue 6, checked against this run (docs/performance.md). */
-function deliveryTargets(deliveries: readonly DeliveryResult[]): string[] {
-  const one = deliveries.find((d) => d.name === "queue mode, 1 dispatcher");
+/** The delivery target of issues 6 and 14, checked against this run (docs/performance.md, "Targets"). */
+function deliveryTargets(ceiling: Measurement | undefined, deliveries: readonly DeliveryResult[]): Target[] {
+  const one = deliveries.find((d) => d.name === SINGLE_BROKER_ONE_DISPATCHER);
   if (!one) return [];
-  return [
-    `- delivery ≥ 2,000 events/s with one dispatcher (queue mode): ${int(one.eventsPerSecond)}/s — ${verdict(one.eventsPerSecond >= 2000)}`,
-  ];
+  const beside = ceiling ? `provider ceiling ${int(ceiling.rps)}/s` : "–";
+  return [rateTarget("≥ 2,000 deliveries/s with one dispatcher, single broker (queue mode)", one.eventsPerSecond, 2000, beside)];
 }
