@@ -1,5 +1,6 @@
 import { digestPassword } from "@otp/contracts";
 import type { Bench } from "../bench.js";
+import type { Roles } from "../cpu.js";
 import { checkBody, createBody, PhoneSequence, randomPhone } from "../http/bodies.js";
 import { type Measurement, measureHttp } from "../load.js";
 import { startPeer } from "../peer/start.js";
@@ -84,6 +85,7 @@ export function at16(
   path: string,
   body: () => string,
   expect?: string,
+  roles: Roles = bench.roles,
 ): Promise<Measurement> {
   return measureHttp({
     url,
@@ -93,7 +95,7 @@ export function at16(
     connections: COMPARE_CONNECTIONS,
     seconds: bench.options.seconds,
     warmupSeconds: bench.options.warmup,
-    roles: bench.roles,
+    roles,
     ...(expect === undefined ? {} : { expectBody: expect }),
   });
 }

@@ -40,5 +40,12 @@ function deliveryTargets(ceiling: Measurement | undefined, deliveries: readonly 
   const one = deliveries.find((d) => d.name === SINGLE_BROKER_ONE_DISPATCHER);
   if (!one) return [];
   const beside = ceiling ? `provider ceiling ${int(ceiling.rps)}/s` : "–";
-  return [rateTarget("≥ 2,000 deliveries/s with one dispatcher, single broker (queue mode)", one.eventsPerSecond, 2000, beside)];
+  return [
+    rateTarget(
+      "≥ 2,000 deliveries/s with one dispatcher, single broker (queue mode)",
+      one.eventsPerSecond,
+      2000,
+      beside,
+    ),
+  ];
 }

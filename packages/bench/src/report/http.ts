@@ -77,7 +77,13 @@ function httpTargets(rows: readonly HttpRow[]): Target[] {
   ] as const) {
     for (const h of rows.filter((x) => x.endpoint === endpoint)) {
       targets.push(
-        ratioTarget(`\`${endpoint}\` ≥ ${goal}× pgbench with the same SQL, ${h.connections} connections`, h.api.rps, h.pgbench.rps, goal, "/s"),
+        ratioTarget(
+          `\`${endpoint}\` ≥ ${goal}× pgbench with the same SQL, ${h.connections} connections`,
+          h.api.rps,
+          h.pgbench.rps,
+          goal,
+          "/s",
+        ),
       );
     }
   }

@@ -49,9 +49,18 @@ export function peerReport(rounds: readonly PeerRound[], walk: { firstWalked: nu
 }
 
 function notes(rounds: readonly PeerRound[], walk: { firstWalked: number; walked: number }): string {
-  const check = mean(rounds.map((r) => r.check), (m) => m.rps);
-  const first = mean(rounds.map((r) => r.firstCheck), (m) => m.rps);
-  const wrong = mean(rounds.map((r) => r.wrongCheck), (m) => m.rps);
+  const check = mean(
+    rounds.map((r) => r.check),
+    (m) => m.rps,
+  );
+  const first = mean(
+    rounds.map((r) => r.firstCheck),
+    (m) => m.rps,
+  );
+  const wrong = mean(
+    rounds.map((r) => r.wrongCheck),
+    (m) => m.rps,
+  );
   return (
     "The peer: Hono + pg + amqplib as a team would write it in an afternoon (packages/bench/src/peer/) — a create " +
     "locks the target (advisory lock), counts its codes of the last hour, inserts the code in plaintext, commits, " +
@@ -83,7 +92,11 @@ function costTable(rounds: readonly PeerRound[]): string[] {
 
 /** Issue 14's targets against the peer: the mean rate of all rounds against the peer's mean. */
 export function peerTargets(rounds: readonly PeerRound[]): Target[] {
-  const rate = (key: Kind | "peerCreate" | "peerCheck") => mean(rounds.map((r) => r[key]), (m) => m.rps);
+  const rate = (key: Kind | "peerCreate" | "peerCheck") =>
+    mean(
+      rounds.map((r) => r[key]),
+      (m) => m.rps,
+    );
   const worstP99 = (key: Kind) => Math.max(...rounds.map((r) => r[key].p99));
   return [
     ratioTarget("`POST /sms` ≥ 1.5× the peer's create, 16 connections", rate("create"), rate("peerCreate"), 1.5),

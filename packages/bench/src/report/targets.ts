@@ -50,6 +50,8 @@ export function renderTargets(targets: readonly Target[]): string[] {
     "",
     "| target | this service | same-run baseline | result | met |",
     "|---|--:|--:|--:|---|",
-    ...targets.map((t) => `| ${t.goal} | ${t.figure} | ${t.baseline} | ${t.result} | ${t.met ? "**met**" : "**not met**"} |`),
+    ...targets.map(
+      (t) => `| ${t.goal} | ${t.figure} | ${t.baseline} | ${t.result} | ${t.met ? "**met**" : "**not met**"} |`,
+    ),
   ];
 }
