@@ -96,6 +96,7 @@ export function at16(
     seconds: bench.options.seconds,
     warmupSeconds: bench.options.warmup,
     roles,
+    wal: bench.pool,
     ...(expect === undefined ? {} : { expectBody: expect }),
   });
 }

@@ -1,4 +1,5 @@
 import type { Measurement } from "../load.js";
+import { int } from "./format.js";
 
 /**
  * CPU milliseconds per request, by process group, over several runs of the same request: each
@@ -20,10 +21,13 @@ export function costCells(runs: readonly Measurement[], processRole: string): st
     const v = msPerRequest(runs, role);
     return Number.isNaN(v) ? "–" : v.toFixed(2);
   };
-  return `${f(processRole)} | ${f("postgres")} | ${f("rabbitmq")} | ${f("loadgen")} | ${f("machine")}`;
+  const wal = runs.filter((m) => m.walBytes !== undefined && m.requests > 0);
+  const walPerRequest =
+    wal.length === 0 ? "–" : int(wal.reduce((sum, m) => sum + (m.walBytes ?? 0) / m.requests, 0) / wal.length);
+  return `${f(processRole)} | ${f("postgres")} | ${f("rabbitmq")} | ${f("loadgen")} | ${f("machine")} | ${walPerRequest}`;
 }
 
 export const COST_HEADER = [
-  "| request | process | its process ms | PostgreSQL ms | RabbitMQ ms | load generator ms | machine ms |",
-  "|---|---|--:|--:|--:|--:|--:|",
+  "| request | process | its process ms | PostgreSQL ms | RabbitMQ ms | load generator ms | machine ms | WAL bytes |",
+  "|---|---|--:|--:|--:|--:|--:|--:|",
 ];

@@ -51,7 +51,7 @@ describe("the peer comparison's report", () => {
     );
     expect(text).toContain("a first right check ran at 700 req/s against 1,400");
     // api 1.5 cores at 1,500 req/s: 1.00 ms; PostgreSQL 0.5 cores: 0.33 ms.
-    expect(text).toContain("| `POST /sms` | api | 1.00 | 0.33 | 0.00 | 0.00 | 1.00 |");
+    expect(text).toContain("| `POST /sms` | api | 1.00 | 0.33 | 0.00 | 0.00 | 1.00 | – |");
     expect(text).not.toContain("more than were seeded");
     expect(peerReport([round(1, 1, 1)], { firstWalked: 101, walked: 100 }).lines.join("\n")).toContain(
       "more than were seeded",

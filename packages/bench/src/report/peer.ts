@@ -78,7 +78,7 @@ function notes(rounds: readonly PeerRound[], walk: { firstWalked: number; walked
 function costTable(rounds: readonly PeerRound[]): string[] {
   const of = (key: keyof Omit<PeerRound, "round">) => rounds.map((r) => r[key]);
   return [
-    "CPU milliseconds per request, mean of the rounds (cores used during the run × 1000 ÷ req/s): what docs/capacity.md builds on.",
+    "CPU milliseconds per request, mean of the rounds (cores used during the run × 1000 ÷ req/s), and the WAL the server wrote per request (all databases: on a shared machine, others' writes too): what docs/capacity.md builds on.",
     "",
     ...COST_HEADER,
     `| peer create | peer | ${costCells(of("peerCreate"), "peer")} |`,
