@@ -38,6 +38,7 @@ export async function clusterScenarios(bench: Bench, firstIndex: number): Promis
     `cluster of ${nodes} up on ports ${cluster.port}… in ${((performance.now() - started) / 1000).toFixed(0)} s`,
   );
   const nodeRoles = await nodePids(dir, nodes, cluster.port);
+  bench.log(`cluster nodes' pids (CPU as rmq-c<i>): ${JSON.stringify(nodeRoles)}`);
   const api = await startExtraApi(bench, { name: "cluster", amqpUrl: cluster.urls.join(","), deleteTopology: false });
   const results: DeliveryResult[] = [];
   try {

@@ -29,7 +29,7 @@ export const oldRows: Phase = {
     const digest = digestPassword(bench.scratch.keys, "12345");
     for (const api of [empty, full]) await seedLiveCodes(api.pool, digest, VERIFIED);
     bench.log(`old rows: seeding ${bench.options.oldRows.toLocaleString("en-US")} rows`);
-    const seedSeconds = await seedOldRows(full.pool, { count: bench.options.oldRows, digest }, bench.log);
+    const seedSeconds = await seedOldRows(full.pool, { count: bench.options.oldRows }, bench.log);
     const size = await tableSize(full);
     const rounds: OldRowsRound[] = [];
     const phones = { empty: new PhoneSequence(CREATE_BASE), full: new PhoneSequence(CREATE_BASE) };

@@ -20,12 +20,18 @@ export interface Target {
 export const times = (ratio: number) => (Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : "–");
 
 /** A target on the ratio of `value` to `baseline` (both rates), met at `min` or above. */
-export function ratioTarget(goal: string, value: number, baseline: number, min: number, unit = "req/s"): Target {
+export function ratioTarget(
+  goal: string,
+  value: number,
+  baseline: number,
+  min: number,
+  units: { value: string; baseline: string } = { value: "req/s", baseline: "req/s" },
+): Target {
   const ratio = value / baseline;
   return {
     goal,
-    figure: `${int(value)} ${unit}`,
-    baseline: `${int(baseline)} ${unit}`,
+    figure: `${int(value)} ${units.value}`,
+    baseline: `${int(baseline)} ${units.baseline}`,
     result: times(ratio),
     met: Number.isFinite(ratio) && ratio >= min,
   };
