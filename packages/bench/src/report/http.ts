@@ -82,7 +82,7 @@ function httpTargets(rows: readonly HttpRow[]): Target[] {
           h.api.rps,
           h.pgbench.rps,
           goal,
-          "/s",
+          { value: "req/s", baseline: "tx/s" },
         ),
       );
     }
