@@ -34,7 +34,9 @@ export const oldRows: Phase = {
     const rounds: OldRowsRound[] = [];
     const phones = { empty: new PhoneSequence(CREATE_BASE), full: new PhoneSequence(CREATE_BASE) };
     for (let round = 1; round <= bench.options.rounds; round++) {
-      bench.log(`old rows round ${round}: creates, empty then full; checks, empty then full`);
+      bench.log(
+        `old rows round ${round}: creates, then checks, ${round % 2 === 1 ? "empty then full" : "full then empty"}`,
+      );
       rounds.push(await measureRound(bench, { empty, full }, phones, round));
     }
     return oldRowsReport(rounds, { rows: bench.options.oldRows, seedSeconds, ...size });
@@ -59,13 +61,21 @@ async function measureRound(
   const verified = () => checkBody(randomPhone(VERIFIED.base, VERIFIED.count), "12345");
   const check = (api: ExtraApi, idle: ExtraApi) =>
     at16(bench, api.url, "GET", "/sms/check", verified, '{"status":true}', roles(api, idle));
-  return {
-    round,
-    emptyCreate: await create(empty, full, phones.empty),
-    fullCreate: await create(full, empty, phones.full),
-    emptyCheck: await check(empty, full),
-    fullCheck: await check(full, empty),
+  // Odd rounds measure the empty table first, even rounds the full one: neither always runs second.
+  const pair = async <T>(onEmpty: () => Promise<T>, onFull: () => Promise<T>): Promise<[T, T]> => {
+    if (round % 2 === 1) return [await onEmpty(), await onFull()];
+    const fullFirst = await onFull();
+    return [await onEmpty(), fullFirst];
   };
+  const [emptyCreate, fullCreate] = await pair(
+    () => create(empty, full, phones.empty),
+    () => create(full, empty, phones.full),
+  );
+  const [emptyCheck, fullCheck] = await pair(
+    () => check(empty, full),
+    () => check(full, empty),
+  );
+  return { round, emptyCreate, fullCreate, emptyCheck, fullCheck };
 }
 
 /** The seeded table's size on disk: heap, indexes, and the average row as stored. */

@@ -59,22 +59,39 @@ async function measureRound(
 ): Promise<PeerRound> {
   const api = bench.services.apiUrl;
   const step = (what: string) => bench.log(`peer round ${round}: ${what}`);
-  step("peer create");
-  const peerCreate = await at16(bench, peerUrl, "POST", "/sms", () => createBody(s.peerCreate.next()));
-  step("service create");
-  const create = await at16(bench, api, "POST", "/sms", () => createBody(s.create.next()));
+  // Odd rounds measure the peer first, even rounds this service: neither always runs second.
+  const pair = async (name: string, onPeer: () => Promise<Measurement>, onApi: () => Promise<Measurement>) => {
+    step(`${name}, ${round % 2 === 1 ? "peer then service" : "service then peer"}`);
+    if (round % 2 === 1) return { peer: await onPeer(), api: await onApi() };
+    const apiFirst = await onApi();
+    return { peer: await onPeer(), api: apiFirst };
+  };
+  const creates = await pair(
+    "create",
+    () => at16(bench, peerUrl, "POST", "/sms", () => createBody(s.peerCreate.next())),
+    () => at16(bench, api, "POST", "/sms", () => createBody(s.create.next())),
+  );
   const verified = () => checkBody(randomPhone(VERIFIED.base, VERIFIED.count), "12345");
-  step("peer check");
-  const peerCheck = await at16(bench, peerUrl, "GET", "/sms/check", verified, '{"status":true}');
-  step("service check, right code, already verified");
-  const check = await at16(bench, api, "GET", "/sms/check", verified, '{"status":true}');
+  const checks = await pair(
+    "check, right code, already verified",
+    () => at16(bench, peerUrl, "GET", "/sms/check", verified, '{"status":true}'),
+    () => at16(bench, api, "GET", "/sms/check", verified, '{"status":true}'),
+  );
   step("service check, first right check");
   const first = () => checkBody(s.first.next(), "12345");
   const firstCheck = await at16(bench, api, "GET", "/sms/check", first, '{"status":true}');
   step("service check, wrong code");
   const wrong = () => checkBody(s.wrong.next(), "54321");
   const wrongCheck = await at16(bench, api, "GET", "/sms/check", wrong, '{"status":false}');
-  return { round, peerCreate, create, peerCheck, check, firstCheck, wrongCheck };
+  return {
+    round,
+    peerCreate: creates.peer,
+    create: creates.api,
+    peerCheck: checks.peer,
+    check: checks.api,
+    firstCheck,
+    wrongCheck,
+  };
 }
 
 /** One measured run at 16 connections; a check answered otherwise than `expect` counts as failed. */

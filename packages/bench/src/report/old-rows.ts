@@ -47,8 +47,8 @@ export function oldRowsReport(rounds: readonly OldRowsRound[], seeded: Seeded): 
   const total = seeded.heapBytes + seeded.indexBytes;
   lines.push(
     "",
-    `Two more API processes, each on a database of its own, measured in alternation (empty, then full, for creates, ` +
-      `then for checks). Seeding ${int(seeded.rows)} rows (\`INSERT … SELECT generate_series\`: 70 % sms, 10 % call, ` +
+    `Two more API processes, each on a database of its own, measured in alternation (creates, then checks; the empty ` +
+      `table first in odd rounds, the full one first in even rounds). Seeding ${int(seeded.rows)} rows (\`INSERT … SELECT generate_series\`: 70 % sms, 10 % call, ` +
       `15 % email, 5 % telegram, about two codes per target, created over the past 7 days, all expired, 60 % verified; ` +
       `indexes dropped and built again after) took ${seeded.seedSeconds.toFixed(0)} s. On disk: table ` +
       `${int(seeded.heapBytes / MB)} MiB, indexes ${int(seeded.indexBytes / MB)} MiB — ${int(total / seeded.rows)} bytes ` +

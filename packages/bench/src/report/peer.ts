@@ -66,7 +66,8 @@ function notes(rounds: readonly PeerRound[], walk: { firstWalked: number; walked
     "locks the target (advisory lock), counts its codes of the last hour, inserts the code in plaintext, commits, " +
     "then publishes with a confirm before answering; a check is one `SELECT` of the newest code, compared in the " +
     "process, and writes nothing. Same pool size as the API, its own table in the same database, its own durable " +
-    "queue. The rounds alternate: peer create, this create, peer check, this check, first checks, wrong checks. " +
+    "queue. Each round: creates (the peer's and this one's), checks (likewise), first checks, wrong checks; odd rounds run " +
+    "the peer first, even rounds this service. " +
     `The price of recording a verification: a first right check ran at ${int(first)} req/s against ${int(check)} ` +
     `for a right check of a code already verified (${times(first / check)}), a wrong check at ${int(wrong)} ` +
     `(${times(wrong / check)}): each commits a write, so each waits for a WAL flush. ` +
