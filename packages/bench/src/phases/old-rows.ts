@@ -39,6 +39,8 @@ export const oldRows: Phase = {
       );
       rounds.push(await measureRound(bench, { empty, full }, phones, round));
     }
+    // Idle from here on, but their relays and sweepers would still run during the later phases.
+    await Promise.all([empty.process.stop(), full.process.stop()]);
     return oldRowsReport(rounds, { rows: bench.options.oldRows, seedSeconds, ...size });
   },
 };
