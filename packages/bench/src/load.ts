@@ -1,4 +1,5 @@
 import autocannon from "autocannon";
+import type pg from "pg";
 import { coresBetween, type Roles, snapshot } from "./cpu.js";
 
 /** One measured run: throughput, latency percentiles (ms, to 0.01 ms) and everything that went wrong. */
@@ -13,6 +14,8 @@ export interface Measurement {
   readonly mismatches: number;
   /** Cores used per process group during the measured run (see cpu.ts). */
   readonly cores: Record<string, number>;
+  /** WAL the server wrote during the measured run, all databases (with `LoadSpec.wal`). */
+  readonly walBytes?: number;
 }
 
 export interface LoadSpec {
@@ -28,6 +31,22 @@ export interface LoadSpec {
   readonly expectBody?: string;
   /** Process groups to account CPU to; this process is the load generator. */
   readonly roles: Roles;
+  /** When given, the WAL written during the measured run is read through it (`pg_current_wal_lsn`). */
+  readonly wal?: pg.Pool;
+}
+
+async function walLsn(pool: pg.Pool | undefined): Promise<string | undefined> {
+  if (!pool) return undefined;
+  return (await pool.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]?.lsn;
+}
+
+/** Bytes between two WAL positions (`16/B374D848`). */
+export function walDistance(from: string, to: string): number {
+  const bytes = (lsn: string) => {
+    const [high = "0", low = "0"] = lsn.split("/");
+    return Number.parseInt(high, 16) * 2 ** 32 + Number.parseInt(low, 16);
+  };
+  return bytes(to) - bytes(from);
 }
 
 /** Exact percentiles from the recorded latencies (autocannon's own histogram has 1 ms resolution). */
@@ -82,9 +101,11 @@ function once(
 /** A warm-up run (discarded), then the measured run. */
 export async function measureHttp(spec: LoadSpec): Promise<Measurement> {
   if (spec.warmupSeconds > 0) await once(spec, spec.warmupSeconds, false);
+  const walBefore = await walLsn(spec.wal);
   const before = snapshot(spec.roles);
   const { result, lat, mismatches } = await once(spec, spec.seconds, true);
   const cores = coresBetween(before, snapshot(spec.roles));
+  const walAfter = await walLsn(spec.wal);
   const sorted = Float64Array.from(lat).sort();
   const answered = result.requests.total;
   return {
@@ -95,5 +116,6 @@ export async function measureHttp(spec: LoadSpec): Promise<Measurement> {
     errors: result.non2xx + result.errors + result.timeouts,
     mismatches,
     cores,
+    ...(walBefore && walAfter ? { walBytes: walDistance(walBefore, walAfter) } : {}),
   };
 }

@@ -22,6 +22,14 @@ export interface BenchOptions {
   readonly dispatcherNodeArgs: readonly string[];
   /** Where the report is written (it is printed too). */
   readonly out: string;
+  /** Rounds of the alternating comparisons (the peer's, the old rows'): A, B, A, B … */
+  readonly rounds: number;
+  /** Old rows seeded for the `rows` phase; 0 skips the phase. */
+  readonly oldRows: number;
+  /** Nodes of the RabbitMQ cluster the delivery phase also measures; 0 skips those scenarios. */
+  readonly clusterNodes: number;
+  /** The cluster's first AMQP port (scripts/rabbitmq-cluster.sh; node i on port + i - 1). */
+  readonly clusterPort: number;
 }
 
 /**
@@ -42,6 +50,10 @@ export function parseOptions(argv: readonly string[], groups: readonly string[])
       "api-node-arg": { type: "string", multiple: true, default: [] },
       "dispatcher-node-arg": { type: "string", multiple: true, default: [] },
       out: { type: "string", default: join(ROOT, "packages/bench/last-results.md") },
+      rounds: { type: "string", default: "3" },
+      "old-rows": { type: "string", default: "5000000" },
+      cluster: { type: "string", default: "3" },
+      "cluster-port": { type: "string", default: "5761" },
     },
   });
   if (values.only !== undefined && !groups.includes(values.only)) {
@@ -57,5 +69,9 @@ export function parseOptions(argv: readonly string[], groups: readonly string[])
     apiNodeArgs: values["api-node-arg"] ?? [],
     dispatcherNodeArgs: values["dispatcher-node-arg"] ?? [],
     out: values.out ?? "",
+    rounds: Number(values.rounds),
+    oldRows: Number(values["old-rows"]),
+    clusterNodes: Number(values.cluster),
+    clusterPort: Number(values["cluster-port"]),
   };
 }

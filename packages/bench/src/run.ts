@@ -5,9 +5,16 @@
  *   - http: POST /sms and GET /sms/check (JSON body on the GET, as clients of the original product
  *     send it) at several concurrencies, beside pgbench running the API's SQL and the bare Hono stack
  *     answering a constant;
- *   - delivery: throughput API → RabbitMQ → dispatcher(s) → provider, beside the provider's ceiling.
+ *   - peer: this service and the peer baseline (peer/: what a team writes in an afternoon on the
+ *     same stack) in alternation at 16 connections, with first right and wrong checks;
+ *   - rows: creates and checks with 5 M old rows against an empty table, in alternation;
+ *   - delivery: throughput API → RabbitMQ → dispatcher(s) → provider, beside the provider's ceiling,
+ *     on the single broker and on a throwaway 3-node cluster;
+ *   - policy: what the destination policy costs a create.
  * Prints a Markdown table and writes it to packages/bench/last-results.md. Options:
- *   --seconds 4 --warmup 1 --connections 1,16,64 --events 10000 --only http|delivery --api-node-arg=--cpu-prof
+ *   --seconds 4 --warmup 1 --connections 1,16,64 --events 10000 --rounds 3 --old-rows 5000000
+ *   --cluster 3 --cluster-port 5761 --only http|peer|rows|delivery|policy --api-node-arg=--cpu-prof
+ * (`--old-rows 0` skips the rows phase, `--cluster 0` the cluster's scenarios.)
  * Run it alone on the machine; where the machine is shared, under the exclusive lock with `-o`
  * (`flock -o /work/exclusive.lock pnpm bench`), so that nothing started meanwhile inherits the lock.
  */

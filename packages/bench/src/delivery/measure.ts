@@ -65,7 +65,10 @@ export async function measureDelivery(run: DeliveryRun): Promise<DeliveryResult>
 
   const startedAt = Date.now();
   const dispatchers = run.startDispatchers();
-  const roles = { ...run.roles, dispatcher: dispatchers.map((d) => d.pid) };
+  // One dispatcher is `dispatcher`; several, `dispatcher-1`, `dispatcher-2` …: each is one thread.
+  const roles: Roles = { ...run.roles };
+  if (dispatchers.length === 1) roles.dispatcher = [dispatchers[0]?.pid ?? 0];
+  else for (const [k, d] of dispatchers.entries()) roles[`dispatcher-${k + 1}`] = [d.pid];
   const before = snapshot(roles);
   const deadline = Date.now() + DEADLINE_MS;
   await waitUntilDelivered(run, window, deadline);

@@ -1,4 +1,5 @@
 import { CHECK_PHONE_BASE } from "../pgbench/scripts.js";
+import { createBody } from "./bodies.js";
 
 /**
  * The request bodies of the HTTP load, a fresh one per request: each create for a phone of its own
@@ -19,14 +20,4 @@ export class Phones {
       phone: String(CHECK_PHONE_BASE + 1 + Math.floor(Math.random() * this.created)),
       password: "12345",
     });
-}
-
-function createBody(phone: number): string {
-  return JSON.stringify({
-    ip: "123.123.123.123",
-    phone: String(phone),
-    password: "12345",
-    lifetime: 3600,
-    message: "Your OTP is 12345",
-  });
 }

@@ -1,7 +1,8 @@
 import type { Bench } from "../bench.js";
 import { measureProviderCeiling } from "../delivery/ceiling.js";
+import { clusterScenarios } from "../delivery/cluster.js";
 import { type DeliveryResult, measureDelivery } from "../delivery/measure.js";
-import { deliveryReport } from "../report/delivery.js";
+import { deliveryReport, SINGLE_BROKER_ONE_DISPATCHER } from "../report/delivery.js";
 import { startDispatchers } from "../services.js";
 import type { Phase } from "./phase.js";
 
@@ -16,7 +17,7 @@ interface Scenario {
 /** Each one a delivery run of `--events` OTPs, in this order; the report names them as here. */
 const SCENARIOS: readonly Scenario[] = [
   { name: "DUMMY=true, 1 dispatcher", dispatchers: 1, dummy: true },
-  { name: "queue mode, 1 dispatcher", dispatchers: 1, dummy: false },
+  { name: SINGLE_BROKER_ONE_DISPATCHER, dispatchers: 1, dummy: false },
   { name: "queue mode, 2 dispatchers", dispatchers: 2, dummy: false },
   // The same single dispatcher with twice the default prefetch (128): this row against "queue
   // mode, 1 dispatcher" shows what more deliveries in flight per dispatcher buy.
@@ -47,7 +48,8 @@ export const delivery: Phase = {
       log(`delivery: ${scenario.name}, ${options.events} events`);
       deliveries.push(await runScenario(bench, scenario, i));
     }
-    return deliveryReport(ceiling, deliveries);
+    deliveries.push(...(await clusterScenarios(bench, SCENARIOS.length)));
+    return deliveryReport(ceiling, deliveries, bench.machine.cores);
   },
 };
 

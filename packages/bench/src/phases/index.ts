@@ -1,5 +1,7 @@
 import { delivery } from "./delivery.js";
 import { httpLoad } from "./http-load.js";
+import { oldRows } from "./old-rows.js";
+import { peerComparison } from "./peer.js";
 import type { Phase } from "./phase.js";
 import { policyCost } from "./policy.js";
 
@@ -10,7 +12,7 @@ export type { Phase } from "./phase.js";
  * module of its own in this folder (see phase.ts) and one entry here; `--only <group>` then
  * selects it by its group (docs/performance.md).
  */
-export const PHASES: readonly Phase[] = [httpLoad, delivery, policyCost];
+export const PHASES: readonly Phase[] = [httpLoad, peerComparison, oldRows, delivery, policyCost];
 
 /** The groups `--only` may name. */
 export const PHASE_GROUPS: readonly string[] = [...new Set(PHASES.map((p) => p.group))];

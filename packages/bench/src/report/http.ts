@@ -1,8 +1,9 @@
 import { formatCores } from "../cpu.js";
 import type { Measurement } from "../load.js";
 import type { Protocol } from "../pgbench/runner.js";
-import { int, lat, ms, pct, verdict } from "./format.js";
+import { int, lat, pct } from "./format.js";
 import type { ReportPart } from "./part.js";
+import { latencyTarget, ratioTarget, type Target } from "./targets.js";
 
 /** One endpoint at one concurrency: the API and its two baselines. */
 export interface HttpRow {
@@ -67,25 +68,27 @@ function cpuTable(rows: readonly HttpRow[]): string[] {
   ];
 }
 
-/** The HTTP targets of issue 6, checked against this run (docs/performance.md). */
-function httpTargets(rows: readonly HttpRow[]): string[] {
-  const lines: string[] = [];
+/** The HTTP targets of issue 6, checked against this run (docs/performance.md, "Targets"). */
+function httpTargets(rows: readonly HttpRow[]): Target[] {
+  const targets: Target[] = [];
   for (const [endpoint, goal] of [
     ["POST /sms", 0.7],
     ["GET /sms/check", 0.6],
   ] as const) {
-    const measured = rows.filter((h) => h.endpoint === endpoint);
-    if (measured.length === 0) continue;
-    const ratios = measured.map((h) => `${pct(h.api.rps, h.pgbench.rps)} at ${h.connections}`);
-    const best = Math.max(...measured.map((h) => h.api.rps / h.pgbench.rps));
-    const atOrAbove = measured.filter((h) => h.api.rps / h.pgbench.rps >= goal).map((h) => h.connections);
-    lines.push(
-      `- \`${endpoint}\` ≥ ${goal * 100}% of pgbench with the same SQL: ${ratios.join(", ")} connections — ` +
-        `${verdict(atOrAbove.length === measured.length)}${atOrAbove.length > 0 && atOrAbove.length < measured.length ? ` at ${atOrAbove.join(", ")} connections only` : ""} (best ${Math.round(best * 100)}%)`,
-    );
+    for (const h of rows.filter((x) => x.endpoint === endpoint)) {
+      targets.push(
+        ratioTarget(
+          `\`${endpoint}\` ≥ ${goal}× pgbench with the same SQL, ${h.connections} connections`,
+          h.api.rps,
+          h.pgbench.rps,
+          goal,
+          { value: "req/s", baseline: "tx/s" },
+        ),
+      );
+    }
   }
   for (const h of rows.filter((x) => x.connections === 16)) {
-    lines.push(`- p99 < 50 ms at 16 connections, \`${h.endpoint}\`: ${ms(h.api.p99)} ms — ${verdict(h.api.p99 < 50)}`);
+    targets.push(latencyTarget(`\`${h.endpoint}\` p99 < 50 ms at 16 connections`, h.api.p99, 50));
   }
-  return lines;
+  return targets;
 }

@@ -1,8 +1,10 @@
+import type { Target } from "./targets.js";
+
 /**
  * What a phase adds to the report: its tables and notes (Markdown lines, a blank line put before
- * them), and its lines under "Targets", in the phases' order.
+ * them), and its targets, checked against the run, listed together at the end in the phases' order.
  */
 export interface ReportPart {
   readonly lines: readonly string[];
-  readonly targets: readonly string[];
+  readonly targets: readonly Target[];
 }

@@ -1,5 +1,6 @@
 import type { Machine } from "../machine.js";
 import type { ReportPart } from "./part.js";
+import { renderTargets } from "./targets.js";
 
 export interface ReportFrame {
   readonly date: Date;
@@ -22,9 +23,7 @@ export function renderReport(frame: ReportFrame, parts: readonly ReportPart[]): 
       `\`pnpm bench\` took ${Math.round(frame.elapsedSeconds)} s.`,
   );
   for (const part of parts) if (part.lines.length > 0) out.push("", ...part.lines);
-  out.push("");
-  out.push("Targets (issue 6):");
-  out.push("");
-  out.push(...parts.flatMap((part) => part.targets));
+  const targets = renderTargets(parts.flatMap((part) => part.targets));
+  if (targets.length > 0) out.push("", ...targets);
   return `${out.join("\n")}\n`;
 }
