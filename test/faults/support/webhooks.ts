@@ -39,7 +39,11 @@ function signatureValid(secret: string, r: ProviderRecord): boolean {
   return (r.headers["webhook-signature"] ?? "").split(" ").includes(expected);
 }
 
-export function tallyWebhooks(records: readonly ProviderRecord[], otpIds: readonly string[], secret: string): WebhookTally {
+export function tallyWebhooks(
+  records: readonly ProviderRecord[],
+  otpIds: readonly string[],
+  secret: string,
+): WebhookTally {
   const hooks = records.filter((r) => r.path === WEBHOOK_PATH);
   const idsByEvent = new Map<string, Set<string>>();
   const okById = new Map<string, number>();

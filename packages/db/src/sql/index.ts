@@ -12,9 +12,9 @@ import { outboxSql } from "./outbox.js";
 import { policySql } from "./policy.js";
 import { policyBlockSql } from "./policy-block.js";
 import { policyWindowsSql } from "./policy-windows.js";
+import { retentionSql } from "./retention.js";
 import { testTargetSql } from "./test-target.js";
 import { webhookSql } from "./webhook.js";
-import { retentionSql } from "./retention.js";
 
 export * from "./app-secret.js";
 export * from "./check-budget.js";
