@@ -120,6 +120,8 @@ export interface ProviderRecord {
   readonly seq: number;
   readonly path: string;
   readonly headers: Record<string, string>;
+  /** The body exactly as received: what a webhook's signature covers. */
+  readonly body: string;
   readonly json: unknown;
   readonly receivedAt: number;
   readonly answer?: number | "reset" | "held";
