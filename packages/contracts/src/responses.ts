@@ -2,6 +2,7 @@ import { z } from "zod";
 import { CHANNELS } from "./channels.js";
 import { LimitRule } from "./limit-requests.js";
 import { POLICY_DECISIONS, POLICY_RULES } from "./policy.js";
+import { DISPATCH_ROUTES } from "./routes.js";
 
 /**
  * Every `status_code` the service answers with. The original product used `ip_limit`, `phone_limit` and
@@ -132,12 +133,12 @@ export const OtpStatusResponse = contentResponse(OtpStatusContent).meta({ id: "O
 /**
  * The one health answer of both services (`GET /health`): `status` is true, and the HTTP status
  * 200, when PostgreSQL answers and RabbitMQ is connected; else false and 503. The dispatcher adds
- * the OTP channels it is consuming right now.
+ * the work queues (OTP channels, `webhook`) it is consuming right now.
  */
 export const HealthContent = z.object({
   database: z.boolean(),
   broker: z.boolean(),
-  consuming: z.array(z.enum(CHANNELS)).optional(),
+  consuming: z.array(z.enum(DISPATCH_ROUTES)).optional(),
 });
 export type HealthContent = z.infer<typeof HealthContent>;
 export const HealthResponse = z.object({ status: z.boolean(), content: HealthContent }).meta({ id: "HealthResponse" });

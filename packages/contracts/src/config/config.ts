@@ -1,8 +1,9 @@
-import type { Channel } from "../channels.js";
 import { type Assurance, type ResendMode, STRICT_PROFILE } from "../guessing.js";
 import type { PhoneRules } from "../phone.js";
+import type { DispatchRoute } from "../routes.js";
 import { type Env, EnvSchema } from "./env.js";
 import { PRESEND_HOOK_CHECKS, type PresendHookConfig, presendHookOf } from "./presend-hook.js";
+import { type WebhookDeliveryConfig, webhookDeliveryOf } from "./webhook-delivery.js";
 
 /**
  * The configuration of both processes (docs/configuration.md), parsed once from the environment.
@@ -83,7 +84,14 @@ export interface Config {
   };
   /** The destination policy's pre-send hook; undefined without `OTP_PRESEND_HOOK_URL`. */
   readonly presendHook: PresendHookConfig | undefined;
-  readonly dispatcher: { readonly channels: readonly Channel[]; readonly prefetch: number; readonly port: number };
+  /** How the dispatcher sends the lifecycle's webhooks (docs/webhooks.md). */
+  readonly webhookDelivery: WebhookDeliveryConfig;
+  /** `channels`: the work queues consumed, OTP channels and `webhook` (DISPATCHER_CHANNELS). */
+  readonly dispatcher: {
+    readonly channels: readonly DispatchRoute[];
+    readonly prefetch: number;
+    readonly port: number;
+  };
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -226,6 +234,7 @@ function configOf(e: Env): Config {
       telegram: { url: e.OTP_TELEGRAM_URL, worker: e.OTP_TELEGRAM_WORKER, appToken: e.OTP_TELEGRAM_APP_TOKEN },
     },
     presendHook: presendHookOf(e),
+    webhookDelivery: webhookDeliveryOf(e),
     dispatcher: { channels: e.DISPATCHER_CHANNELS, prefetch: e.DISPATCHER_PREFETCH, port: e.DISPATCHER_PORT },
   };
 }

@@ -118,6 +118,12 @@ export const EnvSchema = z.object({
   OTP_PRESEND_HOOK_FAIL: oneOf(["open", "closed"]),
   OTP_PRESEND_HOOK_ALLOW_PRIVATE: bool(false),
 
+  // Webhooks of the verification lifecycle (docs/webhooks.md).
+  OTP_WEBHOOK_ALLOW_PRIVATE: bool(false),
+  // How the dispatcher delivers them: retried for OTP_WEBHOOK_MAX_AGE, each attempt within OTP_WEBHOOK_TIMEOUT.
+  OTP_WEBHOOK_MAX_AGE: secondsAsMs(86_400, 1, 2_592_000),
+  OTP_WEBHOOK_TIMEOUT: secondsAsMs(10, 0.1, 300),
+
   DISPATCHER_CHANNELS: channelList,
   DISPATCHER_PREFETCH: int(128, 1, 10_000),
   DISPATCHER_PORT: int(3001, 0, 65535),

@@ -24,6 +24,7 @@ export * from "./policy.js";
 export * from "./policy-block.js";
 export * from "./policy-windows.js";
 export * from "./statement.js";
+export * from "./webhook-delivery.js";
 
 /**
  * Every hand-written statement of the service, per table, for the tables of one schema
