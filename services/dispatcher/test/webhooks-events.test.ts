@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { WebhookMessage } from "@otp/contracts";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { StatusStore } from "../src/status/status-store.js";
