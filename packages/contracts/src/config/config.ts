@@ -86,7 +86,6 @@ export interface Config {
   readonly presendHook: PresendHookConfig | undefined;
   /** How the dispatcher sends the lifecycle's webhooks (docs/webhooks.md). */
   readonly webhookDelivery: WebhookDeliveryConfig;
-  /** `channels`: the work queues consumed, OTP channels and `webhook` (DISPATCHER_CHANNELS). */
   readonly dispatcher: {
     readonly channels: readonly DispatchRoute[];
     readonly prefetch: number;
