@@ -55,7 +55,8 @@ export function deliverySql(otp: string, fn: (name: string) => string, webhook: 
  * nothing. The old statuses are read under FOR UPDATE (in id order, as every batch locks), so a
  * concurrent duplicate's write is seen, never a stale snapshot. `otp_event_data` reads the
  * statement's snapshot, from before this update: the event's `delivery` is overwritten with the
- * values just written. Without any subscription, no event data is computed at all.
+ * values just written. Without any subscription there is nothing to emit: the old statuses are not
+ * read (no lock, no event data), and the write costs what it did before events existed.
  */
 function recordDeliveries(otp: string, fn: (name: string) => string, webhook: string) {
   return prepared<RecordDeliveriesParams>(
@@ -64,7 +65,8 @@ function recordDeliveries(otp: string, fn: (name: string) => string, webhook: st
     (p) => `WITH v AS (
        SELECT * FROM unnest(${p.ids}::uuid[], ${p.increments}::int[], ${p.statuses}::text[], ${p.errors}::text[])
          AS v(id, inc, status, err)),
-     old AS (SELECT o.id, o.delivery_status FROM ${otp} AS o WHERE o.id IN (SELECT id FROM v) ORDER BY o.id FOR UPDATE),
+     old AS (SELECT o.id, o.delivery_status FROM ${otp} AS o
+       WHERE o.id IN (SELECT id FROM v) AND EXISTS (SELECT 1 FROM ${webhook}) ORDER BY o.id FOR UPDATE),
      u AS (UPDATE ${otp} AS o SET
          delivery_attempts = o.delivery_attempts + v.inc,
          delivery_status = CASE
@@ -77,14 +79,14 @@ function recordDeliveries(otp: string, fn: (name: string) => string, webhook: st
          delivery_last_error = CASE
            WHEN o.delivery_status = 'delivered' OR v.err IS NULL THEN o.delivery_last_error
            ELSE v.err END
-       FROM v JOIN old ON old.id = v.id
+       FROM v LEFT JOIN old ON old.id = v.id
        WHERE o.id = v.id
        RETURNING o.id, o.delivery_status, o.delivery_attempts, o.delivered_at,
-         CASE WHEN o.delivery_status = old.delivery_status THEN NULL
+         CASE WHEN old.delivery_status IS NULL OR o.delivery_status = old.delivery_status THEN NULL
            WHEN o.delivery_status = 'delivered' THEN 'otp.delivered'
            WHEN o.delivery_status = 'failed' THEN 'otp.delivery_failed' END AS event)
      SELECT u.id, u.delivery_status,
-       CASE WHEN u.event IS NULL OR NOT EXISTS (SELECT 1 FROM ${webhook}) THEN 0
+       CASE WHEN u.event IS NULL THEN 0
          ELSE ${fn("otp_emit")}(u.event, u.id, now(),
            ${fn("otp_event_data")}(u.id, now(), ${p.maxFailures}::int) || jsonb_build_object('delivery',
              jsonb_build_object('status', u.delivery_status, 'attempts', u.delivery_attempts,
