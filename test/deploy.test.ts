@@ -78,11 +78,11 @@ describe("docker-compose.yml", () => {
     const perChannel = Object.values(services).filter((s) => s.profiles?.includes("per-channel"));
     expect(perChannel.length).toBeGreaterThanOrEqual(2);
     const channels = perChannel.flatMap((s) => (s.environment?.DISPATCHER_CHANNELS ?? "").split(","));
-    expect(channels.sort()).toEqual(["call", "email", "sms", "telegram"]);
+    expect(channels.sort()).toEqual(["call", "email", "sms", "telegram", "webhook"]);
   });
 
   it("gives the services a configuration that parses", () => {
-    for (const name of ["api", "dispatcher", "dispatcher-sms", "dispatcher-email-telegram"]) {
+    for (const name of ["api", "dispatcher", "dispatcher-sms", "dispatcher-email-telegram", "dispatcher-webhook"]) {
       const result = parseConfig(service(name).environment ?? {});
       expect(result.ok ? [] : result.errors, name).toEqual([]);
     }

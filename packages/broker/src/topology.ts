@@ -1,4 +1,4 @@
-import { CHANNELS, type Channel } from "@otp/contracts";
+import { DISPATCH_ROUTES, type DispatchRoute } from "@otp/contracts";
 import type { Channel as AmqpChannel, ChannelModel, Options } from "amqplib";
 
 /**
@@ -9,6 +9,10 @@ import type { Channel as AmqpChannel, ChannelModel, Options } from "amqplib";
  *   {prefix}.delivery.{channel}.retry.{ms}ms   delay queues: a queue-level TTL, then dead-lettered
  *                                              back to the work queue of their channel
  *   {prefix}.delivery.dead                     events that failed for good, for inspection and replay
+ *
+ * `channel` is one of the four OTP channels or `webhook` (the lifecycle's webhooks, routed by the
+ * outbox rows `otp_emit` writes): a work queue and delay queues of their own, the same dead-letter
+ * queue, so that a receiver that is down fills only its own queues and never slows a code down.
  *
  * Every queue is a quorum queue: replicated and fsync'd before a publish is confirmed, which is the
  * point of confirms; classic mirrored queues are deprecated. Quorum queues on RabbitMQ 3.10 expire
@@ -33,8 +37,8 @@ export interface Topology {
   readonly prefix: string;
   readonly exchange: string;
   readonly deadQueue: string;
-  workQueue(channel: Channel): string;
-  delayQueue(channel: Channel, delayMs: number): string;
+  workQueue(channel: DispatchRoute): string;
+  delayQueue(channel: DispatchRoute, delayMs: number): string;
 }
 
 export function topology(prefix: string): Topology {
@@ -65,7 +69,7 @@ function workQueueOptions(t: Topology): Options.AssertQueue {
   };
 }
 
-function delayQueueOptions(t: Topology, channel: Channel, delayMs: number): Options.AssertQueue {
+function delayQueueOptions(t: Topology, channel: DispatchRoute, delayMs: number): Options.AssertQueue {
   return {
     durable: true,
     arguments: {
@@ -78,11 +82,14 @@ function delayQueueOptions(t: Topology, channel: Channel, delayMs: number): Opti
   };
 }
 
-/** Declares the exchange, the work queues of `channels` with their bindings, and the dead-letter queue. */
+/**
+ * Declares the exchange, the work queues of `channels` with their bindings (every channel and the
+ * webhooks by default: a publish must route whichever dispatchers run), and the dead-letter queue.
+ */
 export async function assertTopology(
   ch: AmqpChannel,
   t: Topology,
-  channels: readonly Channel[] = CHANNELS,
+  channels: readonly DispatchRoute[] = DISPATCH_ROUTES,
 ): Promise<void> {
   await ch.assertExchange(t.exchange, "direct", { durable: true });
   await ch.assertQueue(t.deadQueue, { durable: true, arguments: { "x-queue-type": "quorum" } });
@@ -96,7 +103,7 @@ export async function assertTopology(
 export async function assertDelayQueue(
   ch: AmqpChannel,
   t: Topology,
-  channel: Channel,
+  channel: DispatchRoute,
   delayMs: number,
 ): Promise<string> {
   const name = t.delayQueue(channel, delayMs);
@@ -106,7 +113,7 @@ export async function assertDelayQueue(
 
 /** Removes everything {@link assertTopology} and {@link assertDelayQueue} may have declared (tests). */
 export async function deleteTopology(ch: AmqpChannel, t: Topology): Promise<void> {
-  for (const channel of CHANNELS) {
+  for (const channel of DISPATCH_ROUTES) {
     await ch.deleteQueue(t.workQueue(channel));
     for (const delay of RETRY_DELAYS_MS) await ch.deleteQueue(t.delayQueue(channel, delay));
   }

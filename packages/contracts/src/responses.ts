@@ -3,6 +3,7 @@ import { CHANNELS } from "./channels.js";
 import { VERIFICATION_STATUSES } from "./lifecycle.js";
 import { LimitRule } from "./limit-requests.js";
 import { POLICY_DECISIONS, POLICY_RULES } from "./policy.js";
+import { DISPATCH_ROUTES } from "./routes.js";
 
 /**
  * Every `status_code` the service answers with. The original product used `ip_limit`, `phone_limit` and
@@ -157,12 +158,12 @@ export const OtpStatusResponse = contentResponse(OtpStatusContent).meta({ id: "O
 /**
  * The one health answer of both services (`GET /health`): `status` is true, and the HTTP status
  * 200, when PostgreSQL answers and RabbitMQ is connected; else false and 503. The dispatcher adds
- * the OTP channels it is consuming right now.
+ * the work queues (OTP channels, `webhook`) it is consuming right now.
  */
 export const HealthContent = z.object({
   database: z.boolean(),
   broker: z.boolean(),
-  consuming: z.array(z.enum(CHANNELS)).optional(),
+  consuming: z.array(z.enum(DISPATCH_ROUTES)).optional(),
 });
 export type HealthContent = z.infer<typeof HealthContent>;
 export const HealthResponse = z.object({ status: z.boolean(), content: HealthContent }).meta({ id: "HealthResponse" });

@@ -1,7 +1,7 @@
-import { isIP } from "node:net";
 import { z } from "zod";
 import { isPublicAddress } from "./ip.js";
 import { LIFECYCLE_EVENT_TYPES } from "./lifecycle.js";
+import { literalAddress } from "./public-lookup.js";
 import { contentResponse } from "./responses.js";
 import { WEBHOOK_SECRET_PATTERN } from "./signing.js";
 
@@ -19,12 +19,6 @@ export const WebhookEventPattern = z.enum(WEBHOOK_EVENT_PATTERNS, {
 export const MAX_WEBHOOK_URL_LENGTH = 2048;
 /** Subscriptions at most: each event is fanned out to every one that wants it, in the state change's transaction. */
 export const MAX_WEBHOOKS = 100;
-
-/** The host of a URL as an address when it is one (`[::1]` → `::1`), else undefined. */
-export function literalAddress(host: string): string | undefined {
-  const bare = host.startsWith("[") ? host.slice(1, -1) : host;
-  return isIP(bare) ? bare : undefined;
-}
 
 /**
  * What is wrong with a webhook URL before any name is resolved, or undefined: not http(s), with

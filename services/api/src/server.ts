@@ -68,15 +68,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
   warnAboutSettings(config, logger);
   await syncEnvWebhookOrClose({ pool, sql, keys, clock }, config);
 
-  const broker = await createBrokerClient({
-    url: config.amqp.urls,
-    prefix: config.amqp.prefix,
-    name: "otp-api",
-    log: logger,
-    closeTimeoutMs: BROKER_CLOSE_MS,
-    ...options.broker,
-  });
-  broker.connection.start();
+  const broker = await connectBroker(config, logger, options.broker);
   const { afterCommit, relay } = startOutbox({ pool, sql, broker, clock, logger }, options.relay);
   const metrics = createMetrics(new Registry(), { processMetrics: true });
   const { sweeper, expirySweeper, retention } = startHousekeeping(
@@ -121,6 +113,20 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
       return closing;
     },
   };
+}
+
+/** The broker client, connecting in the background: the outbox holds events until it is up. */
+async function connectBroker(config: Config, logger: Logger, overrides: StartOptions["broker"]): Promise<BrokerClient> {
+  const broker = await createBrokerClient({
+    url: config.amqp.urls,
+    prefix: config.amqp.prefix,
+    name: "otp-api",
+    log: logger,
+    closeTimeoutMs: BROKER_CLOSE_MS,
+    ...overrides,
+  });
+  broker.connection.start();
+  return broker;
 }
 
 /** The graceful stop of RunningApi.close, in order: the HTTP server, the outbox, the broker, the pool. */

@@ -1,9 +1,10 @@
 import { hostname } from "node:os";
 import { assertTopology, createBrokerClient, type ManagedConnection, POISON_DELIVERY_LIMIT } from "@otp/broker";
-import type { Config, HealthContent, Logger } from "@otp/contracts";
+import { type Config, type DispatchRoute, type HealthContent, isOtpChannel, type Logger } from "@otp/contracts";
 import { createPool, databaseAnswers, loadKeyring, migrateWhenReachable } from "@otp/db";
+import type pg from "pg";
 import { Registry } from "prom-client";
-import { QueueConsumer } from "./consume/consumer.js";
+import { type MessageHandler, QueueConsumer } from "./consume/consumer.js";
 import { RetryPolicy } from "./decide/retry-policy.js";
 import { startHttpServer } from "./ops/http-server.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
@@ -11,6 +12,9 @@ import { type PipelineDeps, pipelineFor } from "./pipeline.js";
 import { DelayQueues } from "./settle/delay-queues.js";
 import { StatusStore } from "./status/status-store.js";
 import { createTransport } from "./transports/index.js";
+import { webhookPipeline } from "./webhooks/pipeline.js";
+import { createWebhookSender } from "./webhooks/sender.js";
+import { SubscriptionCache } from "./webhooks/subscriptions.js";
 
 export interface DispatcherOptions {
   readonly config: Config;
@@ -47,9 +51,10 @@ const BROKER_CLOSE_MS = 1_000;
 const HEALTH_TIMEOUT_MS = 2_000;
 
 /**
- * Builds the dispatcher's parts and starts them: one consumer per OTP channel in
- * DISPATCHER_CHANNELS, each running every message through the pipeline (pipeline.ts), and the
- * health/metrics port.
+ * Builds the dispatcher's parts and starts them: one consumer per work queue in
+ * DISPATCHER_CHANNELS, each on an AMQP channel of its own with its own prefetch — an OTP channel's
+ * running every message through the pipeline (pipeline.ts), the webhooks' through theirs
+ * (webhooks/pipeline.ts) — and the health/metrics port.
  */
 export async function startDispatcher(options: DispatcherOptions): Promise<Dispatcher> {
   const { config, log } = options;
@@ -77,13 +82,14 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     delayQueues: new DelayQueues(connection, topology),
     deliveryLimit: POISON_DELIVERY_LIMIT,
   };
+  const handlerFor = handlers(pipeline, options, pool);
   const consumers = config.dispatcher.channels.map(
     (channel) =>
       new QueueConsumer(connection, {
         queue: topology.workQueue(channel),
         prefetch: config.dispatcher.prefetch,
         log: log.child({ channel }),
-        handler: pipelineFor(pipeline, channel),
+        handler: handlerFor(channel),
         declare: (ch) => assertTopology(ch, topology, [channel]),
       }),
   );
@@ -116,12 +122,30 @@ async function openDatabase(config: Config, log: Logger) {
     onError: (error) => log.warn({ err: error }, "idle PostgreSQL client failed"),
   });
   const keys = await loadKeyring(pool, config.pg, config.otp.secret, { log });
-  return { pool, keys, store: new StatusStore(pool, config.pg.schema) };
+  return { pool, keys, store: new StatusStore(pool, config.pg.schema, config.otp.maxCheckAttempts) };
 }
 
-function retryPolicy(options: DispatcherOptions): RetryPolicy {
+/** Each work queue's handler: an OTP channel's pipeline, or the webhooks' (built once, if consumed). */
+function handlers(pipeline: PipelineDeps, options: DispatcherOptions, pool: pg.Pool) {
+  const { config } = options;
+  let webhooks: MessageHandler | undefined;
+  return (route: DispatchRoute): MessageHandler => {
+    if (isOtpChannel(route)) return pipelineFor(pipeline, route);
+    webhooks ??= webhookPipeline({
+      ...pipeline,
+      // No attempt limit: a webhook is retried for OTP_WEBHOOK_MAX_AGE (its window), whatever its code does.
+      policy: retryPolicy(options, Number.MAX_SAFE_INTEGER),
+      sender: createWebhookSender(config.webhookDelivery),
+      maxAgeMs: config.webhookDelivery.maxAgeMs,
+      subscriptions: new SubscriptionCache({ pool, schema: config.pg.schema, keys: pipeline.keys }),
+    });
+    return webhooks;
+  };
+}
+
+function retryPolicy(options: DispatcherOptions, maxAttempts = options.config.delivery.maxAttempts): RetryPolicy {
   return new RetryPolicy({
-    maxAttempts: options.config.delivery.maxAttempts,
+    maxAttempts,
     ...(options.retryTiersMs ? { tiersMs: options.retryTiersMs } : {}),
     ...(options.random ? { random: options.random } : {}),
   });

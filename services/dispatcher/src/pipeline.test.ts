@@ -32,7 +32,7 @@ function consumed(): ConsumeMessage {
 
 function deps(parts: { lookup?: StatusStore["lookup"]; deliver?: Transport["deliver"] }): PipelineDeps {
   const store = {
-    lookup: parts.lookup ?? (async () => ({ status: "pending" as const })),
+    lookup: parts.lookup ?? (async () => ({ status: "pending" as const, canceled: false })),
     record: async () => "delivered" as const,
   } as unknown as StatusStore;
   const publisher = { publish: async () => {} } as unknown as ConfirmPublisher;

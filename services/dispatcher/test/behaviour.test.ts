@@ -101,7 +101,7 @@ describe("queue mode, one dispatcher", () => {
       status: 200,
       body: {
         status: true,
-        content: { database: true, broker: true, consuming: ["sms", "call", "email", "telegram"] },
+        content: { database: true, broker: true, consuming: ["sms", "call", "email", "telegram", "webhook"] },
       },
     });
 

@@ -46,7 +46,7 @@ const replay = (p: ReplayPublisher, ids: string[]) =>
       connection: managed.connection ?? (undefined as never),
       publisher: p,
       topology: h.t,
-      store: new StatusStore(h.pool, h.pgConfig().schema),
+      store: new StatusStore(h.pool, h.pgConfig().schema, 5),
     },
     { ids },
   );

@@ -11,7 +11,7 @@ let store: StatusStore;
 
 beforeAll(() => {
   pool = createPool(pgConfig(), { applicationName: "status-tests", onError: () => {} });
-  store = new StatusStore(pool, "public");
+  store = new StatusStore(pool, "public", 5);
 });
 afterAll(() => pool.end());
 

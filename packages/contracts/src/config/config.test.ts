@@ -52,7 +52,9 @@ describe("configuration", () => {
     });
     expect(c.targets).toEqual({ phone: { check: "valid", defaultRegion: undefined }, emailCanonical: false });
     expect(c.auth).toBeUndefined();
-    expect(c.dispatcher.channels).toEqual(["sms", "call", "email", "telegram"]);
+    // Every OTP channel and the lifecycle's webhooks, each on its own queue.
+    expect(c.dispatcher.channels).toEqual(["sms", "call", "email", "telegram", "webhook"]);
+    expect(c.webhookDelivery).toEqual({ allowPrivate: false, maxAgeMs: 86_400_000, timeoutMs: 10_000 });
   });
 
   it("reads the original product's variables under their names", () => {
@@ -84,6 +86,7 @@ describe("configuration", () => {
     [{ PORT: "eighty" }, 'PORT: must be an integer from 1 to 65535, got "eighty"'],
     [{ PG_PORT: "0" }, 'PG_PORT: must be an integer from 1 to 65535, got "0"'],
     [{ DUMMY: "maybe" }, 'DUMMY: must be true or false, got "maybe"'],
+    [{ OTP_WEBHOOK_MAX_AGE: "0" }, 'OTP_WEBHOOK_MAX_AGE: must be a number of seconds from 1 to 2592000, got "0"'],
     [{ OTP_DELIVERY_MODE: "carrier-pigeon" }, 'OTP_DELIVERY_MODE: must be "queue" or "direct"'],
     [{ OTP_SMS_URL: "sms" }, 'OTP_SMS_URL: must be an http(s) URL, got "sms"'],
     [
@@ -96,7 +99,7 @@ describe("configuration", () => {
     [{ OTP_DELIVERY_TIMEOUT: "-1" }, 'OTP_DELIVERY_TIMEOUT: must be a number of seconds from 0.1 to 300, got "-1"'],
     [
       { DISPATCHER_CHANNELS: "sms,fax" },
-      'DISPATCHER_CHANNELS: must be a comma-separated subset of sms,call,email,telegram, got "sms,fax"',
+      'DISPATCHER_CHANNELS: must be a comma-separated subset of sms,call,email,telegram,webhook, got "sms,fax"',
     ],
     [{ HTTP_AUTH_USERNAME: "admin" }, "HTTP_AUTH_PASSWORD: must be set together with HTTP_AUTH_USERNAME"],
     [{ LOG_LEVEL: "loud" }, expect.stringMatching(/^LOG_LEVEL: /)],

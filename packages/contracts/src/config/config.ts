@@ -1,9 +1,11 @@
-import type { Channel } from "../channels.js";
 import { type Assurance, type ResendMode, STRICT_PROFILE } from "../guessing.js";
 import type { PhoneRules } from "../phone.js";
+import type { DispatchRoute } from "../routes.js";
+import { CROSS_CHECKS, maxLifetimeOf, strict } from "./cross-checks.js";
 import { type Env, EnvSchema } from "./env.js";
-import { PRESEND_HOOK_CHECKS, type PresendHookConfig, presendHookOf } from "./presend-hook.js";
-import { WEBHOOK_CHECKS, type WebhooksConfig, webhooksOf } from "./webhooks.js";
+import { type PresendHookConfig, presendHookOf } from "./presend-hook.js";
+import { type WebhookDeliveryConfig, webhookDeliveryOf } from "./webhook-delivery.js";
+import { type WebhooksConfig, webhooksOf } from "./webhooks.js";
 
 /**
  * The configuration of both processes (docs/configuration.md), parsed once from the environment.
@@ -89,73 +91,16 @@ export interface Config {
   /** `OTP_TEST_TARGETS`: the test-target routes and creates (docs/test-targets.md). */
   readonly testTargets: boolean;
   readonly webhooks: WebhooksConfig;
-  readonly dispatcher: { readonly channels: readonly Channel[]; readonly prefetch: number; readonly port: number };
+  /** How the dispatcher sends the lifecycle's webhooks (docs/webhooks.md). */
+  readonly webhookDelivery: WebhookDeliveryConfig;
+  readonly dispatcher: {
+    readonly channels: readonly DispatchRoute[];
+    readonly prefetch: number;
+    readonly port: number;
+  };
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
-
-const DEFAULT_MAX_LIFETIME = 86_400;
-const strict = (e: Env) => e.OTP_ASSURANCE === "strict";
-const UNDER_STRICT = "under OTP_ASSURANCE=strict";
-const maxLifetimeOf = (e: Env) =>
-  e.OTP_MAX_LIFETIME ?? (strict(e) ? STRICT_PROFILE.maxLifetimeSeconds : DEFAULT_MAX_LIFETIME);
-
-/**
- * OTP_ASSURANCE=strict raises the defaults to its profile (configOf); a variable set explicitly to
- * something weaker is a contradiction, refused at start rather than silently overridden.
- */
-const STRICT_CHECKS: readonly ((e: Env) => string | undefined)[] = [
-  (e) =>
-    strict(e) && e.OTP_CHECK_THROTTLE_AFTER === 0
-      ? `OTP_CHECK_THROTTLE_AFTER: must not be 0 ${UNDER_STRICT}`
-      : undefined,
-  (e) => (strict(e) && e.OTP_LOOKUP_MISSES === 0 ? `OTP_LOOKUP_MISSES: must not be 0 ${UNDER_STRICT}` : undefined),
-  (e) =>
-    strict(e) && e.OTP_MAX_LIFETIME !== undefined && e.OTP_MAX_LIFETIME > STRICT_PROFILE.maxLifetimeSeconds
-      ? `OTP_MAX_LIFETIME: must be at most ${STRICT_PROFILE.maxLifetimeSeconds} ${UNDER_STRICT}, got ${e.OTP_MAX_LIFETIME}`
-      : undefined,
-  // A fixed code exempt from limits is a standing bypass: not under the strict profile.
-  (e) => (strict(e) && e.OTP_TEST_TARGETS ? `OTP_TEST_TARGETS: must not be true ${UNDER_STRICT}` : undefined),
-  (e) => (strict(e) && e.OTP_SINGLE_USE === false ? `OTP_SINGLE_USE: must be true ${UNDER_STRICT}` : undefined),
-  (e) =>
-    strict(e) && e.OTP_RESEND === "new" ? `OTP_RESEND: must be "supersede" or "reuse" ${UNDER_STRICT}` : undefined,
-  (e) =>
-    strict(e) && e.OTP_CODE_LENGTH < STRICT_PROFILE.minCodeLength
-      ? `OTP_CODE_LENGTH: must be at least ${STRICT_PROFILE.minCodeLength} ${UNDER_STRICT}, got ${e.OTP_CODE_LENGTH}`
-      : undefined,
-  (e) =>
-    strict(e) && e.OTP_TELEGRAM_CODE_LENGTH < STRICT_PROFILE.minCodeLength
-      ? `OTP_TELEGRAM_CODE_LENGTH: must be at least ${STRICT_PROFILE.minCodeLength} ${UNDER_STRICT}, got ${e.OTP_TELEGRAM_CODE_LENGTH}`
-      : undefined,
-  (e) => {
-    const max = maxLifetimeOf(e);
-    return strict(e) && e.OTP_TELEGRAM_LIFETIME > max
-      ? `OTP_TELEGRAM_LIFETIME: must be at most OTP_MAX_LIFETIME (${max}) ${UNDER_STRICT}, got ${e.OTP_TELEGRAM_LIFETIME}`
-      : undefined;
-  },
-];
-
-/**
- * Rules between variables, each naming the variable at fault; one line per broken rule. A variable
- * that is wrong on its own is caught by its parser in env.ts before these run.
- */
-const CROSS_CHECKS: readonly ((e: Env) => string | undefined)[] = [
-  (e) => {
-    if ((e.HTTP_AUTH_USERNAME === undefined) === (e.HTTP_AUTH_PASSWORD === undefined)) return undefined;
-    const [missing, other] =
-      e.HTTP_AUTH_USERNAME === undefined
-        ? ["HTTP_AUTH_USERNAME", "HTTP_AUTH_PASSWORD"]
-        : ["HTTP_AUTH_PASSWORD", "HTTP_AUTH_USERNAME"];
-    return `${missing}: must be set together with ${other}`;
-  },
-  (e) =>
-    e.HTTP_HEADERS_TIMEOUT > e.HTTP_REQUEST_TIMEOUT
-      ? "HTTP_HEADERS_TIMEOUT: must not be longer than HTTP_REQUEST_TIMEOUT (the headers are part of the request)"
-      : undefined,
-  ...STRICT_CHECKS,
-  ...PRESEND_HOOK_CHECKS,
-  ...WEBHOOK_CHECKS,
-];
 
 /**
  * Parses the environment. Errors come back as values, one line per bad variable, naming it, so the
@@ -238,6 +183,7 @@ function configOf(e: Env): Config {
     presendHook: presendHookOf(e),
     testTargets: e.OTP_TEST_TARGETS,
     webhooks: webhooksOf(e),
+    webhookDelivery: webhookDeliveryOf(e),
     dispatcher: { channels: e.DISPATCHER_CHANNELS, prefetch: e.DISPATCHER_PREFETCH, port: e.DISPATCHER_PORT },
   };
 }

@@ -133,6 +133,9 @@ export const EnvSchema = z.object({
   ),
   OTP_WEBHOOK_EVENTS: optionalStr(),
   OTP_WEBHOOK_ALLOW_PRIVATE: bool(false),
+  // How the dispatcher delivers them (docs/webhooks.md): retried for OTP_WEBHOOK_MAX_AGE, each attempt within OTP_WEBHOOK_TIMEOUT.
+  OTP_WEBHOOK_MAX_AGE: secondsAsMs(86_400, 1, 2_592_000),
+  OTP_WEBHOOK_TIMEOUT: secondsAsMs(10, 0.1, 300),
 
   DISPATCHER_CHANNELS: channelList,
   DISPATCHER_PREFETCH: int(128, 1, 10_000),

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { CHANNELS, type Channel } from "../channels.js";
 import { isPhoneRegion } from "../phone.js";
+import { DISPATCH_ROUTES, type DispatchRoute } from "../routes.js";
 
 /** The parsers of environment variables: each reads a string and names the problem in its message. */
 
@@ -129,24 +129,28 @@ export function url(fallback: string) {
     });
 }
 
+/**
+ * DISPATCHER_CHANNELS: the work queues a dispatcher consumes, comma-separated: OTP channels and
+ * `webhook` (docs/delivery.md, "Queues"). Every one of them by default.
+ */
 export const channelList = z
   .string()
   .trim()
-  .default(CHANNELS.join(","))
+  .default(DISPATCH_ROUTES.join(","))
   .transform((v, ctx) => {
     const names = v
       .split(/[\s,]+/)
       .map((s) => s.toLowerCase())
       .filter(Boolean);
-    const unknown = names.filter((n) => !(CHANNELS as readonly string[]).includes(n));
+    const unknown = names.filter((n) => !(DISPATCH_ROUTES as readonly string[]).includes(n));
     if (names.length === 0 || unknown.length > 0) {
       ctx.addIssue({
         code: "custom",
-        message: `must be a comma-separated subset of ${CHANNELS.join(",")}, got "${v}"`,
+        message: `must be a comma-separated subset of ${DISPATCH_ROUTES.join(",")}, got "${v}"`,
       });
       return z.NEVER;
     }
-    return [...new Set(names)] as Channel[];
+    return [...new Set(names)] as DispatchRoute[];
   });
 
 /**

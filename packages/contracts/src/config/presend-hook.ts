@@ -1,5 +1,5 @@
-import { isIP } from "node:net";
 import { isPublicAddress } from "../ip.js";
+import { literalAddress } from "../public-lookup.js";
 import type { Env } from "./env.js";
 
 /** The pre-send hook (docs/policy.md, "The pre-send hook"): undefined when `OTP_PRESEND_HOOK_URL` is unset. */
@@ -23,12 +23,6 @@ export function presendHookOf(e: Env): PresendHookConfig | undefined {
     fail: e.OTP_PRESEND_HOOK_FAIL ?? "open",
     allowPrivate: e.OTP_PRESEND_HOOK_ALLOW_PRIVATE,
   };
-}
-
-/** The host of a URL as an address when it is one (`[::1]` → `::1`), else undefined. */
-function literalAddress(host: string): string | undefined {
-  const bare = host.startsWith("[") ? host.slice(1, -1) : host;
-  return isIP(bare) ? bare : undefined;
 }
 
 /**

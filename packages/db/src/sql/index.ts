@@ -34,6 +34,7 @@ export * from "./retention.js";
 export * from "./statement.js";
 export * from "./test-target.js";
 export * from "./webhook.js";
+export * from "./webhook-delivery.js";
 
 /**
  * Every hand-written statement of the service, per table, for the tables of one schema

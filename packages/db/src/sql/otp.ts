@@ -108,7 +108,12 @@ const seconds = (n: number) => `interval '${Number(n)} seconds'`;
 export function otpSql(tables: Tables) {
   const otp = qualifiedName(tables.otp);
   const fn = (name: string) => qualifiedFunction(tables.otp, name);
-  return { ...issueSql(fn), ...checkSql(fn), ...lookupSql(otp), ...deliverySql(otp) };
+  return {
+    ...issueSql(fn),
+    ...checkSql(fn),
+    ...lookupSql(otp),
+    ...deliverySql(otp, fn, qualifiedName(tables.webhook)),
+  };
 }
 
 export type OtpSql = ReturnType<typeof otpSql>;

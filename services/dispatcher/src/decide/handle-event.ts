@@ -22,7 +22,8 @@ export interface HandlerDeps {
 
 /**
  * Decides what happens to one delivery event: check it, skip it if its OTP is no longer pending
- * (duplicates are normal), drop it if the code has expired, else open it and make one attempt,
+ * (duplicates are normal), drop it if the code was canceled or has expired (the lookup that reads
+ * the status says both, so neither costs a round trip more), else open it and make one attempt,
  * then classify the result. Throws AbandonedError when the message is given up (shutdown cut the
  * attempt short, or the lookup was held until the message's channel closed); any other throw is a
  * bug.
@@ -44,6 +45,7 @@ export async function handleEvent(deps: HandlerDeps, message: WorkMessage, signa
   const row = await deps.lookup(event.otp_id);
   if (!row) return dead("otp_not_found", `no otp row ${event.otp_id}`, false);
   if (row.status !== "pending") return { kind: "duplicate", event, status: row.status };
+  if (row.canceled) return { kind: "canceled", event };
 
   const expireAtMs = Date.parse(event.expire_at);
   if (deps.now() >= expireAtMs) return { kind: "expired", event, attempted: false, error: null };

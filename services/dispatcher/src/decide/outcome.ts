@@ -55,5 +55,11 @@ export interface Expired {
   readonly error: string | null;
 }
 
+/** The code was canceled (DELETE /otp/{id}) before it was delivered: the OTP is `canceled`, nothing is sent. */
+export interface Canceled {
+  readonly kind: "canceled";
+  readonly event: DeliveryEvent;
+}
+
 /** What to do with one consumed message: handleEvent decides it, settle carries it out. */
-export type Outcome = Delivered | Duplicate | Retry | Dead | Expired;
+export type Outcome = Delivered | Duplicate | Retry | Dead | Expired | Canceled;

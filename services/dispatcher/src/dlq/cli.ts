@@ -99,7 +99,12 @@ try {
     const pool = createPool(config.pg, { applicationName: "otp-dlq-cli", onError: () => {} });
     try {
       const result = await replayDeadLetters(
-        { connection, publisher, topology: t, store: new StatusStore(pool, config.pg.schema) },
+        {
+          connection,
+          publisher,
+          topology: t,
+          store: new StatusStore(pool, config.pg.schema, config.otp.maxCheckAttempts),
+        },
         { all: values.all, ids: values.id ?? [] },
       );
       if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

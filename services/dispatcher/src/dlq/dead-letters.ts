@@ -1,19 +1,11 @@
 import type { ConfirmPublisher, Topology } from "@otp/broker";
-import { DeliveryEvent } from "@otp/contracts";
+import { WEBHOOK_ROUTE } from "@otp/contracts";
 import type { ChannelModel, GetMessage } from "amqplib";
-import { carriedHeaders, H } from "../message/headers.js";
+import { carriedHeaders } from "../message/headers.js";
+import { REPLAYED_AT_HEADER } from "../webhooks/handle-webhook.js";
+import { type DeadLetter, type DescribedLetter, describe } from "./describe.js";
 
-/** One message of the dead-letter queue, as an operator sees it: never the sealed content. */
-export interface DeadLetter {
-  readonly id: string;
-  readonly channel: string;
-  readonly otpId: string | null;
-  readonly reason: string;
-  readonly attempts: number | null;
-  readonly lastError: string | null;
-  readonly deadAt: string | null;
-  readonly expireAt: string | null;
-}
+export type { DeadLetter } from "./describe.js";
 
 export interface ReplayResult {
   readonly replayed: string[];
@@ -27,35 +19,6 @@ export interface Reopener {
   reopen(otpId: string): Promise<boolean>;
   /** The replay's copy was not confirmed: the OTP is failed again, as its dead letter says. */
   unreopen(otpId: string): Promise<void>;
-}
-
-function headerString(value: unknown): string | null {
-  if (value === undefined || value === null) return null;
-  return Buffer.isBuffer(value) ? value.toString("utf8") : String(value);
-}
-
-function describe(message: GetMessage): DeadLetter & { event: DeliveryEvent | null } {
-  const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
-  let event: DeliveryEvent | null = null;
-  try {
-    const parsed = DeliveryEvent.safeParse(JSON.parse(message.content.toString("utf8")));
-    if (parsed.success) event = parsed.data;
-  } catch {}
-  // Messages the broker dead-lettered itself (the work queue's delivery limit) carry only x-death.
-  const death = (headers["x-death"] as { reason?: unknown; queue?: unknown }[] | undefined)?.[0];
-  const reason = headerString(headers[H.deadReason]) ?? (death ? `broker: ${headerString(death.reason)}` : "unknown");
-  const attempts = Number(headers[H.attempts]);
-  return {
-    id: message.properties.messageId ?? event?.id ?? "(none)",
-    channel: headerString(headers[H.channel]) ?? event?.channel ?? "?",
-    otpId: event?.otp_id ?? headerString(headers[H.otpId]),
-    reason,
-    attempts: Number.isFinite(attempts) && headers[H.attempts] !== undefined ? attempts : null,
-    lastError: headerString(headers[H.lastError]),
-    deadAt: headerString(headers[H.deadAt]),
-    expireAt: event?.expire_at ?? null,
-    event,
-  };
 }
 
 /** Reads every message of the dead-letter queue (up to `limit`) without removing any. */
@@ -73,7 +36,7 @@ export async function listDeadLetters(connection: ChannelModel, t: Topology, lim
           throw error;
         });
       if (message === false) break;
-      const { event: _event, ...letter } = describe(message);
+      const { event: _event, webhook: _webhook, ...letter } = describe(message);
       out.push(letter);
     }
     return out;
@@ -101,13 +64,14 @@ export interface ReplayDeps {
  * first, so the dispatcher does not skip the replayed event as "no longer pending"; if the copy is
  * not confirmed, the OTP goes back to `failed`, the dead letter stays, and the replay stops there
  * (the broker is likely unwell; the rest stay too). Events whose code has expired, and messages that
- * are not readable events, stay in the dead-letter queue.
+ * are not readable events or webhooks, stay in the dead-letter queue. A webhook goes back to the
+ * webhooks' queue with its retry window starting again (docs/webhooks.md, "Dead letters and
+ * replay"): the same `webhook-id`, the same body.
  */
 export async function replayDeadLetters(
   deps: ReplayDeps,
   select: { readonly ids?: readonly string[]; readonly all?: boolean },
 ): Promise<ReplayResult> {
-  const { topology: t, store, publisher, now = Date.now } = deps;
   const wanted = new Set(select.ids ?? []);
   const result: ReplayResult = { replayed: [], skipped: [], failed: [] };
   // Messages got and not acked stay with this channel until it closes, then go back to the queue.
@@ -115,32 +79,19 @@ export async function replayDeadLetters(
   ch.on("error", () => {}); // a missing queue closes the channel; the get reports it
   try {
     for (;;) {
-      const message = await ch.get(t.deadQueue, { noAck: false });
+      const message = await ch.get(deps.topology.deadQueue, { noAck: false });
       if (message === false) break;
       const letter = describe(message);
       if (!select.all && !wanted.has(letter.id)) continue;
-      const { event } = letter;
-      if (!event) {
-        result.skipped.push({ id: letter.id, why: `not a readable delivery event (${letter.reason})` });
-        continue;
-      }
-      if (Date.parse(event.expire_at) <= now()) {
-        result.skipped.push({ id: letter.id, why: `the code expired at ${event.expire_at}` });
-        continue;
-      }
-      const reopened = await store.reopen(event.otp_id);
-      try {
-        await publisher.publish(t.exchange, event.channel, message.content, {
-          messageId: message.properties.messageId ?? event.id,
-          headers: carriedHeaders(message.properties.headers as Record<string, unknown> | undefined),
-        });
-      } catch (error) {
-        if (reopened) await store.unreopen(event.otp_id);
-        result.failed.push({ id: letter.id, why: `not republished: ${(error as Error).message}` });
+      const done = await replayOne(deps, message, letter);
+      if (done === "replayed") {
+        ch.ack(message);
+        result.replayed.push(letter.id);
+      } else if ("skipped" in done) result.skipped.push({ id: letter.id, why: done.skipped });
+      else {
+        result.failed.push({ id: letter.id, why: done.failed });
         break;
       }
-      ch.ack(message);
-      result.replayed.push(letter.id);
     }
     // After a failure the rest were not looked at: they may well be in the queue.
     if (result.failed.length === 0) {
@@ -152,5 +103,38 @@ export async function replayDeadLetters(
     return result;
   } finally {
     await ch.close().catch(() => {});
+  }
+}
+
+type Replayed = "replayed" | { readonly skipped: string } | { readonly failed: string };
+
+/** Publishes one dead letter's copy to its work queue, confirmed; the caller acks the dead letter. */
+async function replayOne(deps: ReplayDeps, message: GetMessage, letter: DescribedLetter): Promise<Replayed> {
+  const { topology: t, store, publisher, now = Date.now } = deps;
+  const headers = carriedHeaders(message.properties.headers as Record<string, unknown> | undefined);
+  const { event, webhook } = letter;
+  if (webhook) {
+    try {
+      await publisher.publish(t.exchange, WEBHOOK_ROUTE, message.content, {
+        messageId: message.properties.messageId ?? webhook.id,
+        headers: { ...headers, [REPLAYED_AT_HEADER]: now() },
+      });
+      return "replayed";
+    } catch (error) {
+      return { failed: `not republished: ${(error as Error).message}` };
+    }
+  }
+  if (!event) return { skipped: `not a readable delivery event or webhook (${letter.reason})` };
+  if (Date.parse(event.expire_at) <= now()) return { skipped: `the code expired at ${event.expire_at}` };
+  const reopened = await store.reopen(event.otp_id);
+  try {
+    await publisher.publish(t.exchange, event.channel, message.content, {
+      messageId: message.properties.messageId ?? event.id,
+      headers,
+    });
+    return "replayed";
+  } catch (error) {
+    if (reopened) await store.unreopen(event.otp_id);
+    return { failed: `not republished: ${(error as Error).message}` };
   }
 }

@@ -1,14 +1,14 @@
-import type { Channel } from "@otp/contracts";
+import type { DispatchRoute } from "@otp/contracts";
 import type { ConsumeMessage } from "amqplib";
 import type { Headers } from "./headers.js";
 
 /**
- * One message from an OTP channel's work queue, read once from what amqplib hands the consumer;
- * the decision (handleEvent) and the settling (settle) both take it as it is.
+ * One message from a work queue (an OTP channel's or the webhooks'), read once from what amqplib
+ * hands the consumer; the decision (handleEvent) and the settling (settle) both take it as it is.
  */
 export interface WorkMessage {
-  /** The OTP channel whose work queue it came from: an event for another channel is malformed. */
-  readonly queueChannel: Channel;
+  /** The OTP channel (or `webhook`) whose work queue it came from: an event for another channel is malformed. */
+  readonly queueChannel: DispatchRoute;
   /** The bytes as published (the event's JSON): retry and dead-letter copies carry them unchanged. */
   readonly content: Buffer;
   /** The AMQP message id: the event id, as the API and the dispatcher's own copies publish it. */
@@ -17,7 +17,7 @@ export interface WorkMessage {
   readonly headers: Headers;
 }
 
-export function workMessage(queueChannel: Channel, message: ConsumeMessage): WorkMessage {
+export function workMessage(queueChannel: DispatchRoute, message: ConsumeMessage): WorkMessage {
   return {
     queueChannel,
     content: message.content,

@@ -11,13 +11,13 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
     registry,
     deliveries: new Counter({
       name: "deliveries_total",
-      help: "Delivery events handled, by channel and outcome (delivered, dummy, duplicate, retry, failed, expired)",
+      help: "Delivery events and webhooks handled, by channel (an OTP channel or webhook) and outcome (delivered, dummy, duplicate, retry, failed, expired, canceled; webhooks: dropped)",
       labelNames: ["channel", "outcome"] as const,
       registers,
     }),
     attemptDuration: new Histogram({
       name: "delivery_attempt_duration_seconds",
-      help: "Duration of one delivery attempt (the HTTP call to the Queue or the provider)",
+      help: "Duration of one delivery attempt (the HTTP call to the Queue, the provider or a webhook receiver)",
       labelNames: ["channel"] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,

@@ -1,5 +1,5 @@
 import { assertDelayQueue, BrokerUnavailableError, type ManagedConnection, type Topology } from "@otp/broker";
-import type { Channel } from "@otp/contracts";
+import type { DispatchRoute } from "@otp/contracts";
 
 /**
  * Declares delay queues on first use and remembers them: a retry is published to the default
@@ -18,7 +18,7 @@ export class DelayQueues {
   }
 
   /** The name of the delay queue for `channel` and `delayMs`, declared. */
-  ensure(channel: Channel, delayMs: number): Promise<string> {
+  ensure(channel: DispatchRoute, delayMs: number): Promise<string> {
     const name = this.#topology.delayQueue(channel, delayMs);
     let declared = this.#declared.get(name);
     if (!declared) {
@@ -30,11 +30,11 @@ export class DelayQueues {
   }
 
   /** Forgets a queue (e.g. its publish came back unroutable: someone deleted it). */
-  forget(channel: Channel, delayMs: number): void {
+  forget(channel: DispatchRoute, delayMs: number): void {
     this.#declared.delete(this.#topology.delayQueue(channel, delayMs));
   }
 
-  async #declare(channel: Channel, delayMs: number): Promise<string> {
+  async #declare(channel: DispatchRoute, delayMs: number): Promise<string> {
     const connection = this.#connection.connection;
     if (!connection) throw new BrokerUnavailableError("not connected to RabbitMQ");
     // A channel of its own: a failed declaration closes the channel it ran on.

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ConfirmPublisher, Log, Topology } from "@otp/broker";
 import type { DeliveryStatus } from "@otp/contracts";
 import { AbandonedError, holdUntilDone } from "../consume/hold.js";
-import type { Dead, Delivered, Duplicate, Expired, Outcome, Retry } from "../decide/outcome.js";
+import type { Canceled, Dead, Delivered, Duplicate, Expired, Outcome, Retry } from "../decide/outcome.js";
 import { carriedHeaders, H, type Headers } from "../message/headers.js";
 import type { WorkMessage } from "../message/work-message.js";
 import type { Metrics } from "../ops/metrics.js";
@@ -35,6 +35,8 @@ export function settle(deps: SettleDeps, outcome: Outcome, message: WorkMessage,
       return duplicate(s, outcome);
     case "expired":
       return expired(s, outcome);
+    case "canceled":
+      return canceled(s, outcome);
     case "retry":
       return retry(s, outcome);
     case "dead":
@@ -61,6 +63,12 @@ async function expired(s: Settling, { event, attempted, error }: Expired): Promi
   await s.record(event.otp_id, { status: "expired", attempted, error });
   s.count("expired");
   s.log.info({ event: event.id, otp: event.otp_id, error }, "expired: dropped, not sent");
+}
+
+async function canceled(s: Settling, { event }: Canceled): Promise<void> {
+  await s.record(event.otp_id, { status: "canceled", attempted: false, error: null });
+  s.count("canceled");
+  s.log.info({ event: event.id, otp: event.otp_id }, "canceled: dropped, not sent");
 }
 
 /** The attempt is recorded, then a copy for the next attempt goes to the delay queue of `delayMs`. */
@@ -118,8 +126,8 @@ async function dead(s: Settling, outcome: Dead): Promise<void> {
   s.log.warn({ event: event?.id ?? message.messageId, otp: event?.otp_id, reason, error }, "dead-lettered");
 }
 
-/** One message being settled: what every outcome's function does with it. */
-class Settling {
+/** One message being settled: what every outcome's function does with it (the webhooks' too). */
+export class Settling {
   constructor(
     readonly deps: SettleDeps,
     readonly message: WorkMessage,

@@ -5,6 +5,8 @@ import { Batcher } from "./batcher.js";
 
 export interface OtpDelivery {
   readonly status: DeliveryStatus;
+  /** The code was canceled (DELETE /otp/{id}): a delivery not yet made is dropped. */
+  readonly canceled: boolean;
 }
 
 export interface RecordInput {
@@ -18,24 +20,32 @@ export interface RecordInput {
 
 /**
  * The delivery columns of the `otp` table, read and written in batches (the statements are in
- * packages/db/src/sql/otp.ts). Every write is idempotent and monotonic: `delivered` is never
- * overwritten; `failed` and `expired` are only reached from `pending`; a successful attempt wins
- * over `failed`/`expired` written by a concurrent duplicate (it did reach the user).
+ * packages/db/src/sql/otp-delivery.ts). Every write is idempotent and monotonic: `delivered` is
+ * never overwritten; `failed`, `expired` and `canceled` are only reached from `pending`; a
+ * successful attempt wins over `failed`/`expired` written by a concurrent duplicate (it did reach
+ * the user). A write that makes an OTP `delivered` (the first time) or `failed` emits its lifecycle
+ * event in the same statement (docs/lifecycle.md).
  */
 export class StatusStore {
   readonly #pool: pg.Pool;
   readonly #sql: OtpSql;
   readonly #lookups: Batcher<string, null, OtpDelivery>;
   readonly #records: Batcher<string, RecordInput, DeliveryStatus>;
+  readonly #maxFailures: number;
 
-  constructor(pool: pg.Pool, schema: string) {
+  /** `maxFailures`: OTP_MAX_CHECK_ATTEMPTS, for the events' `verification.attempts_left`. */
+  constructor(pool: pg.Pool, schema: string, maxFailures: number) {
     this.#pool = pool;
+    this.#maxFailures = maxFailures;
     this.#sql = otpSql(createTables(schema));
     this.#lookups = new Batcher((items) => this.#lookupMany(items.map((i) => i.key)));
     this.#records = new Batcher((items) => this.#recordMany(items));
   }
 
-  /** The OTP's delivery status; undefined when there is no such row. (The expiry comes with the event.) */
+  /**
+   * The OTP's delivery status and whether it was canceled; undefined when there is no such row.
+   * (The expiry comes with the event.)
+   */
   lookup(otpId: string): Promise<OtpDelivery | undefined> {
     return this.#lookups.load(otpId, null);
   }
@@ -46,10 +56,10 @@ export class StatusStore {
   }
 
   async #lookupMany(ids: readonly string[]): Promise<Map<string, OtpDelivery>> {
-    const result = await this.#pool.query<{ id: string; delivery_status: DeliveryStatus }>(
+    const result = await this.#pool.query<{ id: string; delivery_status: DeliveryStatus; canceled: boolean }>(
       this.#sql.deliveryOf({ ids }),
     );
-    return new Map(result.rows.map((r) => [r.id, { status: r.delivery_status }]));
+    return new Map(result.rows.map((r) => [r.id, { status: r.delivery_status, canceled: r.canceled }]));
   }
 
   async #recordMany(items: readonly { key: string; input: RecordInput }[]): Promise<Map<string, DeliveryStatus>> {
@@ -59,6 +69,7 @@ export class StatusStore {
         increments: items.map((i) => (i.input.attempted ? 1 : 0)),
         statuses: items.map((i) => i.input.status),
         errors: items.map((i) => i.input.error),
+        maxFailures: this.#maxFailures,
       }),
     );
     return new Map(result.rows.map((r) => [r.id, r.delivery_status]));

@@ -5,11 +5,14 @@ import type { AttemptResult } from "./types.js";
 
 export interface HttpCall {
   readonly url: string;
-  /** The exact body bytes (PHP-compatible JSON). */
+  /** The exact body bytes (PHP-compatible JSON; a webhook's payload). */
   readonly body: string;
   readonly headers: Readonly<Record<string, string>>;
-  readonly idempotencyKey: string;
+  /** Sent as `Idempotency-Key` (provider calls); webhooks carry their id in their own headers. */
+  readonly idempotencyKey?: string;
   readonly timeoutMs: number;
+  /** The agent to connect with (webhooks: one that refuses private addresses); the shared ones by default. */
+  readonly agent?: http.Agent;
 }
 
 export interface HttpAnswer {
@@ -107,11 +110,11 @@ function requestOptions(call: HttpCall, target: Target, contentLength: number): 
   return {
     ...target,
     method: "POST",
-    agent: agents[target.protocol as keyof typeof agents],
+    agent: call.agent ?? agents[target.protocol as keyof typeof agents],
     headers: {
       "Content-Type": "application/json",
       ...call.headers,
-      "Idempotency-Key": call.idempotencyKey,
+      ...(call.idempotencyKey === undefined ? {} : { "Idempotency-Key": call.idempotencyKey }),
       "Content-Length": contentLength,
     },
   };

@@ -16,6 +16,8 @@ import {
   DELIVERY_EVENT_VERSION,
   type DeliveryContent,
   type DeliveryEvent,
+  DISPATCH_ROUTES,
+  type DispatchRoute,
   deriveKeyring,
   digestPassword,
   encrypt,
@@ -91,7 +93,7 @@ export function useHarness(label: string) {
     // useTestBroker deletes the production tiers; the test tiers' queues are ours to delete.
     const c = await harness.amqp();
     const ch = await c.createChannel();
-    for (const channel of ["sms", "call", "email", "telegram"] as const) {
+    for (const channel of DISPATCH_ROUTES) {
       for (const ms of TEST_TIERS) {
         if (!(RETRY_DELAYS_MS as readonly number[]).includes(ms)) await ch.deleteQueue(t.delayQueue(channel, ms));
       }
@@ -213,8 +215,8 @@ export function useHarness(label: string) {
       };
     },
 
-    /** Publishes an event (or any bytes) to its channel's work queue, confirmed. */
-    async publish(event: DeliveryEvent | { channel: Channel; raw: Buffer; id?: string }): Promise<void> {
+    /** Publishes an event (or any bytes) to its channel's (or the webhooks') work queue, confirmed. */
+    async publish(event: DeliveryEvent | { channel: DispatchRoute; raw: Buffer; id?: string }): Promise<void> {
       const p = need(publisher, "the publisher");
       if ("raw" in event) {
         await p.publish(t.exchange, event.channel, event.raw, { messageId: event.id ?? randomUUID() });

@@ -1,8 +1,6 @@
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import http from "node:http";
 import https from "node:https";
-import type { LookupFunction } from "node:net";
-import { createSigner, isPublicAddress, type PolicyChannel, type PresendHookConfig } from "@otp/contracts";
+import { createSigner, type PolicyChannel, type PresendHookConfig, publicOnlyLookup } from "@otp/contracts";
 
 /**
  * The pre-send hook (docs/policy.md, "The pre-send hook"): a POST of `{channel, target, country,
@@ -29,21 +27,6 @@ export interface PresendHook {
 
 /** The longest answer read: `{"action": "allow"}` and whatever a risk engine adds. */
 const MAX_ANSWER_BYTES = 16 * 1024;
-
-/** Resolves names as usual but refuses any that resolve to a non-public address (DNS rebinding included). */
-export const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
-  dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
-    if (error) return callback(error, "", 0);
-    const refused = addresses.find((a) => !isPublicAddress(a.address));
-    if (refused || addresses.length === 0) {
-      const problem = new Error("the pre-send hook's host resolves to a non-public address");
-      return callback(Object.assign(problem, { code: "ENOTPUBLIC" }), "", 0);
-    }
-    const first = addresses[0] as LookupAddress;
-    if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
-    return callback(null, first.address, first.family);
-  });
-};
 
 export function createPresendHook(config: PresendHookConfig): PresendHook {
   const url = new URL(config.url);

@@ -1,0 +1,120 @@
+import { randomUUID } from "node:crypto";
+import { createSigner, newWebhookSecret, WEBHOOK_ROUTE } from "@otp/contracts";
+import { describe, expect, it } from "vitest";
+import { RetryPolicy } from "../decide/retry-policy.js";
+import type { WorkMessage } from "../message/work-message.js";
+import type { AttemptResult } from "../transports/index.js";
+import { handleWebhook, REPLAYED_AT_HEADER, type WebhookHandlerDeps } from "./handle-webhook.js";
+import { createWebhookSender, REFUSED_ADDRESS, type WebhookRequest } from "./sender.js";
+
+const EVENT_AT = Date.parse("2026-12-01T10:00:00.000Z");
+const MINUTE = 60_000;
+
+function work(headers: Record<string, unknown> = {}, content?: unknown): WorkMessage {
+  const message = content ?? {
+    v: 1,
+    id: `msg_${randomUUID()}`,
+    subscription_id: randomUUID(),
+    otp_id: randomUUID(),
+    type: "otp.created",
+    // Keys in an order of their own: the body keeps it.
+    payload: {
+      data: { otp_id: "x", target: "7701*****67" },
+      type: "otp.created",
+      timestamp: "2026-12-01T10:00:00.000Z",
+    },
+  };
+  return { queueChannel: WEBHOOK_ROUTE, content: Buffer.from(JSON.stringify(message)), messageId: "m", headers };
+}
+
+/** A handler at `now` whose receiver answers `answer`; records what was sent. */
+function deps(now: number, answer: AttemptResult, subscribed = true) {
+  const sent: WebhookRequest[] = [];
+  const d: WebhookHandlerDeps = {
+    subscription: async () =>
+      subscribed ? { url: "https://hooks.example/x", signer: createSigner(newWebhookSecret()) } : undefined,
+    sender: {
+      send: async (request) => {
+        sent.push(request);
+        return answer;
+      },
+    },
+    policy: new RetryPolicy({
+      maxAttempts: Number.MAX_SAFE_INTEGER,
+      tiersMs: [1_000, 2_000, 4_000],
+      random: () => 0.5,
+    }),
+    maxAgeMs: 10 * MINUTE,
+    now: () => now,
+    deliveryLimit: 20,
+    observeAttempt: () => {},
+  };
+  return { d, sent };
+}
+
+const failing: AttemptResult = { ok: false, transient: true, status: 503, error: "HTTP 503" };
+const signal = new AbortController().signal;
+
+describe("handleWebhook", () => {
+  it("sends the payload as published, signed with the message's id", async () => {
+    const { d, sent } = deps(EVENT_AT, { ok: true, status: 204 });
+    const w = work();
+    const message = JSON.parse(w.content.toString()) as { id: string; payload: unknown };
+    expect(await handleWebhook(d, w, signal)).toMatchObject({ kind: "delivered", attempt: 1 });
+    expect(sent[0]?.body).toBe(JSON.stringify(message.payload));
+    expect(sent[0]?.headers["webhook-id"]).toBe(message.id);
+    expect(sent[0]?.headers["webhook-timestamp"]).toBe(String(EVENT_AT / 1000));
+  });
+
+  it("retries a failure while its window lasts, then dead-letters it as exhausted", async () => {
+    const early = deps(EVENT_AT + MINUTE, failing);
+    expect(await handleWebhook(early.d, work({ "x-otp-attempt": 2 }), signal)).toMatchObject({
+      kind: "retry",
+      attempt: 2,
+      delayMs: 2_000,
+    });
+    const late = deps(EVENT_AT + 10 * MINUTE - 500, failing);
+    expect(await handleWebhook(late.d, work({ "x-otp-attempt": 40 }), signal)).toMatchObject({
+      kind: "dead",
+      reason: "exhausted",
+      attempts: 40,
+    });
+  });
+
+  it("a replay starts the window again", async () => {
+    const { d } = deps(EVENT_AT + 60 * MINUTE, failing);
+    const replayed = work({ [REPLAYED_AT_HEADER]: EVENT_AT + 59 * MINUTE });
+    expect(await handleWebhook(d, replayed, signal)).toMatchObject({ kind: "retry" });
+    expect(await handleWebhook(d, work(), signal)).toMatchObject({ kind: "dead", reason: "exhausted" });
+  });
+
+  it("drops a webhook whose subscription is gone, without sending", async () => {
+    const { d, sent } = deps(EVENT_AT, { ok: true }, false);
+    expect(await handleWebhook(d, work(), signal)).toMatchObject({ kind: "dropped" });
+    expect(sent).toEqual([]);
+  });
+
+  it("dead-letters an unknown version and a refused address at once", async () => {
+    const { d } = deps(EVENT_AT, { ok: false, transient: false, error: REFUSED_ADDRESS });
+    expect(await handleWebhook(d, work({}, { v: 2 }), signal)).toMatchObject({ reason: "unsupported_version" });
+    expect(await handleWebhook(d, work(), signal)).toMatchObject({ kind: "dead", reason: "rejected", attempts: 1 });
+  });
+});
+
+describe("the sender refuses non-public receivers (OTP_WEBHOOK_ALLOW_PRIVATE=false)", () => {
+  const sender = createWebhookSender({ allowPrivate: false, timeoutMs: 1_000 });
+  const request = (url: string): WebhookRequest => ({ url, body: "{}", headers: {} });
+
+  it.each([
+    "http://127.0.0.1:1/x",
+    "http://10.1.2.3/x",
+    "http://192.168.0.10/x",
+    "http://169.254.169.254/latest/meta-data",
+    "http://[::1]:1/x",
+    "http://[fd00::1]/x",
+    "http://[::ffff:127.0.0.1]/x",
+    "http://localhost:1/x",
+  ])("%s", async (url) => {
+    expect(await sender.send(request(url), signal)).toEqual({ ok: false, transient: false, error: REFUSED_ADDRESS });
+  });
+});

@@ -1,0 +1,100 @@
+import type { Signer } from "@otp/contracts";
+import { AbandonedError } from "../consume/hold.js";
+import type { DeadReason } from "../decide/outcome.js";
+import type { RetryPolicy } from "../decide/retry-policy.js";
+import { attemptOf, deliveryCountOf, type Headers } from "../message/headers.js";
+import type { WorkMessage } from "../message/work-message.js";
+import type { AttemptResult } from "../transports/index.js";
+import type { WebhookOutcome } from "./outcome.js";
+import { type ParsedWebhook, parseWebhookMessage } from "./parse-message.js";
+import type { WebhookSender } from "./sender.js";
+import type { Subscription } from "./subscriptions.js";
+
+/**
+ * Set by `dlq replay` on a webhook it puts back (epoch ms): its retry window starts again then,
+ * rather than at its event (carried across retries, as every header not named `x-otp-*` is).
+ */
+export const REPLAYED_AT_HEADER = "x-webhook-replayed-at";
+
+export interface WebhookHandlerDeps {
+  /** The subscription by id (held through a database outage by the caller); undefined when deleted. */
+  readonly subscription: (id: string) => Promise<Subscription | undefined>;
+  readonly sender: WebhookSender;
+  /** The delay tiers and jitter of every retry; no attempt limit of its own (the window is the limit). */
+  readonly policy: RetryPolicy;
+  /** OTP_WEBHOOK_MAX_AGE: how long after its event (or its replay) a webhook is retried. */
+  readonly maxAgeMs: number;
+  readonly now: () => number;
+  readonly deliveryLimit: number;
+  readonly observeAttempt: (seconds: number) => void;
+}
+
+/**
+ * Decides what happens to one webhook message (docs/webhooks.md, "Delivery"): check it, drop it if
+ * its subscription is gone, sign its payload with the subscription's secret (the same
+ * `webhook-id` on every attempt, a fresh timestamp) and POST it once; then deliver, retry through
+ * the delay queues while its window lasts, or dead-letter it. Throws AbandonedError when shutdown
+ * cuts the attempt short.
+ */
+export async function handleWebhook(
+  deps: WebhookHandlerDeps,
+  work: WorkMessage,
+  signal: AbortSignal,
+): Promise<WebhookOutcome> {
+  const parsed = parseWebhookMessage(work);
+  if ("dead" in parsed) return parsed.dead;
+  const { message } = parsed;
+  const attempt = attemptOf(work.headers);
+  const dead = (reason: DeadReason, error: string, attempted: boolean): WebhookOutcome => ({
+    kind: "dead",
+    reason,
+    error,
+    attempted,
+    attempts: attempted ? attempt : attempt - 1,
+  });
+
+  const deliveries = deliveryCountOf(work.headers);
+  if (deliveries >= deps.deliveryLimit) {
+    return dead("poison", `handed out ${deliveries} times before without an outcome; not tried again`, false);
+  }
+  const subscription = await deps.subscription(message.subscription_id);
+  if (!subscription) return { kind: "dropped", message };
+  const { url, signer } = subscription;
+  if (!signer) return dead("unsealable", "the subscription's secret does not open with this service's key", false);
+
+  const result = await attemptOnce(deps, { url, signer }, parsed, signal);
+  if (result.ok) return { kind: "delivered", message, attempt };
+  if (!result.transient) return dead("rejected", result.error, true);
+  const windowEnd = windowStart(parsed, work.headers) + deps.maxAgeMs;
+  const decision = deps.policy.decide(attempt, deps.now(), windowEnd, result.retryAfterMs);
+  if (decision.kind === "retry")
+    return { kind: "retry", message, attempt, delayMs: decision.delayMs, error: result.error };
+  return dead("exhausted", `${result.error} (retried for OTP_WEBHOOK_MAX_AGE)`, true);
+}
+
+/** When the retry window began: the event's time, or a later replay's. */
+function windowStart({ message }: ParsedWebhook, headers: Headers): number {
+  const event = Date.parse(message.payload.timestamp);
+  const replayed = Number(headers[REPLAYED_AT_HEADER]);
+  return Number.isFinite(replayed) && replayed > event ? replayed : event;
+}
+
+/** One signed POST, timed: the `webhook-id` is the message's, the timestamp now. */
+async function attemptOnce(
+  deps: WebhookHandlerDeps,
+  { url, signer }: { url: string; signer: Signer },
+  { message, body }: ParsedWebhook,
+  signal: AbortSignal,
+): Promise<AttemptResult> {
+  const headers = signer.sign(body, { id: message.id, at: new Date(deps.now()) });
+  const started = performance.now();
+  let result: AttemptResult;
+  try {
+    result = await deps.sender.send({ url, body, headers: { ...headers } }, signal);
+  } catch (error) {
+    if (signal.aborted) throw new AbandonedError("shutdown cut the webhook attempt short", { cause: error });
+    throw error;
+  }
+  deps.observeAttempt((performance.now() - started) / 1000);
+  return result;
+}

@@ -1,0 +1,19 @@
+import type { WebhookMessage } from "@otp/contracts";
+import type { Dead } from "../decide/outcome.js";
+
+/** What to do with one webhook message: handleWebhook decides it, settleWebhook carries it out. */
+export type WebhookOutcome =
+  /** The receiver answered 2xx. */
+  | { readonly kind: "delivered"; readonly message: WebhookMessage; readonly attempt: number }
+  /** Its subscription was deleted: acked, not sent, counted (`dropped`). */
+  | { readonly kind: "dropped"; readonly message: WebhookMessage }
+  /** A failure with time left in its window: the same message again after `delayMs`. */
+  | {
+      readonly kind: "retry";
+      readonly message: WebhookMessage;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly error: string;
+    }
+  /** Never to be sent (unreadable, refused address) or out of time: to the dead-letter queue. */
+  | Dead;
