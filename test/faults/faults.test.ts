@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { deleteTestTopology, testPrefix } from "@otp/broker/testing";
+import { newWebhookSecret } from "@otp/contracts";
 import { createPool } from "@otp/db";
 import { basePgConfig, createTestDatabase, type TestDatabase } from "@otp/db/testing";
 import {
@@ -28,6 +29,7 @@ import {
   startDispatcher,
   startProvider,
 } from "./support/services.js";
+import { COUNTED_EVENTS, formatWebhookTally, tallyWebhooks, type WebhookTally } from "./support/webhooks.js";
 
 /**
  * The fault-injection suite (`pnpm test:faults`, docs/operations.md): the real API, two dispatchers and
@@ -102,6 +104,7 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
     apiPort: await freePort(),
     providerPort: await freePort(),
     secret: "the fault-injection suite's secret",
+    webhooks: { secret: newWebhookSecret(), events: COUNTED_EVENTS },
   };
   const control = new ProviderControl(sys.providerPort);
   const processes: NodeProcess[] = [];
@@ -254,6 +257,8 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
   const pool = createPool(database.config, { applicationName: "faults-check", onError: () => {} });
   const accepted = generator.attempts.filter((a) => a.otpId !== undefined);
   let records: ProviderRecord[] = [];
+  let webhooks: WebhookTally | undefined;
+  const webhookSecret = sys.webhooks?.secret ?? "";
   try {
     const settled = await until(
       async () => {
@@ -269,9 +274,29 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
       () => true,
       () => false,
     );
+    // The webhooks of the last deliveries come after them: the relay publishes the dispatchers'
+    // events once they are 5 s old (docs/webhooks.md).
+    const otpIds = accepted.map((a) => a.otpId as string);
+    const webhooksSettled = await until(
+      async () => tallyWebhooks(await control.requests(), otpIds, webhookSecret).lost.length === 0,
+      { timeoutMs: profile.settleTimeoutMs, intervalMs: 2_000 },
+    ).then(
+      () => true,
+      () => false,
+    );
     const settleMs = Date.now() - loadStoppedAt;
     check(settled, `the system did not settle within ${profile.settleTimeoutMs / 1000} s of the load stopping`);
     records = await control.requests();
+    webhooks = tallyWebhooks(records, otpIds, webhookSecret);
+    check(
+      webhooksSettled && webhooks.lost.length === 0,
+      `${webhooks.lost.length} webhooks never arrived, e.g. ${webhooks.lost.slice(0, 3).join("; ")}`,
+    );
+    check(
+      webhooks.emittedTwice === 0,
+      `${webhooks.emittedTwice} events were emitted twice (two webhook-ids for one OTP and type)`,
+    );
+    check(webhooks.badSignatures === 0, `${webhooks.badSignatures} webhooks with a bad signature`);
 
     // Dispatchers are healthy again without a restart, and stop cleanly, after all this.
     for (const d of dispatchers) {
@@ -387,6 +412,7 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
       outcome,
       skipped: generator.skipped,
     });
+    if (webhooks) report += `\n${formatWebhookTally(webhooks)}`;
     if (failures.length > 0) {
       report += `\n### Failures\n\n${failures.map((f) => `- ${f}`).join("\n")}\n`;
       report += diagnostics(outcome.lost, notDelivered, rows, records, processes);

@@ -50,7 +50,12 @@ LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
 BEGIN
+  -- The subscriptions are read first, and also for no OTP (p_otp_id null): a wrong check asks
+  -- whether or not its target has a code, so that the two take as long (docs/security.md, "Guessing").
   IF NOT otp_wants(p_type) THEN
+    RETURN 0;
+  END IF;
+  IF p_otp_id IS NULL THEN
     RETURN 0;
   END IF;
   RETURN otp_emit(p_type, p_otp_id, p_at, otp_event_data(p_otp_id, p_at, p_max_failures));
@@ -287,11 +292,9 @@ BEGIN
       blocked_until = excluded.blocked_until, expire_at = greatest(b.expire_at, excluded.expire_at);
   END IF;
   -- One `otp.check_failed` per wrong check: for the checked OTP (by id), else the target's newest live code.
-  IF p_only IS NULL AND newest IS NOT NULL THEN
-    PERFORM otp_emit_for('otp.check_failed', newest, p_now, p_max_failures);
-  ELSIF only_live THEN
-    PERFORM otp_emit_for('otp.check_failed', p_only, p_now, p_max_failures);
-  END IF;
+  -- Called with no OTP too (an unknown target): a wrong check takes as long either way.
+  PERFORM otp_emit_for('otp.check_failed',
+    CASE WHEN p_only IS NULL THEN newest WHEN only_live THEN p_only END, p_now, p_max_failures);
   IF killed IS NOT NULL THEN
     PERFORM otp_emit_for('otp.max_attempts_reached', k.id, p_now, p_max_failures) FROM unnest(killed) AS k(id);
   END IF;

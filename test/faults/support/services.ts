@@ -9,6 +9,11 @@ export interface SystemConfig {
   readonly apiPort: number;
   readonly providerPort: number;
   readonly secret: string;
+  /**
+   * When set, the API subscribes the recording provider (path /webhook) to these lifecycle events
+   * with this Standard Webhooks secret (OTP_WEBHOOK_URL), so that a run counts its webhooks too.
+   */
+  readonly webhooks?: { readonly secret: string; readonly events: readonly string[] };
 }
 
 const envOf = (c: SystemConfig, overrides: Record<string, string>) =>
@@ -16,6 +21,12 @@ const envOf = (c: SystemConfig, overrides: Record<string, string>) =>
     { pg: c.pg, broker: { url: c.rabbitmqUrl, prefix: c.prefix }, secret: c.secret },
     {
       LOG_LEVEL: "info",
+      ...(c.webhooks && {
+        OTP_WEBHOOK_URL: `http://127.0.0.1:${c.providerPort}/webhook`,
+        OTP_WEBHOOK_SECRET: c.webhooks.secret,
+        OTP_WEBHOOK_EVENTS: c.webhooks.events.join(","),
+        OTP_WEBHOOK_ALLOW_PRIVATE: "true",
+      }),
       ...overrides,
     },
   );
