@@ -235,3 +235,52 @@ describe("a create to a test target", () => {
     });
   });
 });
+
+describe("a test target's create under OTP_RESEND=supersede", () => {
+  let supersede: TestApi;
+  beforeAll(async () => {
+    supersede = await startTestApi({
+      pg: db(),
+      broker,
+      clock: api.clock,
+      env: { OTP_SECRET: SECRET, OTP_TEST_TARGETS: "true", OTP_RESEND: "supersede" },
+    });
+  });
+  afterAll(async () => {
+    await supersede?.close();
+  });
+
+  it("closes the target's older code and emits its otp.canceled (superseded), as an ordinary create does", async () => {
+    const phone = "77015550020";
+    await supersede.relay.stop();
+    try {
+      await supersede.pool.query(
+        "INSERT INTO webhook (id, url, events, secret_cipher, created_at) VALUES (gen_random_uuid(), 'https://example.com/hook', '{otp.canceled}', '\\x00', now())",
+      );
+      const older = await supersede.call("POST", "/sms", {
+        phone,
+        password: "1111",
+        lifetime: 300,
+        message: "Code {password}",
+      });
+      expect(older.body).toMatchObject({ status: true });
+      const olderId = idOf(older);
+      await put({ target: phone, password: "525252" });
+      await new Promise((resolve) => setTimeout(resolve, 1_100)); // past the test-target cache's second
+      const test = await supersede.call("POST", "/sms", { phone, lifetime: 300, message: "Code {password}" });
+      expect((await supersede.call("GET", `/otp/${idOf(test)}`)).body.content).toMatchObject({ test: true });
+      const status = (await supersede.call("GET", `/otp/${olderId}`)).body.content as Record<string, unknown>;
+      expect(status.verification).toMatchObject({ status: "canceled", reason: "superseded" });
+      const { rows } = await supersede.pool.query<{
+        event: { type: string; payload: { data: Record<string, unknown> } };
+      }>("SELECT event FROM outbox WHERE otp_id = $1 AND channel = 'webhook'", [olderId]);
+      expect(rows.map((r) => r.event.type)).toEqual(["otp.canceled"]);
+      expect(rows[0]?.event.payload.data).toMatchObject({ verification: { status: "canceled", reason: "superseded" } });
+    } finally {
+      await supersede.pool.query("DELETE FROM webhook");
+      await supersede.pool.query("DELETE FROM outbox WHERE channel = 'webhook'");
+      await api.call("DELETE", "/test-targets/sms/77015550020");
+      supersede.relay.start();
+    }
+  });
+});

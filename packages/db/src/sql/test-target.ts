@@ -125,6 +125,18 @@ VALUES (${p.id}, ${p.channel}, ${p.target}, NULL, ${p.passwordDigest}, ${p.passw
   ${p.expireAt}, 'delivered', ${p.createdAt}, true, ${p.country}, ${p.metadata}::jsonb)`,
     ),
 
+    /**
+     * `otp.canceled` (reason `superseded`) for each unverified code `insertOtp` closed, in the same
+     * transaction, as `otp_issue` emits it for an ordinary create: under the target's lock, the codes
+     * closed at this create's instant are the ones it closed.
+     */
+    emitSuperseded: statement<{ channel: Channel; target: string; at: Date; maxFailures: number }>(
+      ["channel", "target", "at", "maxFailures"],
+      (p) => `SELECT ${fn("otp_emit_for")}('otp.canceled', o.id, ${p.at}::timestamptz, ${p.maxFailures}::int)
+FROM ${otp} o WHERE o.channel = ${p.channel}::text AND o.target = ${p.target}::text
+  AND o.closed_at = ${p.at}::timestamptz AND o.closed_reason = 'superseded' AND o.verified_at IS NULL`,
+    ),
+
     /** `otp.created` for the OTP just inserted, in the same transaction (`otp_emit`, migration 0007). */
     emitCreated: statement<{ id: string; at: Date; maxFailures: number }>(
       ["id", "at", "maxFailures"],

@@ -135,6 +135,10 @@ async function insertTestOtp(
     const sql = deps.sql.testTarget;
     if (deps.supersede) await client.query(sql.lockTarget(params));
     await client.query(sql.insertOtp(params));
+    if (deps.supersede) {
+      const { channel, target } = params;
+      await client.query(sql.emitSuperseded({ channel, target, at: createdAt, maxFailures: deps.maxFailures }));
+    }
     await client.query(sql.emitCreated({ id, at: createdAt, maxFailures: deps.maxFailures }));
   });
   return { accepted: true, id, test: true };

@@ -17,7 +17,8 @@ export async function webhookUrlRefusal(value: string, allowPrivate: boolean): P
   if (literalAddress(host) !== undefined) return undefined;
   const addresses = await resolve(host);
   const refused = addresses.find((a) => !isPublicAddress(a.address));
-  return refused && `${host} resolves to ${refused.address}, which is not a public address`;
+  // Not which address: the answer would tell a caller what internal names resolve to.
+  return refused && `${host} resolves to an address that is not public`;
 }
 
 function resolve(host: string): Promise<LookupAddress[]> {
