@@ -2,6 +2,7 @@ import { LOOKUP_WINDOW_SECONDS, type Logger } from "@otp/contracts";
 import type { Sql } from "@otp/db";
 import type pg from "pg";
 import type { Clock } from "./clock.js";
+import { PeriodicJob } from "./periodic.js";
 
 export interface SweeperOptions {
   readonly pool: pg.Pool;
@@ -22,30 +23,25 @@ export interface SweeperOptions {
  */
 export class CounterSweeper {
   readonly #o: Required<SweeperOptions>;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
+  readonly #job: PeriodicJob;
 
   constructor(options: SweeperOptions) {
     this.#o = { intervalMs: 60_000, batchSize: 1_000, ...options };
+    const { intervalMs, logger } = this.#o;
+    this.#job = new PeriodicJob({
+      run: () => this.sweep(),
+      intervalMs,
+      logger,
+      failure: "sweeping expired counters failed",
+    });
   }
 
   start(): void {
-    if (this.#timer) return;
-    this.#timer = setInterval(() => {
-      this.#running ??= this.sweep()
-        .then(() => {})
-        .catch((error: unknown) => this.#o.logger.warn({ err: error }, "sweeping expired counters failed"))
-        .finally(() => {
-          this.#running = undefined;
-        });
-    }, this.#o.intervalMs);
-    this.#timer.unref();
+    this.#job.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
+  stop(): Promise<void> {
+    return this.#job.stop();
   }
 
   /** One sweep of both tables, in batches until a batch comes back short. Resolves to the rows deleted. */
@@ -86,33 +82,28 @@ const EXPIRY_OVERLAP_MS = 60_000;
  */
 export class ExpirySweeper {
   readonly #o: Required<ExpirySweeperOptions>;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
+  readonly #job: PeriodicJob;
   /** The `now` of this process's last complete sweep. */
   #sweptTo: Date;
 
   constructor(options: ExpirySweeperOptions) {
     this.#o = { intervalMs: 5_000, batchSize: 100, ...options };
     this.#sweptTo = new Date(options.clock().getTime() - EXPIRY_CATCH_UP_MS);
+    const { intervalMs, logger } = this.#o;
+    this.#job = new PeriodicJob({
+      run: () => this.sweep(),
+      intervalMs,
+      logger,
+      failure: "emitting otp.expired failed",
+    });
   }
 
   start(): void {
-    if (this.#timer) return;
-    this.#timer = setInterval(() => {
-      this.#running ??= this.sweep()
-        .then(() => {})
-        .catch((error: unknown) => this.#o.logger.warn({ err: error }, "emitting otp.expired failed"))
-        .finally(() => {
-          this.#running = undefined;
-        });
-    }, this.#o.intervalMs);
-    this.#timer.unref();
+    this.#job.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
+  stop(): Promise<void> {
+    return this.#job.stop();
   }
 
   /** One sweep, batch after batch; resolves to the codes marked, or -1 when another replica held the turn. */

@@ -4,6 +4,7 @@ import type pg from "pg";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Clock } from "../clock.js";
 import { policyOfRow } from "../domain/policy/store.js";
+import { PeriodicJob } from "../periodic.js";
 import { longestWindowMinutes, retentionCutoff } from "./window.js";
 
 export interface RetentionOptions {
@@ -41,14 +42,14 @@ export interface RetentionPass {
 export class Retention {
   readonly #o: Required<RetentionOptions>;
   readonly #deleted: Counter<"table">;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<unknown> | undefined;
+  readonly #job: PeriodicJob;
   #stopping = false;
   #wake: (() => void) | undefined;
 
   constructor(options: RetentionOptions) {
     this.#o = { intervalMs: 60_000, batchSize: 1_000, pauseMs: 100, ...options };
-    const { registry, pool, sql, clock } = this.#o;
+    const { registry, pool, sql, clock, intervalMs, logger } = this.#o;
+    this.#job = new PeriodicJob({ run: () => this.pass(), intervalMs, logger, failure: "retention pass failed" });
     this.#deleted = new Counter({
       name: "otp_retention_deleted_total",
       help: "Rows deleted by retention (OTP_RETENTION), by table (otp, otp_policy).",
@@ -71,23 +72,14 @@ export class Retention {
   }
 
   start(): void {
-    if (this.#timer || this.#o.retentionSeconds <= 0) return;
-    this.#timer = setInterval(() => {
-      this.#running ??= this.pass()
-        .catch((error: unknown) => this.#o.logger.warn({ err: error }, "retention pass failed"))
-        .finally(() => {
-          this.#running = undefined;
-        });
-    }, this.#o.intervalMs);
-    this.#timer.unref();
+    if (this.#o.retentionSeconds <= 0) return;
+    this.#job.start();
   }
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
     this.#wake?.();
-    await this.#running;
+    await this.#job.stop();
   }
 
   /** One pass: batches until one comes back short. Does nothing under OTP_RETENTION=0. */
