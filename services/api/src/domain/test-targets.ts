@@ -1,4 +1,3 @@
-import { performance } from "node:perf_hooks";
 import {
   type Channel,
   countryOfPhone,
@@ -12,6 +11,7 @@ import type { LiveTestTargetRow, Sql } from "@otp/db";
 import type pg from "pg";
 import type { Clock } from "../clock.js";
 import { withTransaction } from "../db/transaction.js";
+import { createSnapshotCache } from "../snapshot-cache.js";
 import { newId } from "./ids.js";
 import type { IssueRequest } from "./issue.js";
 
@@ -19,14 +19,12 @@ import type { IssueRequest } from "./issue.js";
  * Test targets (docs/test-targets.md), under `OTP_TEST_TARGETS=true`: a create to one inserts an
  * OTP with the target's fixed code, `test` true and its delivery recorded `delivered`, and no
  * outbox delivery row, so nothing is ever sent; it skips limits and the destination policy. Each
- * API process keeps the live test targets in memory, read again as the policies are (a copy
- * younger than FRESH_MS is used as it is, an older one while a refresh runs, up to STALE_MS), so a
- * test target added or deleted on another replica is seen within a second, and a create to any
+ * API process keeps the live test targets in memory, read again as the policies are
+ * (snapshot-cache.ts), so a test target added or deleted on another replica is seen within a
+ * second, and a create to any
  * other target pays one map lookup. An expired test target stops being special at its
  * `expires_at`, by this process's clock.
  */
-export const FRESH_MS = 500;
-export const STALE_MS = 1000;
 
 /** A create answered for a test target: accepted, nothing to publish. */
 export interface TestIssued {
@@ -62,37 +60,16 @@ export const testTargetContext = (channel: Channel, target: string): string => `
 const keyOf = (channel: string, target: string) => `${channel}\u0000${target}`;
 
 export function createTestTargets(deps: TestTargetDeps): TestTargets {
-  let live = new Map<string, LiveTestTargetRow>();
-  let readAt = Number.NEGATIVE_INFINITY;
-  let reading: Promise<void> | undefined;
-  let generation = 0;
-
-  const read = () => {
-    reading ??= (async () => {
-      const started = performance.now();
-      const startedGeneration = generation;
-      try {
-        const { rows } = await deps.pool.query<LiveTestTargetRow>(deps.sql.testTarget.live({ now: deps.clock() }));
-        if (generation !== startedGeneration) return;
-        live = new Map(rows.map((row) => [keyOf(row.channel, row.target), row]));
-        readAt = started;
-      } finally {
-        reading = undefined;
-      }
-    })();
-    return reading;
-  };
-
-  async function current(): Promise<Map<string, LiveTestTargetRow>> {
-    const age = performance.now() - readAt;
-    if (age > STALE_MS) await read();
-    else if (age > FRESH_MS) {
-      read().catch((error: unknown) =>
-        deps.logger.warn({ err: error }, "reading the test targets failed; kept the last"),
-      );
-    }
-    return live;
-  }
+  const cache = createSnapshotCache({
+    initial: new Map<string, LiveTestTargetRow>(),
+    load: async () => {
+      const { rows } = await deps.pool.query<LiveTestTargetRow>(deps.sql.testTarget.live({ now: deps.clock() }));
+      return new Map(rows.map((row) => [keyOf(row.channel, row.target), row]));
+    },
+    logger: deps.logger,
+    what: "the test targets",
+  });
+  const current = () => cache.current();
 
   return {
     async issue(request) {
@@ -102,8 +79,7 @@ export function createTestTargets(deps: TestTargetDeps): TestTargets {
       return insertTestOtp(deps, request, found, now);
     },
     changed() {
-      generation++;
-      readAt = Number.NEGATIVE_INFINITY;
+      cache.changed();
     },
   };
 }
