@@ -42,6 +42,9 @@ export function webhookUrlProblem(value: string, allowPrivate: boolean): string 
   return address !== undefined && !isPublicAddress(address) ? `${address} is not a public address` : undefined;
 }
 
+/** How many bytes a `whsec_…` secret's key has. */
+const secretBytes = (secret: string) => Buffer.from(secret.slice("whsec_".length), "base64").length;
+
 /** `POST /webhooks`. */
 export const WebhookCreateRequest = z.object({
   url: z
@@ -57,7 +60,11 @@ export const WebhookCreateRequest = z.object({
     .meta({ description: '`["otp.*"]` for every event, or some of the event types.' }),
   secret: z
     .string({ error: '"secret" must be a string' })
-    .regex(WEBHOOK_SECRET_PATTERN, { error: '"secret" must be whsec_ followed by base64 of at least 16 bytes' })
+    .regex(WEBHOOK_SECRET_PATTERN, { error: '"secret" must be whsec_ followed by base64 of 24 to 64 bytes' })
+    // Standard Webhooks: keys of 24 to 64 random bytes; shorter would weaken the HMAC, longer is waste.
+    .refine((secret) => secretBytes(secret) >= 24 && secretBytes(secret) <= 64, {
+      error: '"secret" must be whsec_ followed by base64 of 24 to 64 bytes',
+    })
     .optional()
     .meta({ description: "A `whsec_…` secret of your own; one is generated (24 random bytes) when left out." }),
 });

@@ -76,6 +76,15 @@ describe("POST, GET, DELETE /webhooks", () => {
     [{ url: "https://hooks.example.com", events: [] }, '"events" must not be empty'],
     [{ url: "https://hooks.example.com", events: ["otp.sent"] }, '"events" must hold "otp.*" or event types'],
     [{ url: "https://hooks.example.com", events: ["otp.*"], secret: "hunter2" }, '"secret" must be whsec_'],
+    // 16 bytes: a valid Standard Webhooks form, but a key shorter than the 24 bytes the service generates.
+    [
+      {
+        url: "https://hooks.example.com",
+        events: ["otp.*"],
+        secret: `whsec_${Buffer.alloc(16, 7).toString("base64")}`,
+      },
+      '"secret" must be whsec_ followed by base64 of 24 to 64 bytes',
+    ],
   ])("refuses %j with a 400 naming the problem", async (body, message) => {
     const before = (await list()).length;
     const answer = await create(body);
@@ -109,6 +118,28 @@ describe("POST, GET, DELETE /webhooks", () => {
       await open.call("DELETE", `/webhooks/${(answer.body.content as { id: string }).id}`);
     } finally {
       await open.close();
+    }
+  });
+
+  it("keeps to 100 subscriptions when creates race for the last places", async () => {
+    const existing = (await list()).length;
+    await api.pool.query(
+      `INSERT INTO webhook (id, url, events, secret_cipher, created_at)
+       SELECT gen_random_uuid(), 'https://hooks.example.com/' || i, '{otp.*}', '\\x00', now()
+       FROM generate_series(1, $1::int) AS i`,
+      [98 - existing],
+    );
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => create({ url: `https://hooks.example.com/race/${i}`, events: ["otp.*"] })),
+      );
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(2);
+      expect(answers.filter((a) => a.status === 400).map((a) => a.body.message)).toEqual(
+        Array(4).fill("At most 100 webhook subscriptions; delete one first"),
+      );
+      expect(await list()).toHaveLength(100);
+    } finally {
+      await api.pool.query("DELETE FROM webhook WHERE url LIKE 'https://hooks.example.com/%'");
     }
   });
 });

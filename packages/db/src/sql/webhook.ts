@@ -39,6 +39,13 @@ VALUES (${p.id}, ${p.url}, ${p.events}::text[], ${p.secretCipher}, 'api', ${p.cr
     count: statement<Record<never, never>>([], () => `SELECT count(*)::int AS n FROM ${webhook}`),
 
     /**
+     * Taken before `count` and `insert` in one transaction, so that parallel creates cannot each
+     * see room for one more and pass the cap together. SHARE ROW EXCLUSIVE conflicts with itself
+     * and with writes, not with reads: events keep being fanned out meanwhile.
+     */
+    lockForInsert: statement<Record<never, never>>([], () => `LOCK TABLE ${webhook} IN SHARE ROW EXCLUSIVE MODE`),
+
+    /**
      * `DELETE /webhooks/{id}`: deletes a subscription made through the API. Row: `source` (null:
      * no such subscription) and `deleted` (false for the one `OTP_WEBHOOK_URL` configures).
      */

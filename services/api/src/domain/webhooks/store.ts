@@ -8,6 +8,7 @@ import {
   type WebhookCreateRequest,
 } from "@otp/contracts";
 import type { WebhookRow } from "@otp/db";
+import { withTransaction } from "../../db/transaction.js";
 import type { DomainDeps } from "../deps.js";
 import { webhookUrlRefusal } from "./url-check.js";
 
@@ -41,21 +42,22 @@ export function createWebhookStore(deps: StoreDeps, settings: Config["webhooks"]
     async create(request: WebhookCreateRequest): Promise<CreateResult> {
       const refusal = await webhookUrlRefusal(request.url, settings.allowPrivate);
       if (refusal) return { ok: false, problem: `"url" ${refusal} (allowed with OTP_WEBHOOK_ALLOW_PRIVATE=true)` };
-      const { rows: counted } = await deps.pool.query<{ n: number }>(webhook.count({}));
-      if ((counted[0]?.n ?? 0) >= MAX_WEBHOOKS) {
-        return { ok: false, problem: `At most ${MAX_WEBHOOKS} webhook subscriptions; delete one first` };
-      }
       const id = randomUUID();
       const secret = request.secret ?? newWebhookSecret();
-      const { rows } = await deps.pool.query<WebhookRow>(
-        webhook.insert({
+      const rows = await withTransaction(deps.pool, async (client) => {
+        await client.query(webhook.lockForInsert({}));
+        const { rows: counted } = await client.query<{ n: number }>(webhook.count({}));
+        if ((counted[0]?.n ?? 0) >= MAX_WEBHOOKS) return undefined;
+        const insert = webhook.insert({
           id,
           url: request.url,
           events: request.events,
           secretCipher: encrypt(deps.keys, secret, id),
           createdAt: deps.clock(),
-        }),
-      );
+        });
+        return (await client.query<WebhookRow>(insert)).rows;
+      });
+      if (!rows) return { ok: false, problem: `At most ${MAX_WEBHOOKS} webhook subscriptions; delete one first` };
       return { ok: true, webhook: { ...contentOf(rows[0] as WebhookRow), secret } };
     },
 
