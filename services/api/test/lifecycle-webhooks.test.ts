@@ -121,24 +121,36 @@ describe("POST, GET, DELETE /webhooks", () => {
     }
   });
 
-  it("keeps to 100 subscriptions when creates race for the last places", async () => {
+  it("keeps to 100 subscriptions when a create races another for the last place", async () => {
     const existing = (await list()).length;
-    await api.pool.query(
-      `INSERT INTO webhook (id, url, events, secret_cipher, created_at)
-       SELECT gen_random_uuid(), 'https://hooks.example.com/' || i, '{otp.*}', '\\x00', now()
-       FROM generate_series(1, $1::int) AS i`,
-      [98 - existing],
-    );
+    const fill = (n: number, from: number, on: { query: typeof api.pool.query } = api.pool) =>
+      on.query(
+        `INSERT INTO webhook (id, url, events, secret_cipher, created_at)
+         SELECT gen_random_uuid(), 'https://hooks.example.com/' || i, '{otp.*}', '\\x00', now()
+         FROM generate_series($2::int, $2::int + $1::int - 1) AS i`,
+        [n, from],
+      );
+    await fill(99 - existing, 1);
+    // Another create holds the last place, not yet committed: this one must wait for it, then count it.
+    const other = await api.pool.connect();
     try {
-      const answers = await Promise.all(
-        Array.from({ length: 6 }, (_, i) => create({ url: `https://hooks.example.com/race/${i}`, events: ["otp.*"] })),
-      );
-      expect(answers.filter((a) => a.status === 200)).toHaveLength(2);
-      expect(answers.filter((a) => a.status === 400).map((a) => a.body.message)).toEqual(
-        Array(4).fill("At most 100 webhook subscriptions; delete one first"),
-      );
+      await other.query("BEGIN");
+      await other.query("LOCK TABLE webhook IN SHARE ROW EXCLUSIVE MODE");
+      await fill(1, 1000, other);
+      let settled = false;
+      const racing = create({ url: "https://hooks.example.com/late", events: ["otp.*"] }).finally(() => {
+        settled = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(settled).toBe(false);
+      await other.query("COMMIT");
+      const answer = await racing;
+      expect(answer.status).toBe(400);
+      expect(answer.body.message).toBe("At most 100 webhook subscriptions; delete one first");
       expect(await list()).toHaveLength(100);
     } finally {
+      await other.query("ROLLBACK").catch(() => {});
+      other.release();
       await api.pool.query("DELETE FROM webhook WHERE url LIKE 'https://hooks.example.com/%'");
     }
   });
