@@ -275,7 +275,7 @@ it(`loses no accepted OTP under faults (profile ${profile.name})`, async () => {
       () => false,
     );
     // The webhooks of the last deliveries come after them: the relay publishes the dispatchers'
-    // events once they are 5 s old (docs/webhooks.md).
+    // events at its next pass (docs/webhooks.md, "How soon").
     const otpIds = accepted.map((a) => a.otpId as string);
     const webhooksSettled = await until(
       async () => tallyWebhooks(await control.requests(), otpIds, webhookSecret).lost.length === 0,

@@ -234,3 +234,26 @@ describe("several relays on one outbox (API replicas)", () => {
     expect([...published].sort()).toEqual([...ids].sort());
   });
 });
+
+describe("the grace period", () => {
+  it("leaves a young delivery row to its after-commit publish, but takes a young webhook row at once", async () => {
+    await pool.query(
+      `INSERT INTO outbox (id, otp_id, channel, event, created_at) VALUES
+         (gen_random_uuid(), gen_random_uuid(), 'email', '{"young": "delivery"}', now()),
+         (gen_random_uuid(), NULL, 'webhook', '{"young": "webhook"}', now())`,
+    );
+    const published: string[] = [];
+    const recording: EventPublisher = {
+      get isReady() {
+        return true;
+      },
+      async publish(_exchange, routingKey) {
+        published.push(routingKey);
+      },
+    };
+    expect(await relayWith(recording).runOnce()).toBe(1);
+    expect(published).toEqual(["webhook"]);
+    const left = await pool.query<{ channel: string }>("SELECT channel FROM outbox");
+    expect(left.rows.map((r) => r.channel)).toEqual(["email"]);
+  });
+});

@@ -1,3 +1,4 @@
+import { WEBHOOK_ROUTE } from "@otp/contracts";
 import type { Tables } from "../schema.js";
 import { prepared, qualifiedName, statement } from "./statement.js";
 
@@ -22,8 +23,11 @@ export function outboxSql({ outbox: table }: Tables) {
      */
     claim: statement<{ createdBefore: Date; limit: number }>(
       ["createdBefore", "limit"],
+      // Webhook rows (`otp_emit`, docs/webhooks.md) have no after-commit publish to wait for: the
+      // relay takes them at its next pass instead of after the grace.
       (p) => `SELECT id, channel, event::text AS body FROM ${outbox}
-WHERE created_at < ${p.createdBefore} ORDER BY created_at LIMIT ${p.limit} FOR UPDATE SKIP LOCKED`,
+WHERE created_at < ${p.createdBefore} OR channel = '${WEBHOOK_ROUTE}'
+ORDER BY created_at LIMIT ${p.limit} FOR UPDATE SKIP LOCKED`,
     ),
 
     /** Deletes the rows of confirmed events; prepared, as the API sends it many times a second. */
