@@ -2,6 +2,7 @@ import { useTestBroker } from "@otp/broker/testing";
 import { useTestDatabase } from "@otp/db/testing";
 import { metricValue } from "@otp/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DeliveringDispatcher, startDeliveringDispatcher } from "./support/dispatcher.js";
 import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
 import { checkById, checkSms, sendSms, view } from "./support/lifecycle.js";
 
@@ -247,5 +248,35 @@ describe("DELETE /otp/{id}", () => {
   it("404 for an unknown id", async () => {
     const answer = await api.call("DELETE", "/otp/00000000-0000-4000-8000-000000000000");
     expect(answer.status).toBe(404);
+  });
+});
+
+describe("DELETE /otp/{id} after the code was delivered", () => {
+  const SECRET = "lifecycle cancel-after-delivery secret";
+  let delivering: TestApi;
+  let dispatcher: DeliveringDispatcher;
+  beforeAll(async () => {
+    delivering = await startTestApi({ pg: db(), broker, env: { OTP_SECRET: SECRET } });
+    dispatcher = await startDeliveringDispatcher({ pg: db(), broker, secret: SECRET });
+  });
+  afterAll(async () => {
+    await delivering?.close();
+    await dispatcher?.close();
+  });
+
+  it("cancels the code: its delivery stays delivered, the code no longer checks", async () => {
+    const phone = freshPhone();
+    const id = await sendSms(delivering, phone, "654321");
+    await expect
+      .poll(async () => ((await view(delivering, id)).delivery as { status: string }).status, { timeout: 15_000 })
+      .toBe("delivered");
+    expect(dispatcher.provider.requests().some((r) => r.body.includes(phone))).toBe(true);
+    const canceled = await delivering.call("DELETE", `/otp/${id}`);
+    expect(canceled.status).toBe(200);
+    expect(canceled.body.content).toMatchObject({
+      delivery: { status: "delivered" },
+      verification: { status: "canceled", reason: "canceled" },
+    });
+    expect((await checkSms(delivering, phone, "654321")).body).toEqual({ status: false });
   });
 });
