@@ -1,5 +1,5 @@
 import type { Tables } from "../schema.js";
-import type { IssueParams, OtpSql } from "./otp.js";
+import { ISSUE_PARAMS, type IssueParams, type OtpSql } from "./otp.js";
 import { prepared, qualifiedName, statement } from "./statement.js";
 
 /** What the policy made of a create, written with its OTP. */
@@ -24,27 +24,7 @@ export function otpPolicySql(tables: Tables, otp: OtpSql) {
      */
     issueRecorded: prepared<IssueParams & PolicyRecord>(
       "issue_recorded",
-      [
-        "id",
-        "channel",
-        "target",
-        "ip",
-        "passwordDigest",
-        "passwordCipher",
-        "generated",
-        "createdAt",
-        "expireAt",
-        "eventId",
-        "event",
-        "guarded",
-        "unique",
-        "supersede",
-        "maxFailures",
-        "metadata",
-        "country",
-        "decision",
-        "rule",
-      ],
+      [...ISSUE_PARAMS, "decision", "rule"],
       (p) => `WITH i AS (${issue.render((name) => p[name])}),
 r AS (INSERT INTO ${record} (otp_id, channel, country, created_at, decision, rule)
   SELECT ${p.id}::uuid, ${p.channel}::text, ${p.country}::text, ${p.createdAt}::timestamptz, ${p.decision}::text, ${p.rule}::text

@@ -35,6 +35,27 @@ export interface IssueParams extends InsertOtpParams {
   readonly maxFailures: number;
 }
 
+/** The parameters of `otp_issue`, in its order: the plain create's and the policed create's. */
+export const ISSUE_PARAMS = [
+  "id",
+  "channel",
+  "target",
+  "ip",
+  "passwordDigest",
+  "passwordCipher",
+  "generated",
+  "createdAt",
+  "expireAt",
+  "eventId",
+  "event",
+  "guarded",
+  "unique",
+  "supersede",
+  "maxFailures",
+  "metadata",
+  "country",
+] as const satisfies readonly (keyof IssueParams)[];
+
 /** What `issue` did: inserted, or why not. Row: `result`. */
 export type IssueResult = "inserted" | "has_rules" | "duplicate";
 
@@ -130,25 +151,7 @@ function issueSql(fn: (name: string) => string) {
      */
     issue: prepared<IssueParams>(
       "issue",
-      [
-        "id",
-        "channel",
-        "target",
-        "ip",
-        "passwordDigest",
-        "passwordCipher",
-        "generated",
-        "createdAt",
-        "expireAt",
-        "eventId",
-        "event",
-        "guarded",
-        "unique",
-        "supersede",
-        "maxFailures",
-        "metadata",
-        "country",
-      ],
+      ISSUE_PARAMS,
       (p) => `SELECT ${fn("otp_issue")}(${p.id}::uuid, ${p.channel}::text, ${p.target}::text, ${p.ip}::text,
   ${p.passwordDigest}::bytea, ${p.passwordCipher}::bytea, ${p.generated}::boolean, ${p.createdAt}::timestamptz,
   ${p.expireAt}::timestamptz, ${p.eventId}::uuid, ${p.event}::jsonb, ${p.guarded}::boolean, ${p.unique}::boolean,
