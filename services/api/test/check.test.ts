@@ -8,6 +8,8 @@ const db = useTestDatabase();
 const broker = useTestBroker("api-check");
 let api: TestApi;
 let singleUse: TestApi;
+/** Codes never die of wrong checks here, so a verified code can outlive its target's delays. */
+let noKill: TestApi;
 
 beforeAll(async () => {
   api = await startTestApi({ pg: db(), broker });
@@ -16,10 +18,12 @@ beforeAll(async () => {
     broker,
     env: { OTP_SINGLE_USE: "true", OTP_MAX_CHECK_ATTEMPTS: "0", OTP_CHECK_THROTTLE_AFTER: "0" },
   });
+  noKill = await startTestApi({ pg: db(), broker, env: { OTP_MAX_CHECK_ATTEMPTS: "0" } });
 });
 afterAll(async () => {
   await api?.close();
   await singleUse?.close();
+  await noKill?.close();
 });
 
 const sms = (phone: string, password: string, lifetime = 300) =>
@@ -184,5 +188,46 @@ describe("GET /{channel}/check", () => {
       mismatch: before.mismatch + 5,
       exceeded: before.exceeded + 1,
     });
+  });
+});
+
+/**
+ * A right check of a code already verified writes nothing, and is answered by a read that takes
+ * no lock (docs/performance.md, "What a check costs"): it must still see the target's failures.
+ */
+describe("GET /{channel}/check of a code already verified", () => {
+  const send = (phone: string, password: string) =>
+    noKill.call("POST", "/sms", { phone, password, lifetime: 300, message: `Code ${password}` });
+
+  it("is refused like any other while its target's delay runs", async () => {
+    const phone = freshPhone();
+    await send(phone, "2468");
+    expect((await check(noKill, phone, "2468")).body).toEqual({ status: true });
+    for (let i = 0; i < 5; i++) expect((await check(noKill, phone, `135${i}`)).body).toEqual({ status: false });
+    expect((await check(noKill, phone, "2468")).body).toMatchObject({ status: false, status_code: "check_throttled" });
+  });
+
+  it("after the delay, still resets the target's failure count", async () => {
+    const phone = freshPhone();
+    await send(phone, "3579");
+    expect((await check(noKill, phone, "3579")).body).toEqual({ status: true });
+    for (let i = 0; i < 5; i++) await check(noKill, phone, `864${i}`);
+    noKill.clock.advance(30_000);
+    expect((await check(noKill, phone, "3579")).body).toEqual({ status: true });
+    // Reset: four more wrong checks are compared and answered, none refused.
+    for (let i = 0; i < 4; i++) expect((await check(noKill, phone, `975${i}`)).body).toEqual({ status: false });
+    expect((await check(noKill, phone, "3579")).body).toEqual({ status: true });
+  });
+
+  it("answers right again and again, and its verification time stays the first", async () => {
+    const phone = freshPhone();
+    const { id } = (await send(phone, "1357")).body.content as { id: string };
+    expect((await check(noKill, phone, "1357")).body).toEqual({ status: true });
+    const first = (await noKill.pool.query("SELECT verified_at FROM otp WHERE id = $1", [id])).rows[0].verified_at;
+    noKill.clock.advance(1_000);
+    for (let i = 0; i < 3; i++) expect((await check(noKill, phone, "1357")).body).toEqual({ status: true });
+    expect((await check(noKill, phone, "1358")).body).toEqual({ status: false });
+    const after = (await noKill.pool.query("SELECT verified_at FROM otp WHERE id = $1", [id])).rows[0].verified_at;
+    expect(after).toEqual(first);
   });
 });

@@ -170,6 +170,8 @@ describe("POST /otp/{id}/check", () => {
     expect((await checkById(api, id, "654321")).body).toEqual({ status: false, content: { attempts_left: 4 } });
     expect((await checkById(api, id, "123456")).body).toEqual({ status: true, content: { attempts_left: 4 } });
     expect((await view(api, id)).verification.status).toBe("approved");
+    // Again: now answered by the read that takes no lock (nothing to write), with the same count.
+    expect((await checkById(api, id, "123456")).body).toEqual({ status: true, content: { attempts_left: 4 } });
   });
 
   it("a sibling's right code does not approve this id, and counts as a wrong guess", async () => {

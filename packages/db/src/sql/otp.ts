@@ -131,7 +131,7 @@ export function otpSql(tables: Tables) {
   const fn = (name: string) => qualifiedFunction(tables.otp, name);
   return {
     ...issueSql(fn),
-    ...checkSql(fn),
+    ...checkSql(fn, otp, qualifiedName(tables.checkBudget)),
     ...lookupSql(otp),
     ...deliverySql(otp, fn, qualifiedName(tables.webhook)),
   };
@@ -172,14 +172,27 @@ FROM ${fn("otp_reusable")}(${p.channel}::text, ${p.target}::text, ${p.now}::time
   };
 }
 
-/** The check (`otp_check`). */
-function checkSql(fn: (name: string) => string) {
+/**
+ * The check: a read that answers a right check with nothing to write, else `otp_check`.
+ * `otp` and `budget` are the qualified table names.
+ */
+function checkSql(fn: (name: string) => string, otp: string, budget: string) {
   return {
     /**
      * The whole check, one round trip: `otp_check` locks the channel and target (an advisory lock:
      * concurrent checks of a target run one after the other, across replicas), reads its
      * counters, refuses while a delay runs, else compares the guess with every live code and
      * counts the failure or consumes the match. Row: {@link CheckRow}.
+     *
+     * Before it, in the same statement, a plain read answers the one check that has nothing to
+     * write — the right code of a code already verified, its target with no failure counted
+     * (no `check_budget` row, so no delay and nothing to reset), without `OTP_SINGLE_USE` — with
+     * what `otp_check` would answer, without its lock: it counts nothing and changes nothing, and
+     * it reads one snapshot, so its answer is the one the locked check would have given at that
+     * instant (a wrong check of the same target that commits later is ordered after it). Any
+     * other check — a wrong code, a first right check, a target with a failure counted — finds
+     * no row there and runs `otp_check` (the Result node's one-time filter skips the function when
+     * the read answered). docs/performance.md, "What a check costs", has the measured price.
      *
      * Constant time: the stored HMAC digest is never compared with the guess's digest itself, but
      * sha256(stored ‖ nonce) with sha256(guess ‖ nonce) for a nonce drawn per check (the "double
@@ -191,12 +204,36 @@ function checkSql(fn: (name: string) => string) {
     check: prepared<CheckParams>(
       "check",
       ["channel", "target", "ip", "now", "nonce", "blinded", "maxFailures", "singleUse", "throttleAfter", "only"],
-      (
-        p,
-      ) => `SELECT outcome, retry_after_ms, attempts_left, verified_seconds FROM ${fn("otp_check")}(${p.channel}::text, ${p.target}::text,
+      (p) => `WITH matched AS MATERIALIZED (
+  SELECT m.verified_at, m.failed_checks FROM (
+    SELECT o.created_at, o.verified_at, o.failed_checks, o.password_digest, o.id
+    FROM ${otp} o
+    WHERE o.channel = ${p.channel}::text AND o.target = ${p.target}::text AND o.expire_at > ${p.now}::timestamptz
+      AND o.closed_at IS NULL
+    ORDER BY o.created_at DESC
+    LIMIT 100
+  ) m
+  WHERE (${p.maxFailures}::int = 0 OR m.failed_checks < ${p.maxFailures}::int)
+    AND sha256(m.password_digest || ${p.nonce}::bytea) = ${p.blinded}::bytea
+    AND (${p.only}::uuid IS NULL OR m.id = ${p.only}::uuid)
+  ORDER BY m.created_at DESC
+  LIMIT 1
+), answered AS MATERIALIZED (
+  SELECT m.failed_checks FROM matched m
+  WHERE m.verified_at IS NOT NULL AND NOT ${p.singleUse}::boolean
+    AND NOT EXISTS (SELECT 1 FROM ${budget} b WHERE b.channel = ${p.channel}::text AND b.target = ${p.target}::text
+      AND b.ip IN ('', coalesce(${p.ip}::text, '')) AND b.expire_at > ${p.now}::timestamptz)
+)
+SELECT 'match'::text AS outcome, NULL::bigint AS retry_after_ms,
+  CASE WHEN ${p.only}::uuid IS NOT NULL AND ${p.maxFailures}::int > 0 THEN greatest(${p.maxFailures}::int - a.failed_checks, 0) END AS attempts_left,
+  NULL::float8 AS verified_seconds
+FROM answered a
+UNION ALL
+SELECT c.outcome, c.retry_after_ms, c.attempts_left, c.verified_seconds FROM ${fn("otp_check")}(${p.channel}::text, ${p.target}::text,
   ${p.ip}::text, ${p.now}::timestamptz, ${p.nonce}::bytea, ${p.blinded}::bytea, ${p.maxFailures}::int,
   ${p.singleUse}::boolean, ${p.throttleAfter}::int, ${CHECK_THROTTLE.ipShare}, ${seconds(CHECK_THROTTLE.firstDelaySeconds)},
-  ${seconds(CHECK_THROTTLE.maxDelaySeconds)}, ${seconds(CHECK_THROTTLE.memorySeconds)}, ${p.only}::uuid)`,
+  ${seconds(CHECK_THROTTLE.maxDelaySeconds)}, ${seconds(CHECK_THROTTLE.memorySeconds)}, ${p.only}::uuid) c
+WHERE NOT EXISTS (SELECT 1 FROM answered)`,
     ),
   };
 }
