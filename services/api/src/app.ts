@@ -1,7 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { createSql, createTables } from "@otp/db";
 import { methodNotAllowed as methodNotAllowedMiddleware } from "hono/method-not-allowed";
-import { requestId } from "hono/request-id";
 import type { AppDeps } from "./app-deps.js";
 import { createChecker } from "./domain/check.js";
 import type { DomainDeps } from "./domain/deps.js";
@@ -17,8 +16,8 @@ import { authMiddleware } from "./http/auth.js";
 import { refuseCrossSite } from "./http/cross-site.js";
 import type { AppEnv } from "./http/env.js";
 import { errorHandler, methodNotAllowed, notFound } from "./http/error-handler.js";
+import { responseHeaders } from "./http/headers.js";
 import { observe } from "./http/observe.js";
-import { securityHeaders } from "./http/security-headers.js";
 import type { RouteContext } from "./routes/context.js";
 import { docsRoutes } from "./routes/docs.js";
 import { lifecycleRoutes } from "./routes/lifecycle.js";
@@ -67,9 +66,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
 
   const app = new OpenAPIHono<AppEnv>();
-  app.use(requestId());
+  app.use(responseHeaders());
   app.use(observe(deps.logger, deps.metrics));
-  app.use(securityHeaders());
   app.use(methodNotAllowedMiddleware({ app, onMethodNotAllowed: methodNotAllowed }));
   app.use(refuseCrossSite(deps.config.http.allowedOrigins));
   app.use(authMiddleware(deps.config));

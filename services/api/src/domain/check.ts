@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { type Channel, digestPassword } from "@otp/contracts";
 import type { CheckRow } from "@otp/db";
 import type { DomainDeps } from "./deps.js";
+import { nonceSource } from "./nonces.js";
 
 /**
  * `match`: the code is right. `mismatch`: wrong, or nothing to check. `attempts_exceeded`: every
@@ -39,10 +40,11 @@ export interface CheckResult {
 export function createChecker(deps: DomainDeps) {
   const { maxCheckAttempts, singleUse } = deps.otp;
   const { checkThrottleAfter } = deps.guessing;
+  const nextNonce = nonceSource();
 
   return async function check(request: CheckRequest): Promise<CheckResult> {
     const digest = digestPassword(deps.keys, request.password);
-    const nonce = randomBytes(16);
+    const nonce = nextNonce();
     const blinded = createHash("sha256").update(digest).update(nonce).digest();
     const { rows } = await deps.pool.query<CheckRow>(
       deps.sql.otp.check({

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { ApiError } from "../api-error.js";
 import { fromBrowser } from "./cross-site.js";
 import type { AppEnv } from "./env.js";
+import { requestHeader } from "./headers.js";
 
 /** Bodies over 64 KiB are refused with 413 (docs/api.md). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -103,12 +104,12 @@ export async function readBody(c: Context<AppEnv>): Promise<Record<string, unkno
   const raw = await readRawBody(c);
   let body: Record<string, unknown> | null = null;
   if (raw && raw.length > 0) {
-    const contentType = c.req.header("content-type") ?? "";
+    const contentType = requestHeader(c, "content-type") ?? "";
     const type = contentType.toLowerCase();
     const text = raw.toString("utf8");
     // JSON by its shape only for backends (`curl -d '{...}'` labels it a form): a browser's
     // `text/plain` or form body is sent cross-site without a preflight, so it must not become JSON.
-    const jsonByShape = !fromBrowser((name) => c.req.header(name)) && looksLikeJson(text);
+    const jsonByShape = !fromBrowser((name) => requestHeader(c, name)) && looksLikeJson(text);
     // The boundary is case-sensitive: the header as sent, not lower-cased.
     if (type.startsWith("multipart/form-data")) body = await parseMultipart(raw, contentType);
     else if (type.includes("json") || jsonByShape) body = text.trim() === "" ? null : parseJson(text);

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../api-error.js";
 import type { AppEnv } from "./env.js";
+import { requestHeader } from "./headers.js";
 
 /**
  * Refuses, with 403 `forbidden` on every route, what a browser sends on behalf of another site
@@ -13,10 +14,10 @@ import type { AppEnv } from "./env.js";
 export function refuseCrossSite(allowedOrigins: readonly string[]): MiddlewareHandler<AppEnv> {
   const allowed = new Set(allowedOrigins);
   return async (c, next) => {
-    if (c.req.header("sec-fetch-site")?.toLowerCase() === "cross-site") {
+    if (requestHeader(c, "sec-fetch-site")?.toLowerCase() === "cross-site") {
       throw new ApiError("forbidden", "Cross-site requests are refused");
     }
-    const origin = c.req.header("origin");
+    const origin = requestHeader(c, "origin");
     if (origin !== undefined && !isOwnOrAllowed(origin, c.req.url, allowed)) {
       throw new ApiError("forbidden", "Requests from this origin are refused (see OTP_ALLOWED_ORIGINS)");
     }
