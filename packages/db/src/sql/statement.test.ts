@@ -14,8 +14,15 @@ describe("statements with named parameters", () => {
     const at = new Date(0);
     expect(byName({ now: at, target: "t", channel: "c" })).toEqual({
       text: "SELECT 1 WHERE $3 > $1 AND $2 = $1",
-      values: ["c", "t", at],
+      values: ["c", "t", "1970-01-01T00:00:00.000Z"],
     });
+  });
+
+  it("sends a date as its instant in UTC, and leaves one outside years 1–9999 to node-postgres", () => {
+    const local = new Date("2026-12-02T05:06:07.089+05:00");
+    expect(byName({ now: local, target: "t", channel: "c" }).values[2]).toBe("2026-12-02T00:06:07.089Z");
+    const invalid = new Date(Number.NaN);
+    expect(byName({ now: invalid, target: "t", channel: "c" }).values[2]).toBe(invalid);
   });
 
   it("refuses a name the list does not hold, rather than send it as null", () => {
