@@ -22,16 +22,30 @@ export function bufferedStdout(): DestinationStream {
  * defence should a request or an event end up in a log call.
  */
 export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
-  return pino(
+  const stream = destination ?? bufferedStdout();
+  const options = { level, base: { service, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
+  const logger = pino(
     {
-      level,
-      base: { service, pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      ...options,
       redact: {
         paths: ["password", "*.password", "sealed", "*.sealed", "headers.authorization", "*.headers.authorization"],
         censor: "[redacted]",
       },
     },
-    destination ?? bufferedStdout(),
+    stream,
   );
+  unredacted.set(logger, pino(options, stream));
+  return logger;
+}
+
+const unredacted = new WeakMap<Logger, Logger>();
+
+/**
+ * For lines whose fields are fixed and can hold no secret — the request line: id, method, path,
+ * route, status, time, masked target — the same logger without the redaction pass (same stream,
+ * same level, same format), which cost about 3 µs a line in the check's profile. Any other line
+ * goes through `logger`. A logger not made by {@link createLogger} is returned as it is.
+ */
+export function fixedFieldLogger(logger: Logger): Logger {
+  return unredacted.get(logger) ?? logger;
 }

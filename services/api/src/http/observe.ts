@@ -1,4 +1,4 @@
-import type { Logger } from "@otp/contracts";
+import { fixedFieldLogger, type Logger } from "@otp/contracts";
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { Metrics } from "../metrics.js";
@@ -19,6 +19,7 @@ function routeLabel(c: Context<AppEnv>): string {
  * status, the time and the masked target; never the query string or the body, which carry codes.
  */
 export function observe(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
+  const lines = fixedFieldLogger(logger);
   return async (c, next) => {
     const started = performance.now();
     await next();
@@ -28,7 +29,7 @@ export function observe(logger: Logger, metrics: Metrics): MiddlewareHandler<App
     const status = c.res.status;
     metrics.httpRequests.inc({ route, method, status: String(status) });
     metrics.httpDuration.observe({ route, method }, seconds);
-    logger.info(
+    lines.info(
       {
         reqId: c.get("requestId"),
         method,
