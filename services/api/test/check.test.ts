@@ -193,7 +193,7 @@ describe("GET /{channel}/check", () => {
 
 /**
  * A right check of a code already verified writes nothing, and is answered by a read that takes
- * no lock (docs/performance.md, "What a check costs"): it must still see the target's failures.
+ * no lock (docs/security.md, "Checks: a failure budget per target"): it must still see the target's failures.
  */
 describe("GET /{channel}/check of a code already verified", () => {
   const send = (phone: string, password: string) =>

@@ -192,7 +192,7 @@ function checkSql(fn: (name: string) => string, otp: string, budget: string) {
      * instant (a wrong check of the same target that commits later is ordered after it). Any
      * other check — a wrong code, a first right check, a target with a failure counted — finds
      * no row there and runs `otp_check` (the Result node's one-time filter skips the function when
-     * the read answered). docs/performance.md, "What a check costs", has the measured price.
+     * the read answered). docs/performance.md, "What a check writes, and what that costs", has the measured price.
      *
      * Constant time: the stored HMAC digest is never compared with the guess's digest itself, but
      * sha256(stored ‖ nonce) with sha256(guess ‖ nonce) for a nonce drawn per check (the "double
