@@ -82,6 +82,11 @@ describe("POST, GET, DELETE /test-targets", () => {
     expect(again.status).toBe(404);
     expect(again.body).toMatchObject({ status: false, status_code: "not_found" });
     expect((await api.call("GET", "/test-targets")).body).toEqual({ status: true, content: { test_targets: [] } });
+    // The targets were in the DELETEs' paths: the request lines log the route's pattern instead.
+    const logged = api.logs.join("\n");
+    expect(logged).not.toContain("77015550001");
+    expect(logged).not.toContain("review@example.com");
+    expect(logged).toContain('"route":"/test-targets/:channel/:target"');
   });
 
   it.each([

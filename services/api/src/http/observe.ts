@@ -4,6 +4,8 @@ import { matchedRoutes } from "hono/route";
 import type { Metrics } from "../metrics.js";
 import type { AppEnv } from "./env.js";
 
+const UNMATCHED = "unmatched";
+
 /** The route pattern that answered (`/otp/:id`), or `unmatched`: bounded label values for metrics. */
 function routeLabel(c: Context<AppEnv>): string {
   const routes = matchedRoutes(c);
@@ -11,12 +13,14 @@ function routeLabel(c: Context<AppEnv>): string {
     const route = routes[i];
     if (route && route.method !== "ALL") return route.path;
   }
-  return "unmatched";
+  return UNMATCHED;
 }
 
 /**
  * One log line and the HTTP metrics per request. The line has the request id, the route, the
- * status, the time and the masked target; never the query string or the body, which carry codes.
+ * status, the time and the masked target; never the query string or the body, which carry codes,
+ * and the path only of a request no route answered: a route's path can hold a full target
+ * (`DELETE /test-targets/{channel}/{target}`), its pattern cannot.
  */
 export function observe(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
   const lines = fixedFieldLogger(logger);
@@ -33,7 +37,7 @@ export function observe(logger: Logger, metrics: Metrics): MiddlewareHandler<App
       {
         reqId: c.get("requestId"),
         method,
-        path: c.req.path,
+        ...(route === UNMATCHED ? { path: c.req.path } : {}),
         route,
         status,
         ms: Math.round(seconds * 10_000) / 10,
