@@ -224,10 +224,34 @@ describe("GET /{channel}/check of a code already verified", () => {
     const { id } = (await send(phone, "1357")).body.content as { id: string };
     expect((await check(noKill, phone, "1357")).body).toEqual({ status: true });
     const first = (await noKill.pool.query("SELECT verified_at FROM otp WHERE id = $1", [id])).rows[0].verified_at;
+    expect(first).toBeInstanceOf(Date);
     noKill.clock.advance(1_000);
     for (let i = 0; i < 3; i++) expect((await check(noKill, phone, "1357")).body).toEqual({ status: true });
     expect((await check(noKill, phone, "1358")).body).toEqual({ status: false });
     const after = (await noKill.pool.query("SELECT verified_at FROM otp WHERE id = $1", [id])).rows[0].verified_at;
     expect(after).toEqual(first);
+  });
+
+  it("from an address with failures of its own, still resets that address's count", async () => {
+    const phone = freshPhone();
+    await send(phone, "4680");
+    expect((await check(noKill, phone, "4680")).body).toEqual({ status: true });
+    const from = (ip: string, password: string) =>
+      noKill.call("GET", `/sms/check?phone=${phone}&password=${password}&ip=${ip}`);
+    for (let i = 0; i < 4; i++) expect((await from("10.0.0.1", `111${i}`)).body).toEqual({ status: false });
+    // Another address's right check resets the target's count and its own, not 10.0.0.1's …
+    expect((await from("10.0.0.2", "4680")).body).toEqual({ status: true });
+    // … which 10.0.0.1's right check then resets: four more failures are its first four again.
+    expect((await from("10.0.0.1", "4680")).body).toEqual({ status: true });
+    for (let i = 0; i < 4; i++) expect((await from("10.0.0.1", `222${i}`)).body).toEqual({ status: false });
+  });
+
+  it("under OTP_SINGLE_USE is consumed by its next right check, even if verified without it", async () => {
+    const phone = freshPhone();
+    await send(phone, "5791");
+    expect((await check(noKill, phone, "5791")).body).toEqual({ status: true });
+    expect((await check(singleUse, phone, "5791")).body).toEqual({ status: true });
+    expect((await check(singleUse, phone, "5791")).body).toEqual({ status: false });
+    expect((await check(noKill, phone, "5791")).body).toEqual({ status: false });
   });
 });

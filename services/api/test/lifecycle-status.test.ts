@@ -183,6 +183,8 @@ describe("POST /otp/{id}/check", () => {
     expect((await view(api, b)).verification).toMatchObject({ status: "pending", attempts_left: 4 });
     expect((await checkById(api, b, "222222")).body.status).toBe(true);
     expect((await view(api, a)).verification.status).toBe("pending");
+    // b is verified now, and its code still does not pass for a.
+    expect((await checkById(api, a, "222222")).body).toEqual({ status: false, content: { attempts_left: 3 } });
   });
 
   it("shares the target's guess budget and throttle with the channel check", async () => {

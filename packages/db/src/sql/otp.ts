@@ -2,7 +2,7 @@ import { CHECK_THROTTLE, type Channel, type DeliveryStatus, REUSE_MIN_LEFT_SECON
 import type { Tables } from "../schema.js";
 import { deliverySql } from "./otp-delivery.js";
 import { lookupSql } from "./otp-lookups.js";
-import { prepared, qualifiedFunction, qualifiedName, statement } from "./statement.js";
+import { type Placeholders, prepared, qualifiedFunction, qualifiedName, statement } from "./statement.js";
 
 export interface InsertOtpParams {
   readonly id: string;
@@ -192,7 +192,8 @@ function checkSql(fn: (name: string) => string, otp: string, budget: string) {
      * instant (a wrong check of the same target that commits later is ordered after it). Any
      * other check — a wrong code, a first right check, a target with a failure counted — finds
      * no row there and runs `otp_check` (the Result node's one-time filter skips the function when
-     * the read answered). docs/performance.md, "What a check writes, and what that costs", has the measured price.
+     * the read answered). Its measured price: docs/performance.md, "What a check writes, and what
+     * that costs".
      *
      * Constant time: the stored HMAC digest is never compared with the guess's digest itself, but
      * sha256(stored ‖ nonce) with sha256(guess ‖ nonce) for a nonce drawn per check (the "double
@@ -204,7 +205,27 @@ function checkSql(fn: (name: string) => string, otp: string, budget: string) {
     check: prepared<CheckParams>(
       "check",
       ["channel", "target", "ip", "now", "nonce", "blinded", "maxFailures", "singleUse", "throttleAfter", "only"],
-      (p) => `WITH matched AS MATERIALIZED (
+      (p) => `${alreadyVerifiedRead(p, otp, budget)}
+SELECT 'match'::text AS outcome, NULL::bigint AS retry_after_ms,
+  CASE WHEN ${p.only}::uuid IS NOT NULL AND ${p.maxFailures}::int > 0 THEN greatest(${p.maxFailures}::int - a.failed_checks, 0) END AS attempts_left,
+  NULL::float8 AS verified_seconds
+FROM answered a
+UNION ALL
+SELECT c.outcome, c.retry_after_ms, c.attempts_left, c.verified_seconds FROM ${fn("otp_check")}(${p.channel}::text, ${p.target}::text,
+  ${p.ip}::text, ${p.now}::timestamptz, ${p.nonce}::bytea, ${p.blinded}::bytea, ${p.maxFailures}::int,
+  ${p.singleUse}::boolean, ${p.throttleAfter}::int, ${CHECK_THROTTLE.ipShare}, ${seconds(CHECK_THROTTLE.firstDelaySeconds)},
+  ${seconds(CHECK_THROTTLE.maxDelaySeconds)}, ${seconds(CHECK_THROTTLE.memorySeconds)}, ${p.only}::uuid) c
+WHERE NOT EXISTS (SELECT 1 FROM answered)`,
+    ),
+  };
+}
+
+/**
+ * The check's read path (see `check`): `answered` holds the matched code's failure count when a
+ * right check of a code already verified has nothing to write, and no row otherwise.
+ */
+function alreadyVerifiedRead(p: Placeholders<CheckParams>, otp: string, budget: string): string {
+  return `WITH matched AS MATERIALIZED (
   SELECT m.verified_at, m.failed_checks FROM (
     SELECT o.created_at, o.verified_at, o.failed_checks, o.password_digest, o.id
     FROM ${otp} o
@@ -223,17 +244,5 @@ function checkSql(fn: (name: string) => string, otp: string, budget: string) {
   WHERE m.verified_at IS NOT NULL AND NOT ${p.singleUse}::boolean
     AND NOT EXISTS (SELECT 1 FROM ${budget} b WHERE b.channel = ${p.channel}::text AND b.target = ${p.target}::text
       AND b.ip IN ('', coalesce(${p.ip}::text, '')) AND b.expire_at > ${p.now}::timestamptz)
-)
-SELECT 'match'::text AS outcome, NULL::bigint AS retry_after_ms,
-  CASE WHEN ${p.only}::uuid IS NOT NULL AND ${p.maxFailures}::int > 0 THEN greatest(${p.maxFailures}::int - a.failed_checks, 0) END AS attempts_left,
-  NULL::float8 AS verified_seconds
-FROM answered a
-UNION ALL
-SELECT c.outcome, c.retry_after_ms, c.attempts_left, c.verified_seconds FROM ${fn("otp_check")}(${p.channel}::text, ${p.target}::text,
-  ${p.ip}::text, ${p.now}::timestamptz, ${p.nonce}::bytea, ${p.blinded}::bytea, ${p.maxFailures}::int,
-  ${p.singleUse}::boolean, ${p.throttleAfter}::int, ${CHECK_THROTTLE.ipShare}, ${seconds(CHECK_THROTTLE.firstDelaySeconds)},
-  ${seconds(CHECK_THROTTLE.maxDelaySeconds)}, ${seconds(CHECK_THROTTLE.memorySeconds)}, ${p.only}::uuid) c
-WHERE NOT EXISTS (SELECT 1 FROM answered)`,
-    ),
-  };
+)`;
 }

@@ -14,6 +14,8 @@ import { checkLimits, type LimitedRequest } from "./rate-limit.js";
 const now = new Date("2030-01-01T12:00:00.000Z");
 const ago = (ms: number) => new Date(now.getTime() - ms);
 const minutesAgo = (m: number) => ago(m * 60_000);
+/** A cutoff as the statement sends it: ISO text (packages/db/src/sql/statement.ts). */
+const sentMinutesAgo = (m: number) => minutesAgo(m).toISOString();
 const sql = createSql(createTables("public"));
 
 interface Scenario {
@@ -97,12 +99,19 @@ describe("checkLimits", () => {
     expect(result.refusal).toBeUndefined();
     expect(result.channelHasRules).toBe(true);
     expect(result.sent).toHaveLength(2);
-    expect(result.sent[1]?.values).toEqual(["sms", "1.2.3.4", "7701", minutesAgo(10), minutesAgo(60), minutesAgo(10)]);
+    expect(result.sent[1]?.values).toEqual([
+      "sms",
+      "1.2.3.4",
+      "7701",
+      sentMinutesAgo(10),
+      sentMinutesAgo(60),
+      sentMinutesAgo(10),
+    ]);
   });
 
   it("binds only the parameters its statement uses", async () => {
     const result = await check({ rules: [TARGET_10_1], windows: [{ count: 0, oldest: null }] });
-    expect(result.sent[1]?.values).toEqual(["sms", "7701", minutesAgo(10)]);
+    expect(result.sent[1]?.values).toEqual(["sms", "7701", sentMinutesAgo(10)]);
     expect(result.sent[1]?.text).toContain("target = $2");
     expect(result.sent[1]?.text).not.toContain("$4");
   });
@@ -138,7 +147,7 @@ describe("checkLimits", () => {
       nth: minutesAgo(5),
     });
     // Of 4 OTPs under a rate of 2, the 3rd oldest must leave: offset 2.
-    expect(result.sent[2]?.values).toEqual(["sms", "7701", minutesAgo(10), 2]);
+    expect(result.sent[2]?.values).toEqual(["sms", "7701", sentMinutesAgo(10), 2]);
     expect(result.refusal?.retryAfterSeconds).toBe(300);
   });
 
@@ -161,6 +170,6 @@ describe("checkLimits", () => {
     const ignored = await check(rules, { ignoreIpRules: true });
     expect(ignored.channelHasRules).toBe(true);
     expect(ignored.sent[0]?.values[1]).toBeNull();
-    expect(ignored.sent[1]?.values).toEqual(["sms", "7701", minutesAgo(10)]);
+    expect(ignored.sent[1]?.values).toEqual(["sms", "7701", sentMinutesAgo(10)]);
   });
 });

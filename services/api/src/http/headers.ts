@@ -65,7 +65,8 @@ export function responseHeaders(): MiddlewareHandler<AppEnv> {
       return next();
     }
     await next();
-    for (const [name, value] of SECURITY_ENTRIES) if (!c.res.headers.has(name)) c.res.headers.set(name, value);
-    c.res.headers.set(REQUEST_ID_HEADER, id);
+    for (const [name, value] of [...SECURITY_ENTRIES, [REQUEST_ID_HEADER, id] as const]) {
+      if (!c.res.headers.has(name)) c.res.headers.set(name, value);
+    }
   };
 }
