@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomInt } from "node:crypto";
 import { type DeliveryContent, DeliveryContent as DeliveryContentSchema } from "./event.js";
+import { randomBlocks } from "./random-blocks.js";
 
 /**
  * The secrets (docs/security.md). One master secret (`OTP_SECRET`, or a generated one stored in the
@@ -28,13 +29,15 @@ export function digestPassword(keys: Keyring, password: string): Buffer {
 const FORMAT_V1 = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** A create seals two values (the code, the delivery texts): their IVs come from pooled random blocks. */
+const nextIv = randomBlocks(IV_BYTES);
 
 /**
  * AES-256-GCM with a random IV. `context` is authenticated but not stored (e.g. the OTP id), so a
  * ciphertext copied onto another row does not decrypt. Layout: version | iv | tag | ciphertext.
  */
 export function encrypt(keys: Keyring, plaintext: string, context: string): Buffer {
-  const iv = randomBytes(IV_BYTES);
+  const iv = nextIv();
   const cipher = createCipheriv("aes-256-gcm", keys.aesKey, iv);
   cipher.setAAD(Buffer.from(context, "utf8"));
   const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);

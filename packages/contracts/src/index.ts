@@ -12,6 +12,7 @@ export * from "./phone.js";
 export * from "./policy.js";
 export * from "./policy-schemas.js";
 export * from "./public-lookup.js";
+export * from "./random-blocks.js";
 export * from "./requests.js";
 export * from "./responses.js";
 export * from "./routes.js";

@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
-import { type Channel, digestPassword } from "@otp/contracts";
+import { type Channel, digestPassword, randomBlocks } from "@otp/contracts";
 import type { CheckRow } from "@otp/db";
 import type { DomainDeps } from "./deps.js";
-import { nonceSource } from "./nonces.js";
 
 /**
  * `match`: the code is right. `mismatch`: wrong, or nothing to check. `attempts_exceeded`: every
@@ -40,7 +39,7 @@ export interface CheckResult {
 export function createChecker(deps: DomainDeps) {
   const { maxCheckAttempts, singleUse } = deps.otp;
   const { checkThrottleAfter } = deps.guessing;
-  const nextNonce = nonceSource();
+  const nextNonce = randomBlocks(16);
 
   return async function check(request: CheckRequest): Promise<CheckResult> {
     const digest = digestPassword(deps.keys, request.password);
