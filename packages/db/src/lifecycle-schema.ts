@@ -1,4 +1,4 @@
-import { index, type pgTable, primaryKey, text, uuid } from "drizzle-orm/pg-core";
+import { boolean, index, type pgTable, primaryKey, text, uuid } from "drizzle-orm/pg-core";
 import { bytea } from "./bytea.js";
 import { tstz } from "./policy-schema.js";
 
@@ -45,5 +45,17 @@ export function createLifecycleTables(table: typeof pgTable) {
     ],
   );
 
-  return { webhook, testTarget };
+  /**
+   * How far `otp.expired` has been emitted (docs/lifecycle.md, "Events"): one row, the `now` of the
+   * last complete sweep, whichever API process made it. The next sweep, in any process, starts
+   * there (less a minute, for creates that committed late), so expiries while every API process
+   * was down are emitted when one comes back, however long it was down.
+   */
+  const expirySweep = table("expiry_sweep", {
+    /** Always true: the table holds one row. */
+    one: boolean("one").primaryKey().default(true),
+    sweptTo: tstz("swept_to").notNull(),
+  });
+
+  return { webhook, testTarget, expirySweep };
 }

@@ -211,6 +211,7 @@ export const {
   otpPolicy,
   webhook,
   testTarget,
+  expirySweep,
 } = createTables("public");
 
 /** Why a code stopped being live before its expiry (`otp.closed_reason`). */

@@ -72,6 +72,7 @@ describe("migrate()", () => {
       expect(tables.rows.map((r) => r.tablename)).toEqual([
         "app_secret",
         "check_budget",
+        "expiry_sweep",
         "limit_rule",
         "lookup_miss",
         "otp",

@@ -1,10 +1,13 @@
 import { topology } from "@otp/broker";
 import { useTestBroker } from "@otp/broker/testing";
-import { WEBHOOK_ROUTE, WebhookMessage } from "@otp/contracts";
+import { createLogger, WEBHOOK_ROUTE, WebhookMessage } from "@otp/contracts";
+import { createSql, createTables } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maskTarget } from "../src/mask.js";
+import { ExpirySweeper } from "../src/sweeper.js";
+import { testClock } from "./support/clock.js";
 import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
 import { checkById, checkSms, KEEP_OUTBOX, sendSms, subscribe, typesOf, webhookEvents } from "./support/lifecycle.js";
 
@@ -35,6 +38,8 @@ afterAll(async () => {
   await strict?.close();
 });
 
+const silent = createLogger("otp-api-test", "silent");
+
 /** The one event of `type` about `otp`, failing unless there is exactly one. */
 async function only(otpId: string, type: string): Promise<WebhookMessage> {
   const events = await webhookEvents(api, { otpId, type });
@@ -50,6 +55,8 @@ describe("without a subscription", () => {
     api.clock.advance(11_000);
     expect(await api.expirySweeper.sweep()).toBe(0);
     expect(await webhookEvents(api)).toEqual([]);
+    // Nothing written for it either, not even the sweep's progress.
+    expect((await api.pool.query("SELECT count(*)::int AS n FROM expiry_sweep")).rows[0].n).toBe(0);
     await subscribe(api);
     const late = await sendSms(api, freshPhone(), "123456", { lifetime: 10 });
     api.clock.advance(11_000);
@@ -163,6 +170,26 @@ describe("with a subscription to otp.*", () => {
     expect(await typesOf(api, verified)).toEqual(["otp.created", "otp.verified"]);
     expect(await typesOf(api, canceled)).toEqual(["otp.created", "otp.canceled"]);
     expect(await typesOf(api, living)).toEqual(["otp.created"]);
+  });
+
+  it("otp.expired for codes that ran out while every API process was down for hours, batch after batch", async () => {
+    await api.expirySweeper.sweep(); // the sweeps are recorded up to now
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await sendSms(api, freshPhone(), "515151", { lifetime: 20 }));
+    // Every API process down for three hours; then one starts, its sweeper taking two codes a batch.
+    const later = testClock();
+    later.advance(api.clock.now().getTime() - Date.now() + 3 * 3_600_000);
+    const sweeper = new ExpirySweeper({
+      pool: api.pool,
+      sql: createSql(createTables(api.config.pg.schema)),
+      clock: later.now,
+      logger: silent,
+      maxFailures: api.config.otp.maxCheckAttempts,
+      batchSize: 2,
+    });
+    expect(await sweeper.sweep()).toBeGreaterThanOrEqual(5);
+    for (const id of ids) await only(id, "otp.expired");
+    expect(await sweeper.sweep()).toBe(0);
   });
 
   it("fans out to every subscription that wants the type, one message id each", async () => {

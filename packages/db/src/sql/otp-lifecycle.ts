@@ -30,6 +30,7 @@ export interface BlockedParams {
 export function otpLifecycleSql(tables: Tables) {
   const fn = (name: string) => qualifiedFunction(tables.otp, name);
   const otp = qualifiedName(tables.otp);
+  const expirySweep = qualifiedName(tables.expirySweep);
   return {
     /** `GET /otp/{id}`'s verification, metadata and test: `otp_event_data`. Row: `data` (null: no OTP). */
     eventData: statement<{ id: string; now: Date; maxFailures: number }>(
@@ -48,13 +49,24 @@ export function otpLifecycleSql(tables: Tables) {
     ),
 
     /**
-     * One batch of `otp.expired`: the codes that ran out in (`from`, `now`]. Row: `n`, the codes
-     * marked; -1 when another replica is sweeping.
+     * One batch of `otp.expired`: the codes that ran out in (`from`, `now`], oldest first. Row:
+     * `n`, the codes marked (-1 when another replica is sweeping), `last_at`, the expiry of the
+     * last one (null when none), and `wanted`: whether any subscription wants `otp.expired`.
      */
     emitExpired: statement<{ from: Date; now: Date; maxFailures: number; limit: number }>(
       ["from", "now", "maxFailures", "limit"],
-      (p) => `SELECT ${fn("otp_emit_expired")}(${p.from}::timestamptz, ${p.now}::timestamptz, ${p.maxFailures}::int,
-  ${p.limit}::int) AS n`,
+      (p) => `SELECT n, last_at, wanted FROM ${fn("otp_sweep_expired")}(${p.from}::timestamptz, ${p.now}::timestamptz,
+  ${p.maxFailures}::int, ${p.limit}::int)`,
+    ),
+
+    /** How far the sweeps of `otp.expired` have gone, in any process. Row: `swept_to`; none before the first. */
+    expirySweptTo: statement<Record<string, never>>([], () => `SELECT swept_to FROM ${expirySweep}`),
+
+    /** Records a complete sweep up to `now` (never moving the mark back). */
+    recordExpirySweep: statement<{ now: Date }>(
+      ["now"],
+      (p) => `INSERT INTO ${expirySweep} AS e (one, swept_to) VALUES (true, ${p.now}::timestamptz)
+ON CONFLICT (one) DO UPDATE SET swept_to = greatest(e.swept_to, excluded.swept_to)`,
     ),
 
     /** `otp.blocked` for a refused create. Row: `n`, the outbox rows written. */
