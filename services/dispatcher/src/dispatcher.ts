@@ -14,6 +14,7 @@ import { StatusStore } from "./status/status-store.js";
 import { createTransport } from "./transports/index.js";
 import { webhookPipeline } from "./webhooks/pipeline.js";
 import { createWebhookSender } from "./webhooks/sender.js";
+import { SubscriptionSlots } from "./webhooks/slots.js";
 import { SubscriptionCache } from "./webhooks/subscriptions.js";
 
 export interface DispatcherOptions {
@@ -138,6 +139,7 @@ function handlers(pipeline: PipelineDeps, options: DispatcherOptions, pool: pg.P
       sender: createWebhookSender(config.webhookDelivery),
       maxAgeMs: config.webhookDelivery.maxAgeMs,
       subscriptions: new SubscriptionCache({ pool, schema: config.pg.schema, keys: pipeline.keys }),
+      slots: SubscriptionSlots.forPrefetch(config.dispatcher.prefetch),
     });
     return webhooks;
   };

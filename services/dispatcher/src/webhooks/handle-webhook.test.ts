@@ -6,6 +6,7 @@ import type { WorkMessage } from "../message/work-message.js";
 import type { AttemptResult } from "../transports/index.js";
 import { handleWebhook, REPLAYED_AT_HEADER, type WebhookHandlerDeps } from "./handle-webhook.js";
 import { createWebhookSender, REFUSED_ADDRESS, type WebhookRequest } from "./sender.js";
+import { SubscriptionSlots } from "./slots.js";
 
 const EVENT_AT = Date.parse("2026-12-01T10:00:00.000Z");
 const MINUTE = 60_000;
@@ -28,7 +29,7 @@ function work(headers: Record<string, unknown> = {}, content?: unknown): WorkMes
 }
 
 /** A handler at `now` whose receiver answers `answer`; records what was sent. */
-function deps(now: number, answer: AttemptResult, subscribed = true) {
+function deps(now: number, answer: AttemptResult, subscribed = true, slots = new SubscriptionSlots(2)) {
   const sent: WebhookRequest[] = [];
   const d: WebhookHandlerDeps = {
     subscription: async () =>
@@ -48,6 +49,7 @@ function deps(now: number, answer: AttemptResult, subscribed = true) {
     now: () => now,
     deliveryLimit: 20,
     observeAttempt: () => {},
+    slots,
   };
   return { d, sent };
 }
@@ -116,5 +118,39 @@ describe("the sender refuses non-public receivers (OTP_WEBHOOK_ALLOW_PRIVATE=fal
     "http://localhost:1/x",
   ])("%s", async (url) => {
     expect(await sender.send(request(url), signal)).toEqual({ ok: false, transient: false, error: REFUSED_ADDRESS });
+  });
+
+  it("defers a webhook, untried and with its attempt number, while its subscription's slots are taken", async () => {
+    const slots = new SubscriptionSlots(1);
+    const { d, sent } = deps(EVENT_AT, { ok: true, status: 204 }, true, slots);
+    const message = work({ "x-otp-attempt": 3 });
+    const subscription = JSON.parse(message.content.toString()).subscription_id as string;
+    expect(slots.tryTake(subscription)).toBe(true); // an attempt to it in flight
+    expect(await handleWebhook(d, message, signal)).toMatchObject({ kind: "deferred", attempt: 3, delayMs: 1_000 });
+    expect(sent).toHaveLength(0);
+    // Another subscription's webhook goes meanwhile.
+    expect((await handleWebhook(d, work(), signal)).kind).toBe("delivered");
+    slots.give(subscription);
+    expect((await handleWebhook(d, message, signal)).kind).toBe("delivered");
+    expect(sent).toHaveLength(2);
+  });
+
+  it("gives its slot back after the attempt, whatever its end", async () => {
+    const slots = new SubscriptionSlots(1);
+    const { d } = deps(EVENT_AT, failing, true, slots);
+    const message = work();
+    const subscription = JSON.parse(message.content.toString()).subscription_id as string;
+    expect((await handleWebhook(d, message, signal)).kind).toBe("retry");
+    const throwing = { ...d, sender: { send: async () => Promise.reject(new Error("socket")) } };
+    await expect(handleWebhook(throwing, message, signal)).rejects.toThrow("socket");
+    expect(slots.tryTake(subscription)).toBe(true);
+  });
+});
+
+describe("SubscriptionSlots", () => {
+  it("a quarter of the prefetch per subscription, at least one", () => {
+    expect(SubscriptionSlots.forPrefetch(128).perSubscription).toBe(32);
+    expect(SubscriptionSlots.forPrefetch(1).perSubscription).toBe(1);
+    expect(() => new SubscriptionSlots(0)).toThrow();
   });
 });

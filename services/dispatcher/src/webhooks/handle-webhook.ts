@@ -8,6 +8,7 @@ import type { AttemptResult } from "../transports/index.js";
 import type { WebhookOutcome } from "./outcome.js";
 import { type ParsedWebhook, parseWebhookMessage } from "./parse-message.js";
 import type { WebhookSender } from "./sender.js";
+import type { SubscriptionSlots } from "./slots.js";
 import type { Subscription } from "./subscriptions.js";
 
 /**
@@ -27,13 +28,16 @@ export interface WebhookHandlerDeps {
   readonly now: () => number;
   readonly deliveryLimit: number;
   readonly observeAttempt: (seconds: number) => void;
+  /** Each subscription's attempts in flight in this dispatcher, capped. */
+  readonly slots: SubscriptionSlots;
 }
 
 /**
  * Decides what happens to one webhook message (docs/webhooks.md, "Delivery"): check it, drop it if
  * its subscription is gone, sign its payload with the subscription's secret (the same
  * `webhook-id` on every attempt, a fresh timestamp) and POST it once; then deliver, retry through
- * the delay queues while its window lasts, or dead-letter it. Throws AbandonedError when shutdown
+ * the delay queues while its window lasts, or dead-letter it. When its subscription already has
+ * all the attempts in flight it may have here, it is deferred instead, untried. Throws AbandonedError when shutdown
  * cuts the attempt short.
  */
 export async function handleWebhook(
@@ -62,7 +66,15 @@ export async function handleWebhook(
   const { url, signer } = subscription;
   if (!signer) return dead("unsealable", "the subscription's secret does not open with this service's key", false);
 
-  const result = await attemptOnce(deps, { url, signer }, parsed, signal);
+  if (!deps.slots.tryTake(message.subscription_id)) {
+    return { kind: "deferred", message, attempt, delayMs: deps.policy.tiersMs[0] ?? 1_000 };
+  }
+  let result: AttemptResult;
+  try {
+    result = await attemptOnce(deps, { url, signer }, parsed, signal);
+  } finally {
+    deps.slots.give(message.subscription_id);
+  }
   if (result.ok) return { kind: "delivered", message, attempt };
   if (!result.transient) return dead("rejected", result.error, true);
   const windowEnd = windowStart(parsed, work.headers) + deps.maxAgeMs;

@@ -15,5 +15,15 @@ export type WebhookOutcome =
       readonly delayMs: number;
       readonly error: string;
     }
+  /**
+   * Not tried: its subscription's slots were all taken (slots.ts). The same message, the same
+   * attempt, again after `delayMs`.
+   */
+  | {
+      readonly kind: "deferred";
+      readonly message: WebhookMessage;
+      readonly attempt: number;
+      readonly delayMs: number;
+    }
   /** Never to be sent (unreadable, refused address) or out of time: to the dead-letter queue. */
   | Dead;

@@ -5,6 +5,7 @@ import { workMessage } from "../message/work-message.js";
 import type { PipelineDeps } from "../pipeline.js";
 import { handleWebhook, type WebhookHandlerDeps } from "./handle-webhook.js";
 import { settleWebhook } from "./settle-webhook.js";
+import type { SubscriptionSlots } from "./slots.js";
 import type { SubscriptionSource } from "./subscriptions.js";
 
 /** What the webhooks' pipeline needs beyond the channels': the subscriptions, the sender, its window. */
@@ -12,6 +13,8 @@ export interface WebhookPipelineDeps
   extends Omit<PipelineDeps, "transport" | "keys">,
     Pick<WebhookHandlerDeps, "sender" | "maxAgeMs"> {
   readonly subscriptions: SubscriptionSource;
+  /** Each subscription's attempts in flight here, capped (slots.ts). */
+  readonly slots: SubscriptionSlots;
 }
 
 /**
@@ -29,6 +32,7 @@ export function webhookPipeline(deps: WebhookPipelineDeps): MessageHandler {
     now: deps.now,
     deliveryLimit: deps.deliveryLimit,
     observeAttempt: (seconds) => metrics.attemptDuration.observe({ channel: WEBHOOK_ROUTE }, seconds),
+    slots: deps.slots,
   };
   const settleDeps = { ...deps, log };
 

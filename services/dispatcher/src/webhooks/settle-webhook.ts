@@ -1,5 +1,6 @@
+import type { WebhookMessage } from "@otp/contracts";
 import { WEBHOOK_ROUTE } from "@otp/contracts";
-import { H } from "../message/headers.js";
+import { H, type Headers } from "../message/headers.js";
 import type { WorkMessage } from "../message/work-message.js";
 import { type SettleDeps, Settling, settle } from "../settle/settle.js";
 import type { WebhookOutcome } from "./outcome.js";
@@ -29,21 +30,34 @@ export async function settleWebhook(
       s.log.info(ids, "webhook dropped: its subscription was deleted");
       return;
     case "retry":
-      await scheduleRetry(s, outcome);
+      await putBack(s, outcome.message, outcome.delayMs, {
+        [H.attempt]: outcome.attempt + 1,
+        [H.lastError]: outcome.error,
+      });
+      s.deps.metrics.retries.inc({ channel: WEBHOOK_ROUTE });
+      s.count("retry");
       s.log.info(
         { ...ids, attempt: outcome.attempt, retryInMs: outcome.delayMs, error: outcome.error },
         "webhook attempt failed; retry scheduled",
       );
+      return;
+    case "deferred": {
+      // Untried: the attempt number, and the last attempt's error if there was one, stay as they were.
+      const lastError = work.headers[H.lastError];
+      await putBack(s, outcome.message, outcome.delayMs, {
+        [H.attempt]: outcome.attempt,
+        ...(lastError === undefined ? {} : { [H.lastError]: lastError }),
+      });
+      s.count("deferred");
+      s.log.debug({ ...ids, attempt: outcome.attempt }, "webhook deferred: its subscription's slots are taken");
+    }
   }
 }
 
-/** The same bytes, with the next attempt's number, to the webhooks' delay queue of `delayMs`. */
-async function scheduleRetry(
-  s: Settling,
-  { message, attempt, delayMs, error }: Extract<WebhookOutcome, { kind: "retry" }>,
-): Promise<void> {
-  const { delayQueues, publisher, metrics } = s.deps;
-  const headers = s.copyHeaders({ [H.attempt]: attempt + 1, [H.lastError]: error });
+/** The same bytes, with `headers` changed, to the webhooks' delay queue of `delayMs`. */
+async function putBack(s: Settling, message: WebhookMessage, delayMs: number, changed: Headers): Promise<void> {
+  const { delayQueues, publisher } = s.deps;
+  const headers = s.copyHeaders(changed);
   await s.copy("publish the webhook's retry", async () => {
     const queue = await delayQueues.ensure(WEBHOOK_ROUTE, delayMs);
     try {
@@ -56,6 +70,4 @@ async function scheduleRetry(
       throw publishError;
     }
   });
-  metrics.retries.inc({ channel: WEBHOOK_ROUTE });
-  s.count("retry");
 }
