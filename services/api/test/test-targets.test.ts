@@ -190,7 +190,9 @@ describe("a create to a test target", () => {
   });
 
   it("emits otp.created with test: true to the webhooks, in its transaction", async () => {
+    // Both relays of this database: either would publish (and delete) the event before it is read.
     await api.relay.stop();
+    await off.relay.stop();
     try {
       await api.pool.query(
         "INSERT INTO webhook (id, url, events, secret_cipher, created_at) VALUES (gen_random_uuid(), 'https://example.com/hook', '{otp.*}', '\\x00', now())",
@@ -211,6 +213,7 @@ describe("a create to a test target", () => {
       await api.pool.query("DELETE FROM webhook");
       await api.pool.query("DELETE FROM outbox WHERE channel = 'webhook'");
       api.relay.start();
+      off.relay.start();
     }
   });
 
@@ -257,7 +260,10 @@ describe("a test target's create under OTP_RESEND=supersede", () => {
 
   it("closes the target's older code and emits its otp.canceled (superseded), as an ordinary create does", async () => {
     const phone = "77015550020";
+    // Every relay of this database: any would publish (and delete) the event before it is read.
     await supersede.relay.stop();
+    await api.relay.stop();
+    await off.relay.stop();
     try {
       await supersede.pool.query(
         "INSERT INTO webhook (id, url, events, secret_cipher, created_at) VALUES (gen_random_uuid(), 'https://example.com/hook', '{otp.canceled}', '\\x00', now())",
@@ -286,6 +292,8 @@ describe("a test target's create under OTP_RESEND=supersede", () => {
       await supersede.pool.query("DELETE FROM outbox WHERE channel = 'webhook'");
       await api.call("DELETE", "/test-targets/sms/77015550020");
       supersede.relay.start();
+      api.relay.start();
+      off.relay.start();
     }
   });
 });
