@@ -159,4 +159,28 @@ describe("the dispatcher's own events", () => {
     expect(h.provider.requests({ path: "/smsvc" }).filter((r) => r.body.includes("77011234570"))).toEqual([]);
     expect((await h.row(event.otp_id)).attempts).toBe(0);
   });
+
+  it.each([
+    ["superseded by a resend", "UPDATE otp SET closed_at = now(), closed_reason = 'superseded' WHERE id = $1"],
+    [
+      "consumed by a sibling's use",
+      "UPDATE otp SET closed_at = now(), closed_reason = 'sibling_consumed' WHERE id = $1",
+    ],
+    ["dead of its wrong checks", "UPDATE otp SET failed_checks = 5 WHERE id = $1"],
+  ])("the delivery of a code %s is dropped too: it could no longer be verified", async (_, close) => {
+    const target = `7701${String(Math.floor(Math.random() * 9_000_000) + 1_000_000)}`;
+    const event = await h.createOtp({ channel: "sms", target, message: "code {password}" });
+    await h.pool.query(close, [event.otp_id]);
+    await h.publish(event);
+    await expect.poll(() => h.status(event.otp_id)).toBe("canceled");
+    expect(h.provider.requests({ path: "/smsvc" }).filter((r) => r.body.includes(target))).toEqual([]);
+    expect((await h.row(event.otp_id)).attempts).toBe(0);
+  });
+
+  it("the delivery of a code with four wrong checks, still live, is sent", async () => {
+    const event = await h.createOtp({ channel: "sms", target: "77011234571", message: "code {password}" });
+    await h.pool.query("UPDATE otp SET failed_checks = 4 WHERE id = $1", [event.otp_id]);
+    await h.publish(event);
+    await expect.poll(() => h.status(event.otp_id)).toBe("delivered");
+  });
 });

@@ -23,11 +23,17 @@ export interface RecordDeliveriesParams {
  */
 export function deliverySql(otp: string, fn: (name: string) => string, webhook: string) {
   return {
-    /** Rows: `id`, `delivery_status`, `canceled` (the code was canceled: DELETE /otp/{id}). */
-    deliveryOf: prepared<{ ids: readonly string[] }>(
+    /**
+     * Rows: `id`, `delivery_status`, `canceled`: the code can no longer be verified, so a delivery
+     * not yet made is dropped — closed for any reason (`DELETE /otp/{id}`, a resend that
+     * superseded it, its own or a sibling's use under `OTP_SINGLE_USE`) or dead of its wrong
+     * checks (`maxFailures`, `OTP_MAX_CHECK_ATTEMPTS`; 0 = no limit).
+     */
+    deliveryOf: prepared<{ ids: readonly string[]; maxFailures: number }>(
       "status_lookup",
-      ["ids"],
-      (p) => `SELECT id, delivery_status, closed_reason IS NOT DISTINCT FROM 'canceled' AS canceled
+      ["ids", "maxFailures"],
+      (p) => `SELECT id, delivery_status,
+         closed_at IS NOT NULL OR (${p.maxFailures}::int > 0 AND failed_checks >= ${p.maxFailures}::int) AS canceled
        FROM ${otp} WHERE id = ANY(${p.ids}::uuid[])`,
     ),
     recordDeliveries: recordDeliveries(otp, fn, webhook),

@@ -22,11 +22,11 @@ export interface HandlerDeps {
 
 /**
  * Decides what happens to one delivery event: check it, skip it if its OTP is no longer pending
- * (duplicates are normal), drop it if the code was canceled or has expired (the lookup that reads
- * the status says both, so neither costs a round trip more), else open it and make one attempt,
- * then classify the result. Throws AbandonedError when the message is given up (shutdown cut the
- * attempt short, or the lookup was held until the message's channel closed); any other throw is a
- * bug.
+ * (duplicates are normal), drop it if the code can no longer be verified or has expired (the
+ * lookup that reads the status says both, so neither costs a round trip more), else open it and
+ * make one attempt, then classify the result. Throws AbandonedError when the message is given up
+ * (shutdown cut the attempt short, or the lookup was held until the message's channel closed); any
+ * other throw is a bug.
  */
 export async function handleEvent(deps: HandlerDeps, message: WorkMessage, signal: AbortSignal): Promise<Outcome> {
   const parsed = parseEvent(message);

@@ -55,7 +55,10 @@ export interface Expired {
   readonly error: string | null;
 }
 
-/** The code was canceled (DELETE /otp/{id}) before it was delivered: the OTP is `canceled`, nothing is sent. */
+/**
+ * The code can no longer be verified — closed (canceled, superseded, used) or dead of its wrong
+ * checks — before it was delivered: the delivery is `canceled`, nothing is sent.
+ */
 export interface Canceled {
   readonly kind: "canceled";
   readonly event: DeliveryEvent;

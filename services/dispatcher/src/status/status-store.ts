@@ -5,7 +5,7 @@ import { Batcher } from "./batcher.js";
 
 export interface OtpDelivery {
   readonly status: DeliveryStatus;
-  /** The code was canceled (DELETE /otp/{id}): a delivery not yet made is dropped. */
+  /** The code can no longer be verified (closed, or dead of wrong checks): a delivery not yet made is dropped. */
   readonly canceled: boolean;
 }
 
@@ -57,7 +57,7 @@ export class StatusStore {
 
   async #lookupMany(ids: readonly string[]): Promise<Map<string, OtpDelivery>> {
     const result = await this.#pool.query<{ id: string; delivery_status: DeliveryStatus; canceled: boolean }>(
-      this.#sql.deliveryOf({ ids }),
+      this.#sql.deliveryOf({ ids, maxFailures: this.#maxFailures }),
     );
     return new Map(result.rows.map((r) => [r.id, { status: r.delivery_status, canceled: r.canceled }]));
   }
