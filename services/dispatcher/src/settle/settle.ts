@@ -79,19 +79,8 @@ async function retry(s: Settling, { event, attempt, delayMs, error }: Retry): Pr
     s.count("duplicate");
     return;
   }
-  const { delayQueues, publisher, metrics } = s.deps;
-  const channel = s.message.queueChannel;
-  const headers = s.copyHeaders({ [H.attempt]: attempt + 1, [H.lastError]: error });
-  await s.copy("publish the retry", async () => {
-    const queue = await delayQueues.ensure(channel, delayMs);
-    try {
-      await publisher.publish("", queue, s.message.content, { messageId: event.id, headers });
-    } catch (publishError) {
-      delayQueues.forget(channel, delayMs); // e.g. unroutable: someone deleted the queue
-      throw publishError;
-    }
-  });
-  metrics.retries.inc({ channel });
+  await s.toDelayQueue("publish the retry", delayMs, event.id, { [H.attempt]: attempt + 1, [H.lastError]: error });
+  s.deps.metrics.retries.inc({ channel: s.message.queueChannel });
   s.count("retry");
   s.log.info(
     { event: event.id, otp: event.otp_id, attempt, retryInMs: delayMs, error },
@@ -156,6 +145,25 @@ export class Settling {
   async copy(what: string, publish: () => Promise<void>): Promise<void> {
     if (this.signal.aborted) throw new AbandonedError("the message will be redelivered; no copy made");
     await holdUntilDone(what, publish, this.signal, this.log);
+  }
+
+  /**
+   * A copy of the message, with `own` headers over its carried ones, to its channel's delay queue
+   * of `delayMs` (a retry, or a webhook put back untried), confirmed before it returns.
+   */
+  async toDelayQueue(what: string, delayMs: number, messageId: string, own: Headers): Promise<void> {
+    const { delayQueues, publisher } = this.deps;
+    const channel = this.message.queueChannel;
+    const headers = this.copyHeaders(own);
+    await this.copy(what, async () => {
+      const queue = await delayQueues.ensure(channel, delayMs);
+      try {
+        await publisher.publish("", queue, this.message.content, { messageId, headers });
+      } catch (publishError) {
+        delayQueues.forget(channel, delayMs); // e.g. unroutable: someone deleted the queue
+        throw publishError;
+      }
+    });
   }
 
   /** A copy's headers: the original's own (carriedHeaders), then this hop's. */

@@ -1,6 +1,5 @@
-import type { WebhookMessage } from "@otp/contracts";
-import { WEBHOOK_ROUTE } from "@otp/contracts";
-import { H, type Headers } from "../message/headers.js";
+import { WEBHOOK_ROUTE, type WebhookMessage } from "@otp/contracts";
+import { H } from "../message/headers.js";
 import type { WorkMessage } from "../message/work-message.js";
 import { type SettleDeps, Settling, settle } from "../settle/settle.js";
 import type { WebhookOutcome } from "./outcome.js";
@@ -30,7 +29,7 @@ export async function settleWebhook(
       s.log.info(ids, "webhook dropped: its subscription was deleted");
       return;
     case "retry":
-      await putBack(s, outcome.message, outcome.delayMs, {
+      await s.toDelayQueue("publish the webhook's retry", outcome.delayMs, messageIdOf(s, outcome.message), {
         [H.attempt]: outcome.attempt + 1,
         [H.lastError]: outcome.error,
       });
@@ -44,7 +43,7 @@ export async function settleWebhook(
     case "deferred": {
       // Untried: the attempt number, and the last attempt's error if there was one, stay as they were.
       const lastError = work.headers[H.lastError];
-      await putBack(s, outcome.message, outcome.delayMs, {
+      await s.toDelayQueue("put the webhook back", outcome.delayMs, messageIdOf(s, outcome.message), {
         [H.attempt]: outcome.attempt,
         ...(lastError === undefined ? {} : { [H.lastError]: lastError }),
       });
@@ -54,20 +53,5 @@ export async function settleWebhook(
   }
 }
 
-/** The same bytes, with `headers` changed, to the webhooks' delay queue of `delayMs`. */
-async function putBack(s: Settling, message: WebhookMessage, delayMs: number, changed: Headers): Promise<void> {
-  const { delayQueues, publisher } = s.deps;
-  const headers = s.copyHeaders(changed);
-  await s.copy("publish the webhook's retry", async () => {
-    const queue = await delayQueues.ensure(WEBHOOK_ROUTE, delayMs);
-    try {
-      await publisher.publish("", queue, s.message.content, {
-        messageId: s.message.messageId ?? message.id,
-        headers,
-      });
-    } catch (publishError) {
-      delayQueues.forget(WEBHOOK_ROUTE, delayMs);
-      throw publishError;
-    }
-  });
-}
+/** The copy keeps the message id the relay gave it (the outbox row's), else the webhook's own. */
+const messageIdOf = (s: Settling, message: WebhookMessage) => s.message.messageId ?? message.id;
