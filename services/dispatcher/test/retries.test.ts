@@ -122,6 +122,16 @@ describe("transient failures", () => {
     expect(lastError).not.toContain("777123");
     expect(lastError).not.toContain("hello");
   });
+
+  it("an answer with control bytes (a NUL from a binary error page) is stored as readable text, and the retry goes on", async () => {
+    // PostgreSQL refuses a NUL in text: stored as given, the status write would fail on every try and
+    // hold the delivery for ever, neither retried nor dead-lettered.
+    h.provider.failNext(1, 502, { body: "bad\u0000gateway\u0007\u001b[31m upstream\r\n" });
+    const event = await sms();
+    await h.provider.waitForRequests(2);
+    await expect.poll(() => h.status(event.otp_id)).toBe("delivered");
+    expect((await h.row(event.otp_id)).lastError).toBe("HTTP 502: bad gateway [31m upstream");
+  });
 });
 
 describe("permanent failures and the dead-letter queue", () => {

@@ -21,10 +21,11 @@ import type { Channel as AmqpChannel, ChannelModel, ConsumeMessage } from "amqpl
  *
  * A handler that throws (or rejects) has a bug: a throw is never a way to settle a message. The
  * consumer logs the error and, unless the message's channel is closing anyway, gives the message
- * back (nack with requeue) after a pause of BUG_PAUSE_MS so that a bug does not spin. Each return
+ * back (reject with requeue) after a pause of BUG_PAUSE_MS so that a bug does not spin. Each return
  * counts towards the work queue's delivery limit, so a message that keeps failing this way ends up
  * dead-lettered (as `poison`, or by RabbitMQ itself at the limit: docs/delivery.md, dead-letter
- * reasons).
+ * reasons). A reject, not a nack: from RabbitMQ 4.3 a nack with requeue is a return "without
+ * failure" that leaves `x-delivery-count` unchanged, and the message would come back for ever.
  */
 export type Settlement = "ack" | "abandon";
 
@@ -192,7 +193,7 @@ export class QueueConsumer {
     await sleep(BUG_PAUSE_MS);
     if (state.closed.signal.aborted) return;
     try {
-      state.channel.nack(message, false, true);
+      state.channel.reject(message, true);
     } catch {}
   }
 

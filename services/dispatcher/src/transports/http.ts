@@ -153,12 +153,17 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** Whitespace and control characters (C0, DEL, C1): each run becomes one space in an error text. */
+const SPACES_AND_CONTROLS = /[\s\p{Cc}]+/gu;
+
 /**
  * A short, single-line error text: the status and the first bytes of the body, with the code, the
  * texts and the target cut out (redact.ts) before the body is shortened, so no cut hides one.
+ * Control characters go too: PostgreSQL refuses a NUL in text, and a status write that fails for
+ * its data would hold the delivery for ever (docs/delivery.md, "Delivery status").
  */
 export function describeStatus(answer: HttpAnswer, redact: Redactor): string {
-  const body = redact(answer.bodyStart).replace(/\s+/g, " ").trim().slice(0, SNIPPET_CHARS);
+  const body = redact(answer.bodyStart).replace(SPACES_AND_CONTROLS, " ").trim().slice(0, SNIPPET_CHARS);
   return body ? `HTTP ${answer.status}: ${body}` : `HTTP ${answer.status}`;
 }
 
