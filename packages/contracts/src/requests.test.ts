@@ -176,6 +176,25 @@ describe("create requests", () => {
     ).toMatch(/^"message" must be at most 4096 UTF-16 code units/);
   });
 
+  it("measure an email's subject and bodies after {password} is replaced, by the client's code or a generated one", () => {
+    const email = { email: "a@b.co", lifetime: 30 };
+    const code = "A".repeat(128);
+    // 99 placeholders: 990 characters as written, 12,672 once a 128-character code replaces them.
+    const subject = "{password}".repeat(99);
+    expect(accept(create.email, { ...email, subject }).subject).toBe(subject);
+    expect(reject(create.email, { ...email, password: code, subject })).toBe(
+      '"subject" must be at most 998 characters once {password} is replaced',
+    );
+    const body = "{password}".repeat(500); // 5,000 as written, 64,000 with the code
+    expect(reject(create.email, { ...email, password: code, subject: "Hi", text: body })).toBe(
+      '"text" must be at most 60000 characters once {password} is replaced',
+    );
+    expect(reject(create.email, { ...email, password: code, subject: "Hi", html: body })).toBe(
+      '"html" must be at most 60000 characters once {password} is replaced',
+    );
+    expect(accept(create.email, { ...email, password: "123456", subject: "Hi", text: body }).text).toBe(body);
+  });
+
   it("refuse line breaks and controls in a subject, keep line breaks and tabs in the texts", () => {
     const email = { email: "a@b.co", password: "1", lifetime: 30 };
     for (const subject of ["Hi\r\nBcc: x@evil.example", "Hi\nthere", "Hi\tthere", "Hi\u0000", "Hi\u0085", "Hi\u2028"]) {

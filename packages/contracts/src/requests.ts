@@ -92,35 +92,69 @@ function commonCreateFields(limits: RequestLimits) {
   };
 }
 
-type SentText = { password?: string | undefined; message: string };
+/** The texts of a create, `{password}` still in place (those its channel has). */
+export interface CreateTexts {
+  readonly message?: string | undefined;
+  readonly subject?: string | undefined;
+  readonly text?: string | null | undefined;
+  readonly html?: string | null | undefined;
+}
 
-/** The text as it will be sent: `{password}` replaced by the code, or by a generated one's length of digits. */
-const sentText = (limits: RequestLimits, value: SentText) =>
-  substitutePassword(value.message, value.password ?? "0".repeat(limits.codeLength));
+/** A text that will not fit once the code replaces `{password}`: which field, and why. */
+export interface TextProblem {
+  readonly field: "message" | "subject" | "text" | "html";
+  readonly message: string;
+}
 
-/** An SMS `message` must fit in TEXT_LIMITS.smsSegments segments, counted as providers count them. */
-function fitsSms(limits: RequestLimits) {
-  return (value: SentText, ctx: z.RefinementCtx) => {
-    const { segments } = smsLength(sentText(limits, value));
+/**
+ * Whether a channel's texts fit their limits (TEXT_LIMITS, in each provider's unit) with `password`
+ * in place of `{password}` — measured as sent, since a code can be far longer than the placeholder.
+ * The create schemas ask it with the request's code (a generated one's length of digits), and
+ * `OTP_RESEND=reuse` asks it again with the live code it would send again (docs/api.md, "Text limits").
+ */
+export function sentTextProblems(channel: Channel, texts: CreateTexts, password: string): TextProblem[] {
+  const sent = (value: string) => substitutePassword(value, password);
+  const problems: TextProblem[] = [];
+  if (channel === "sms" && texts.message !== undefined) {
+    const { segments } = smsLength(sent(texts.message));
     if (segments > TEXT_LIMITS.smsSegments) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["message"],
+      problems.push({
+        field: "message",
         message: `"message" must fit in ${TEXT_LIMITS.smsSegments} SMS segments (${SMS_LENGTH_RULE}); this one takes ${segments}`,
       });
     }
-  };
+  }
+  if (
+    channel === "telegram" &&
+    texts.message !== undefined &&
+    utf16Units(sent(texts.message)) > TEXT_LIMITS.telegramUnits
+  ) {
+    problems.push({
+      field: "message",
+      message: `"message" must be at most ${TEXT_LIMITS.telegramUnits} UTF-16 code units, as Telegram counts them (an emoji counts 2)`,
+    });
+  }
+  if (channel === "email") {
+    const fields = [
+      ["subject", texts.subject, TEXT_LIMITS.subject],
+      ["text", texts.text, TEXT_LIMITS.body],
+      ["html", texts.html, TEXT_LIMITS.body],
+    ] as const;
+    for (const [field, value, max] of fields) {
+      if (typeof value === "string" && sent(value).length > max) {
+        problems.push({ field, message: `"${field}" must be at most ${max} characters once {password} is replaced` });
+      }
+    }
+  }
+  return problems;
 }
 
-/** A Telegram `message` must fit in Telegram's limit, counted in UTF-16 code units. */
-function fitsTelegram(limits: RequestLimits) {
-  return (value: SentText, ctx: z.RefinementCtx) => {
-    if (utf16Units(sentText(limits, value)) > TEXT_LIMITS.telegramUnits) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["message"],
-        message: `"message" must be at most ${TEXT_LIMITS.telegramUnits} UTF-16 code units, as Telegram counts them (an emoji counts 2)`,
-      });
+/** The create schemas' side of {@link sentTextProblems}: the request's code, or a generated one's length of digits. */
+function textsFit(channel: Channel, limits: RequestLimits) {
+  return (value: CreateTexts & { password?: string | undefined }, ctx: z.RefinementCtx) => {
+    const code = value.password ?? "0".repeat(limits.codeLength);
+    for (const problem of sentTextProblems(channel, value, code)) {
+      ctx.addIssue({ code: "custom", path: [problem.field], message: problem.message });
     }
   };
 }
@@ -142,7 +176,7 @@ export function createOtpRequests(limits: RequestLimits) {
         metadata,
       })
       .superRefine(passwordOrPlaceholder(["message"]))
-      .superRefine(fitsSms(limits)),
+      .superRefine(textsFit("sms", limits)),
     call: z.object({ ip, phone: phone(limits.phone), password, lifetime, metadata }),
     email: z
       .object({
@@ -155,7 +189,8 @@ export function createOtpRequests(limits: RequestLimits) {
         html: optional(text("html", TEXT_LIMITS.body)),
         metadata,
       })
-      .superRefine(passwordOrPlaceholder(["subject", "text", "html"])),
+      .superRefine(passwordOrPlaceholder(["subject", "text", "html"]))
+      .superRefine(textsFit("email", limits)),
     telegram: z
       .object({
         ip,
@@ -168,7 +203,7 @@ export function createOtpRequests(limits: RequestLimits) {
         metadata,
       })
       .superRefine(passwordOrPlaceholder(["message"]))
-      .superRefine(fitsTelegram(limits)),
+      .superRefine(textsFit("telegram", limits)),
   } as const;
 }
 

@@ -144,6 +144,17 @@ describe("password", () => {
     );
   });
 
+  it("refuses a number it could not keep digit for digit, rather than storing another code", () => {
+    // What JSON.parse makes of 12345678901234567890: a number that is no longer those digits.
+    for (const value of [JSON.parse("12345678901234567890"), 1.1, 1e21, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(parse(required(password()), value, "password")).toBe(
+        'error: "password" as a JSON number must be a whole number below 2^53; send a longer code as a string',
+      );
+    }
+    expect(parse(required(password()), 9007199254740991, "password")).toBe("9007199254740991");
+    expect(parse(required(password()), "12345678901234567890", "password")).toBe("12345678901234567890");
+  });
+
   it("rejects objects and overlong codes", () => {
     expect(parse(required(password()), { a: 1 }, "password")).toBe('error: "password" must be a string');
     expect(parse(required(password()), "1".repeat(129), "password")).toBe(

@@ -89,11 +89,23 @@ export function chatId(name = "chat_id") {
 
 export const MAX_PASSWORD_LENGTH = 128;
 
-/** One-time passwords: any non-blank string or number, compared exactly after trimming. */
+/**
+ * One-time passwords: any non-blank string, or a whole number, compared exactly after trimming.
+ * A number with a fraction or beyond 2^53 is refused rather than stored as its JavaScript spelling
+ * (`12345678901234567890` would become `12345678901234567000`, `1.10` would become `1.1`), which
+ * would never match the digits the user was shown (docs/api.md, "Parameters").
+ */
 export function password(name = "password") {
   return z.preprocess(
-    (value) => {
-      if (typeof value === "number" && Number.isFinite(value)) return String(value);
+    (value, ctx) => {
+      if (typeof value === "number") {
+        if (Number.isSafeInteger(value)) return String(value);
+        ctx.addIssue({
+          code: "custom",
+          message: `"${name}" as a JSON number must be a whole number below 2^53; send a longer code as a string`,
+        });
+        return z.NEVER;
+      }
       if (typeof value === "string") return value.trim();
       return value;
     },

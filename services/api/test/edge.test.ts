@@ -63,6 +63,16 @@ describe("requests a browser sends for another site", () => {
     const browser = await api.raw("POST", "/limit/call", rules, { "Content-Type": "text/plain", Origin: ALLOWED });
     expect(browser.status).toBe(200);
     expect((await api.call("GET", "/limit/call")).body.content).toEqual({ ips: [], phones: [] });
+    // Nor is a simple type with "json" in a parameter, which a page can send without a preflight too.
+    for (const type of [
+      "text/plain; x=json",
+      "text/plain; charset=json",
+      "application/x-www-form-urlencoded; a=json",
+    ]) {
+      const sneaky = await api.raw("POST", "/limit/call", rules, { "Content-Type": type, Origin: ALLOWED });
+      expect(sneaky.status).toBe(200);
+      expect((await api.call("GET", "/limit/call")).body.content).toEqual({ ips: [], phones: [] });
+    }
     // `curl -d '{...}'` from a backend labels JSON as a form: read as JSON, as the original product's clients rely on.
     const curl = await api.raw("POST", "/limit/call", rules, { "Content-Type": "application/x-www-form-urlencoded" });
     expect(curl.status).toBe(200);

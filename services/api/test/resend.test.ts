@@ -112,6 +112,26 @@ describe("OTP_RESEND=reuse", () => {
     expect((await check(api, phone, "717171")).body).toEqual({ status: true });
   });
 
+  it("does not re-send a client's long code into a text it no longer fits: a new code supersedes it", async () => {
+    const api = apis.reuse;
+    const phone = freshPhone();
+    const long = "A".repeat(128);
+    expect(
+      (await api.call("POST", "/sms", { phone, password: long, lifetime: 300, message: "{password}" })).status,
+    ).toBe(200);
+    // 168 placeholders: 7 segments with a generated 6-digit code, 141 with the 128-character one.
+    const message = "{password}".repeat(168);
+    expect((await api.call("POST", "/sms", { phone, lifetime: 300, message })).status).toBe(200);
+    const next = (await passwordOf(api, phone))?.password;
+    expect(next).toMatch(/^\d{6}$/);
+    expect((await check(api, phone, long)).body).toEqual({ status: false });
+    // With a text that fits it, the same long code is sent again.
+    const other = freshPhone();
+    await api.call("POST", "/sms", { phone: other, password: long, lifetime: 300, message: "{password}" });
+    await api.call("POST", "/sms", { phone: other, lifetime: 300, message: "Code {password}" });
+    expect((await passwordOf(api, other))?.password).toBe(long);
+  });
+
   it("a re-send counts toward the limits like any create", async () => {
     const api = apis.reuse;
     await api.call("POST", "/limit/sms", { phones: [{ minutes: 10, rate: 2 }] });

@@ -87,6 +87,13 @@ describe("POST, GET, DELETE /test-targets", () => {
     expect(logged).not.toContain("77015550001");
     expect(logged).not.toContain("review@example.com");
     expect(logged).toContain('"route":"/test-targets/:channel/:target"');
+    // Nor does a request no route answered, a 405 on the same path: its line keeps the first segment.
+    expect((await api.call("GET", "/test-targets/sms/77015550009")).status).toBe(405);
+    expect((await api.call("PATCH", "/test-targets/email/other@example.com")).status).toBe(405);
+    const after = api.logs.join("\n");
+    expect(after).not.toContain("77015550009");
+    expect(after).not.toContain("other@example.com");
+    expect(after).toContain('"path":"/test-targets/…"');
   });
 
   it.each([
@@ -128,6 +135,7 @@ describe("POST, GET, DELETE /test-targets", () => {
       expect(answer.status).toBe(404);
       expect(answer.body).toMatchObject({ status: false, status_code: "not_found" });
     }
+    expect(off.logs.join("\n")).not.toContain("77015550003");
     await put({ target: "77015550003" });
     const created = await off.call("POST", "/sms", {
       phone: "77015550003",
@@ -173,6 +181,21 @@ describe("a create to a test target", () => {
     expect(status).toMatchObject({ id, channel: "sms", test: true, delivery: { status: "delivered", attempts: 0 } });
     expect(await metric('otp_test_created_total{channel="sms"}')).toBe(1);
     expect(await metric('otp_created_total{channel="sms"}')).toBe(createdBefore + 1); // the ordinary one only
+  });
+
+  it("through the Telegram bot's webhook is counted as a test code too", async () => {
+    const chat = "5550123";
+    await put({ channel: "telegram", target: chat, password: "515151" });
+    try {
+      const createdBefore = await metric('otp_created_total{channel="telegram"}');
+      const update = { update_id: 7, message: { message_id: 1, date: 1, chat: { id: Number(chat), type: "private" } } };
+      expect((await api.call("POST", "/telegram/webhook", update)).body).toEqual({ status: true });
+      expect(await metric('otp_test_created_total{channel="telegram"}')).toBe(1);
+      expect(await metric('otp_created_total{channel="telegram"}')).toBe(createdBefore);
+      expect((await api.call("GET", `/telegram/check?chat_id=${chat}&password=515151`)).body).toEqual({ status: true });
+    } finally {
+      await api.call("DELETE", `/test-targets/telegram/${chat}`);
+    }
   });
 
   it("is exempt from limits and from the destination policy", async () => {

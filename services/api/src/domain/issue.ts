@@ -11,6 +11,7 @@ import {
   isPolicyChannel,
   MAX_CODE_DRAWS,
   sealContent,
+  sentTextProblems,
 } from "@otp/contracts";
 import type { InsertOtpParams, IssueResult, PolicyRecord, ReusableRow } from "@otp/db";
 import type pg from "pg";
@@ -230,11 +231,15 @@ async function reusableCode(
   );
   const row = rows[0];
   if (!row) return undefined;
+  let password: string;
   try {
-    const password = decrypt(deps.keys, row.reused_cipher, row.reused_id);
-    return { password, generated: row.reused_generated, expireAt: row.reused_expire_at };
+    password = decrypt(deps.keys, row.reused_cipher, row.reused_id);
   } catch {
     // Sealed under another OTP_SECRET: it could not be sent again; a new code supersedes it.
     return undefined;
   }
+  // The texts were measured with a generated code's length: a client's own code, up to 128
+  // characters, may not fit them. A new code supersedes it then (docs/security.md, "Resends").
+  if (sentTextProblems(request.channel, request.texts, password).length > 0) return undefined;
+  return { password, generated: row.reused_generated, expireAt: row.reused_expire_at };
 }

@@ -4,7 +4,7 @@ import type { Refusal } from "./rate-limit.js";
 
 export type WebhookOutcome =
   | { readonly kind: "ignored"; readonly reason: string }
-  | { readonly kind: "issued"; readonly chatId: string; readonly id: string }
+  | { readonly kind: "issued"; readonly chatId: string; readonly id: string; readonly test: boolean }
   | { readonly kind: "refused"; readonly chatId: string; readonly refusal: Refusal };
 
 /**
@@ -31,6 +31,6 @@ export async function handleTelegramUpdate(
     ignoreIpRules: true,
   });
   return outcome.accepted
-    ? { kind: "issued", chatId, id: outcome.id }
+    ? { kind: "issued", chatId, id: outcome.id, test: outcome.test === true }
     : { kind: "refused", chatId, refusal: outcome.refusal };
 }

@@ -94,6 +94,15 @@ async function parseMultipart(raw: Buffer, contentType: string): Promise<Record<
 }
 
 /**
+ * `application/json`, `application/…+json`, `text/json`: the media type itself, before any
+ * parameter — `text/plain; x=json` is a type a page may send cross-site without a preflight.
+ */
+function isJsonMediaType(lowerCaseContentType: string): boolean {
+  const media = lowerCaseContentType.split(";", 1)[0]?.trim() ?? "";
+  return media === "application/json" || media === "text/json" || media.endsWith("+json");
+}
+
+/**
  * The body's parameters. JSON when declared so, and also, for requests not sent by a browser, when
  * undeclared or declared as a form but shaped like JSON (`curl -d '{...}'` without a Content-Type
  * header sends a "form"); otherwise a form. Read once per request.
@@ -112,7 +121,7 @@ export async function readBody(c: Context<AppEnv>): Promise<Record<string, unkno
     const jsonByShape = !fromBrowser((name) => requestHeader(c, name)) && looksLikeJson(text);
     // The boundary is case-sensitive: the header as sent, not lower-cased.
     if (type.startsWith("multipart/form-data")) body = await parseMultipart(raw, contentType);
-    else if (type.includes("json") || jsonByShape) body = text.trim() === "" ? null : parseJson(text);
+    else if (isJsonMediaType(type) || jsonByShape) body = text.trim() === "" ? null : parseJson(text);
     else body = Object.fromEntries(new URLSearchParams(text));
   }
   c.set("body", body);

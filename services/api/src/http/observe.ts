@@ -16,11 +16,18 @@ function routeLabel(c: Context<AppEnv>): string {
   return UNMATCHED;
 }
 
+/** `/test-targets/sms/7701…` → `/test-targets/…`; `/smss` stays. */
+function firstSegment(path: string): string {
+  const end = path.indexOf("/", 1);
+  return end === -1 ? path : `${path.slice(0, end)}/…`;
+}
+
 /**
  * One log line and the HTTP metrics per request. The line has the request id, the route, the
  * status, the time and the masked target; never the query string or the body, which carry codes,
- * and the path only of a request no route answered: a route's path can hold a full target
- * (`DELETE /test-targets/{channel}/{target}`), its pattern cannot.
+ * nor a path: a route's path can hold a full target (`DELETE /test-targets/{channel}/{target}`),
+ * its pattern cannot. A request no route answered (a 404, a 405 on such a path) logs its path's
+ * first segment only, `/test-targets/…`: enough to tell a mistyped route, nothing of a target.
  */
 export function observe(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
   const lines = fixedFieldLogger(logger);
@@ -37,7 +44,7 @@ export function observe(logger: Logger, metrics: Metrics): MiddlewareHandler<App
       {
         reqId: c.get("requestId"),
         method,
-        ...(route === UNMATCHED ? { path: c.req.path } : {}),
+        ...(route === UNMATCHED ? { path: firstSegment(c.req.path) } : {}),
         route,
         status,
         ms: Math.round(seconds * 10_000) / 10,

@@ -43,7 +43,8 @@ export function telegramRoutes(app: OpenAPIHono<AppEnv>, { deps, issuer }: Route
         const chat = maskTarget(outcome.chatId);
         c.set("target", chat);
         if (outcome.kind === "issued") {
-          metrics.otpCreated.inc({ channel: "telegram" });
+          // A test target's code is counted apart (docs/test-targets.md), as on POST /telegram.
+          (outcome.test ? metrics.otpTestCreated : metrics.otpCreated).inc({ channel: "telegram" });
           logger.info({ reqId, chat, id: outcome.id }, "telegram webhook issued a code");
         } else {
           metrics.otpRefused.inc({ channel: "telegram", reason: outcome.refusal.code });
