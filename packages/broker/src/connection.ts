@@ -48,6 +48,8 @@ export class ManagedConnection extends EventEmitter<Events> {
   /** The connection whose setup hooks are running: not usable yet, but close() must end it too. */
   #opening: ChannelModel | undefined;
   #closing = false;
+  /** The connection RabbitMQ has blocked for a resource alarm, until it unblocks it (see {@link blocked}). */
+  #blockedConnection: ChannelModel | undefined;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   /** Ends the loop's current wait on close(), so that close() never waits on the broker. */
@@ -71,6 +73,16 @@ export class ManagedConnection extends EventEmitter<Events> {
 
   get isConnected(): boolean {
     return this.#connection !== undefined;
+  }
+
+  /**
+   * RabbitMQ has blocked the live connection: a memory or disk alarm (docs/operations.md, "Outages"). It reads nothing more from a connection that publishes until the alarm
+   * clears, so a publish now would wait unconfirmed (its timeout then makes its caller publish the
+   * same message again, and every copy is confirmed once the alarm clears); and the consumers'
+   * acks on the same connection would wait behind it. Publishers refuse while this is true.
+   */
+  get blocked(): boolean {
+    return this.#connection !== undefined && this.#blockedConnection === this.#connection;
   }
 
   /** Adds a setup hook. Added after a connection is up, it also runs on that connection now. */
@@ -210,8 +222,14 @@ export class ManagedConnection extends EventEmitter<Events> {
     const closed = new Promise<Error | undefined>((resolve) => connection.once("close", resolve));
     // 'error' is always followed by 'close', which drives the reconnection.
     connection.on("error", (error: Error) => log.warn({ err: error }, "RabbitMQ connection error"));
-    connection.on("blocked", (reason: string) => log.warn({ reason }, "RabbitMQ blocked this connection"));
-    connection.on("unblocked", () => log.info({}, "RabbitMQ unblocked this connection"));
+    connection.on("blocked", (reason: string) => {
+      this.#blockedConnection = connection;
+      log.warn({ reason }, "RabbitMQ blocked this connection (a resource alarm); not publishing until it clears");
+    });
+    connection.on("unblocked", () => {
+      if (this.#blockedConnection === connection) this.#blockedConnection = undefined;
+      log.info({}, "RabbitMQ unblocked this connection");
+    });
     this.#opening = connection;
     try {
       if (this.#closing) throw new Error("closing");

@@ -45,9 +45,9 @@ export class ConfirmPublisher {
     return publisher;
   }
 
-  /** True when a publish can be attempted right now. */
+  /** True when a publish can be attempted right now: a channel, on a connection RabbitMQ has not blocked. */
   get isReady(): boolean {
-    return this.#channel !== undefined;
+    return this.#channel !== undefined && !this.#connection.blocked;
   }
 
   async #open(connection: ChannelModel): Promise<void> {
@@ -74,6 +74,9 @@ export class ConfirmPublisher {
     if (this.#drained) await this.#drained;
     const channel = this.#channel;
     if (!channel) throw new BrokerUnavailableError("not connected to RabbitMQ");
+    // Refused, not buffered: a publish would wait out its confirm timeout and be made again.
+    if (this.#connection.blocked)
+      throw new BrokerUnavailableError("RabbitMQ has blocked publishing (a resource alarm)");
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const finish = (error?: Error) => {
@@ -83,10 +86,15 @@ export class ConfirmPublisher {
         if (error) reject(error);
         else resolve();
       };
-      const timer = setTimeout(
-        () => finish(new PublishFailedError(`no confirm from RabbitMQ within ${this.#confirmTimeoutMs} ms`)),
-        this.#confirmTimeoutMs,
-      );
+      // A publish made just as RabbitMQ blocked the connection (it says so only in answer to a
+      // publish) waits in the socket until the alarm clears, and is confirmed then: its timeout
+      // waits too, or the caller would publish the same message again beside it.
+      const arm = (): NodeJS.Timeout =>
+        setTimeout(() => {
+          if (this.#connection.blocked) timer = arm();
+          else finish(new PublishFailedError(`no confirm from RabbitMQ within ${this.#confirmTimeoutMs} ms`));
+        }, this.#confirmTimeoutMs);
+      let timer = arm();
       try {
         const accepted = channel.publish(
           exchange,
