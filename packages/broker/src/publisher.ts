@@ -14,6 +14,10 @@ export interface ConfirmPublisherOptions {
   readonly confirmTimeoutMs?: number;
 }
 
+/** The first reopen of a closed publisher channel, and the longest wait between later tries. */
+const REOPEN_FIRST_DELAY_MS = 200;
+const REOPEN_MAX_DELAY_MS = 5_000;
+
 /**
  * Publishes with publisher confirms, many messages in flight at once: each `publish` resolves when
  * the broker has confirmed that message (written to every quorum replica), and rejects on a nack, an
@@ -60,13 +64,25 @@ export class ConfirmPublisher {
       if (this.#channel !== channel) return;
       this.#channel = undefined;
       // A channel-level error closes only the channel: reopen it while the connection lives.
-      setTimeout(() => {
-        if (this.#connection.connection === connection && this.#channel === undefined) {
-          this.#open(connection).catch((error) => this.#log.warn({ err: error }, "cannot reopen publisher channel"));
-        }
-      }, 200).unref();
+      this.#reopen(connection, REOPEN_FIRST_DELAY_MS);
     });
     this.#channel = channel;
+  }
+
+  /**
+   * Opens the channel again on `connection` after `delayMs`, and keeps trying with backoff while
+   * that connection lives and the channel is not open: one failed reopen (RabbitMQ refusing a
+   * channel for a while) must not leave a live connection with no publisher until it drops.
+   */
+  #reopen(connection: ChannelModel, delayMs: number): void {
+    setTimeout(() => {
+      if (this.#connection.connection !== connection || this.#channel !== undefined) return;
+      this.#open(connection).catch((error) => {
+        const next = Math.min(delayMs * 2, REOPEN_MAX_DELAY_MS);
+        this.#log.warn({ err: error, retryInMs: next }, "cannot reopen the publisher channel yet");
+        this.#reopen(connection, next);
+      });
+    }, delayMs).unref();
   }
 
   /** Publishes one persistent message and resolves once the broker has confirmed it. */

@@ -114,3 +114,33 @@ describe("ConfirmPublisher", () => {
     expect(await messageCount(t.workQueue("telegram"))).toBe(1);
   });
 });
+
+describe("ConfirmPublisher, a channel RabbitMQ will not give back at once", () => {
+  it("keeps trying to reopen its channel while the connection lives, and publishes again once it can", async () => {
+    // Two channels on this connection: the publisher's, and one the test holds.
+    const url = new URL(broker.url);
+    url.searchParams.set("channelMax", "2");
+    const small = new ManagedConnection({ url: url.toString(), name: "test-small", log: silentLog });
+    const own = await ConfirmPublisher.attach(small, { log: silentLog, confirmTimeoutMs: 5_000 });
+    small.start();
+    await small.waitForConnection(10_000);
+    const amqpConnection = small.connection as amqp.ChannelModel;
+    const held = [await amqpConnection.createChannel()];
+    try {
+      // Publishing to an exchange that does not exist closes the publisher's channel (404) …
+      await expect(
+        own.publish(`${t.exchange}.missing`, "sms", Buffer.from("{}"), { messageId: randomUUID() }),
+      ).rejects.toThrow();
+      // … and the test takes the channel number it freed before the publisher can reopen it.
+      held.push(await amqpConnection.createChannel());
+      await new Promise((r) => setTimeout(r, 700)); // its first reopen (after 200 ms) has failed
+      expect(own.isReady).toBe(false);
+      await held.pop()?.close();
+      await expect.poll(() => own.isReady, { timeout: 10_000 }).toBe(true);
+      await own.publish(t.exchange, "sms", Buffer.from('{"again":1}'), { messageId: randomUUID() });
+    } finally {
+      for (const ch of held) await ch.close().catch(() => {});
+      await small.close();
+    }
+  });
+});

@@ -32,6 +32,18 @@ export type Settlement = "ack" | "abandon";
 /** How long a message whose handler threw waits before it is given back to its queue. */
 const BUG_PAUSE_MS = 1_000;
 
+/**
+ * The longest stop() waits for RabbitMQ to answer a cancel or a close: a broker that does not
+ * answer must not keep the process past its stop budget (docs/operations.md, "Shutdown"); what
+ * is left unacked is redelivered when the connection goes.
+ */
+const BROKER_STEP_MS = 1_000;
+
+/** Waits for `promise` to settle, at most `ms`; never throws. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  await Promise.race([promise.catch(() => {}), sleep(ms)]);
+}
+
 export interface MessageContext {
   /** Aborts when this message can no longer be acked (its channel closed) or on forced shutdown. */
   readonly abandon: AbortSignal;
@@ -147,12 +159,27 @@ export class QueueConsumer {
     // The channel alone closed (e.g. a channel-level error) while the connection lives: reopen it,
     // declaring the queue, since a consume on a deleted queue (404) is one way a channel closes.
     // When the connection itself died, the connection's setup hook opens a new one on reconnect.
+    this.#reopen(state.connection, this.#options.reopenDelayMs ?? 1_000);
+  }
+
+  /**
+   * Opens the channel again on `connection` after `delayMs`. A failure that closes the new channel
+   * comes back through #onClose; one that opened none (RabbitMQ refusing the channel) is tried
+   * again here with backoff, while that connection lives: else the queue would go unconsumed until
+   * the connection dropped.
+   */
+  #reopen(connection: ChannelModel, delayMs: number): void {
     setTimeout(() => {
-      if (this.#stopping || this.#current || this.#connection.connection !== state.connection) return;
-      this.#open(state.connection, true).catch((error) =>
-        this.#options.log.warn({ err: error, queue: this.#options.queue }, "cannot reopen the consumer channel"),
-      );
-    }, this.#options.reopenDelayMs ?? 1_000).unref();
+      if (this.#stopping || this.#current || this.#connection.connection !== connection) return;
+      this.#open(connection, true).catch((error) => {
+        const next = Math.min(delayMs * 2, 5_000);
+        this.#options.log.warn(
+          { err: error, queue: this.#options.queue, retryInMs: next },
+          "cannot reopen the consumer channel yet",
+        );
+        if (!this.#current) this.#reopen(connection, next);
+      });
+    }, delayMs).unref();
   }
 
   async #run(state: ChannelState, message: ConsumeMessage): Promise<void> {
@@ -210,7 +237,7 @@ export class QueueConsumer {
     this.#stopping = true;
     const state = this.#current;
     if (state?.tag && !state.closed.signal.aborted) {
-      await state.channel.cancel(state.tag).catch(() => {});
+      await settledWithin(state.channel.cancel(state.tag), BROKER_STEP_MS);
       state.tag = undefined;
     }
     const drained = Promise.allSettled([...this.#inFlight]);
@@ -223,6 +250,6 @@ export class QueueConsumer {
       this.#force.abort(new Error("shutdown"));
       await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(500)]);
     }
-    if (state && !state.closed.signal.aborted) await state.channel.close().catch(() => {});
+    if (state && !state.closed.signal.aborted) await settledWithin(state.channel.close(), BROKER_STEP_MS);
   }
 }

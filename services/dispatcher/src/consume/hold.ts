@@ -24,20 +24,24 @@ export async function holdUntilDone<T>(
   fn: () => Promise<T>,
   signal: AbortSignal,
   log: Log,
-  options: { minDelayMs?: number; maxDelayMs?: number } = {},
+  options: { minDelayMs?: number; maxDelayMs?: number; tryAfterAbort?: boolean } = {},
 ): Promise<T> {
-  const { minDelayMs = 200, maxDelayMs = 5_000 } = options;
+  const { minDelayMs = 200, maxDelayMs = 5_000, tryAfterAbort = true } = options;
+  const gaveUp = () => new AbandonedError(`gave up ${what}: ${String(signal.reason ?? "aborted")}`);
   let delay = minDelayMs;
-  // The first try is made even after an abort: a status write after a delivery is worth it even when
-  // the message's channel is gone (its redelivery then finds the OTP delivered and skips it).
+  // With `tryAfterAbort`, the first try is made even after an abort, and an abort during a wait
+  // cuts it short for one last try: a status write after a delivery is worth it even when the
+  // message's channel is gone (its redelivery then finds the OTP delivered and skips it). Without,
+  // nothing is tried once `signal` has aborted: for a copy of the message, which the redelivery
+  // would double.
   for (let tries = 1; ; tries++) {
+    if (!tryAfterAbort && signal.aborted) throw gaveUp();
     try {
       return await fn();
     } catch (error) {
-      if (signal.aborted) throw new AbandonedError(`gave up ${what}: ${String(signal.reason ?? "aborted")}`);
+      if (signal.aborted) throw gaveUp();
       if (tries === 1 || tries % 10 === 0)
         log.warn({ err: error, tries, retryInMs: delay }, `cannot ${what} yet; holding the message`);
-      // Cut short when `signal` aborts: the next try is then the last.
       await sleep(delay, undefined, { signal }).catch(() => {});
       delay = Math.min(delay * 2, maxDelayMs);
     }

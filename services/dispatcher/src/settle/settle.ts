@@ -144,7 +144,7 @@ export class Settling {
    */
   async copy(what: string, publish: () => Promise<void>): Promise<void> {
     if (this.signal.aborted) throw new AbandonedError("the message will be redelivered; no copy made");
-    await holdUntilDone(what, publish, this.signal, this.log);
+    await holdUntilDone(what, publish, this.signal, this.log, { tryAfterAbort: false });
   }
 
   /**
