@@ -101,6 +101,49 @@ describe("the documentation", () => {
   });
 });
 
+/** Source files whose comments may cite the docs. */
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) return SKIPPED_DIRECTORIES.has(entry) ? [] : sourceFiles(path);
+    return /\.(ts|mjs|js|sql|sh)$/.test(entry) && !entry.endsWith(".d.ts") ? [path] : [];
+  });
+}
+
+/** The headings of a page as written, without inline-code marks, lower case. */
+function headingTexts(markdown: string): Set<string> {
+  const headings = markdown.replace(/^ *```[\s\S]*?^ *```/gm, "").matchAll(/^#{1,6} +(.+?) *#* *$/gm);
+  return new Set([...headings].map(([, text = ""]) => text.replaceAll("`", "").trim().toLowerCase()));
+}
+
+/** A heading of the page that is, or starts with, `cited` ("Limits" names "Limits: `POST /limit/{channel}`…"). */
+function hasHeading(markdown: string, cited: string): boolean {
+  const wanted = cited.replaceAll("`", "").trim().toLowerCase();
+  return [...headingTexts(markdown)].some(
+    (text) => text === wanted || text.startsWith(`${wanted}:`) || text.startsWith(`${wanted} `),
+  );
+}
+
+describe("code comments", () => {
+  it('cite docs pages and headings that exist: (docs/page.md, "Heading")', () => {
+    const broken: string[] = [];
+    const roots = ["packages", "services", "scripts", "test", ".ci"].map((d) => join(root, d)).filter(existsSync);
+    for (const file of roots.flatMap(sourceFiles).filter((f) => f !== import.meta.filename)) {
+      // A citation may run over comment lines: join them first.
+      const text = readFileSync(file, "utf8").replace(/\n\s*(?:\*|\/\/|--|#)\s*/g, " ");
+      for (const m of text.matchAll(/\bdocs\/([\w-]+\.md)(?:,\s*"([^"]+)")?/g)) {
+        const [, page = "", heading] = m;
+        const path = join(root, "docs", page);
+        if (!existsSync(path)) broken.push(`${name(file)}: docs/${page} does not exist`);
+        else if (heading !== undefined && !hasHeading(readFileSync(path, "utf8"), heading)) {
+          broken.push(`${name(file)}: docs/${page} has no heading "${heading}"`);
+        }
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+});
+
 describe("the anchor rule", () => {
   it("follows GitHub's: punctuation dropped, spaces as hyphens, repeats numbered", () => {
     const headings = "# The guarantee: at least once\n## `GET /otp/{id}` and /target\n## Logs\n## Logs\n";

@@ -15,8 +15,7 @@
  *   --seconds 4 --warmup 1 --connections 1,16,64 --events 10000 --rounds 3 --old-rows 5000000
  *   --cluster 3 --cluster-port 5761 --only http|peer|rows|delivery|policy --api-node-arg=--cpu-prof
  * (`--old-rows 0` skips the rows phase, `--cluster 0` the cluster's scenarios.)
- * Run it alone on the machine; where the machine is shared, under the exclusive lock with `-o`
- * (`flock -o /work/exclusive.lock pnpm bench`), so that nothing started meanwhile inherits the lock.
+ * Run it alone on the machine: whatever else runs meanwhile is in its figures (docs/performance.md).
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { type Bench, openBench } from "./bench.js";

@@ -1,5 +1,6 @@
 export * from "./channels.js";
 export * from "./config/index.js";
+export * from "./control-characters.js";
 export * from "./crypto.js";
 export * from "./event.js";
 export * from "./guessing.js";
@@ -17,6 +18,7 @@ export * from "./requests.js";
 export * from "./responses.js";
 export * from "./routes.js";
 export * from "./scalars.js";
+export * from "./sent-texts.js";
 export * from "./signing.js";
 export * from "./stats.js";
 export * from "./stop-signals.js";

@@ -39,7 +39,7 @@ function pairs([a = 0, b = 0, c = 0, d = 0]: number[]): [number, number] {
  * True for an address on the public internet (ipaddr.js's `unicast` range): not loopback, private,
  * link-local, unique-local, carrier-grade NAT, multicast, reserved or unspecified, IPv4-mapped
  * IPv6 judged as the IPv4 address it maps. What the pre-send hook may reach without
- * `OTP_PRESEND_HOOK_ALLOW_PRIVATE` (docs/security.md, "The pre-send hook").
+ * `OTP_PRESEND_HOOK_ALLOW_PRIVATE` (docs/policy.md, "The pre-send hook").
  */
 export function isPublicAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return false;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hasControlCharacter } from "./scalars.js";
+import { hasControlCharacter } from "./control-characters.js";
 
 /**
  * A create's `metadata` (docs/lifecycle.md, "Metadata"): the client's own labels for an OTP (an

@@ -7,7 +7,7 @@ import {
 } from "libphonenumber-js/max";
 
 /**
- * Phone numbers in one canonical form (docs/api.md, "Parameters"): the E.164 digits without `+`,
+ * Phone numbers in one canonical form (docs/api.md, "Conventions"): the E.164 digits without `+`,
  * so that limits, storage, lookups and delivery all see one spelling of a number. Parsed with the
  * numbering plans of libphonenumber's `max` metadata, the only one that can tell a valid number
  * from a merely possible one.

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { hasControlCharacter } from "./control-characters.js";
 import { canonicalIp, MAX_IP_LENGTH } from "./ip.js";
 import { type PhoneRules, phoneReader } from "./phone.js";
 
@@ -93,7 +94,7 @@ export const MAX_PASSWORD_LENGTH = 128;
  * One-time passwords: any non-blank string, or a whole number, compared exactly after trimming.
  * A number with a fraction or beyond 2^53 is refused rather than stored as its JavaScript spelling
  * (`12345678901234567890` would become `12345678901234567000`, `1.10` would become `1.1`), which
- * would never match the digits the user was shown (docs/api.md, "Parameters").
+ * would never match the digits the user was shown (docs/api.md, "Conventions").
  */
 export function password(name = "password") {
   return z.preprocess(
@@ -206,20 +207,6 @@ const TAB = 0x09;
 const LF = 0x0a;
 const CR = 0x0d;
 const LINE_BREAKS_AND_TAB: ReadonlySet<number> = new Set([TAB, LF, CR]);
-
-/**
- * C0 and C1 control characters, DEL, and the Unicode line and paragraph separators, except those
- * in `allowed`. Nothing a phone, an email, a chat id or a header contains; and PostgreSQL refuses
- * NUL in text outright (SQLSTATE 22021), so a target holding one must stop here as a 400.
- */
-export function hasControlCharacter(value: string, allowed: ReadonlySet<number> = new Set()): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    const control = code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
-    if (control && !allowed.has(code)) return true;
-  }
-  return false;
-}
 
 /**
  * The `target` of `GET /password`: a phone, an email or a chat id, trimmed (an email lower-cased).

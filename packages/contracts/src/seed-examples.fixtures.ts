@@ -1,5 +1,5 @@
 /**
- * The request examples of the original product's README (`otp-README.md` of perfumerlabs/otp),
+ * The request examples of the original product's README (`README.md` of perfumerlabs/otp),
  * copied verbatim. A client written against that README sends exactly these bodies, so the
  * contracts and the API must accept every one of them unchanged.
  */

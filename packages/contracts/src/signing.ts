@@ -6,7 +6,7 @@ import { Webhook } from "standardwebhooks";
  * three headers `webhook-id`, `webhook-timestamp` (seconds) and `webhook-signature`
  * (`v1,` + base64 of HMAC-SHA256 over `${id}.${timestamp}.${body}`, keyed with the secret's bytes),
  * computed by the `standardwebhooks` package so that a receiver verifying with any Standard
- * Webhooks library agrees. The pre-send hook signs with it (docs/security.md, "The pre-send hook");
+ * Webhooks library agrees. The pre-send hook signs with it (docs/policy.md, "The pre-send hook");
  * it is meant for every request the service signs, the lifecycle webhooks too.
  */
 

@@ -26,7 +26,7 @@ export function createLifecycleTables(table: typeof pgTable) {
   });
 
   /**
-   * Test targets (docs/lifecycle.md, "Test targets"), only used under `OTP_TEST_TARGETS=true`: a
+   * Test targets (docs/test-targets.md), only used under `OTP_TEST_TARGETS=true`: a
    * fixed code for one channel and target, nothing ever sent, exempt from limits and policy.
    */
   const testTarget = table(

@@ -53,7 +53,7 @@ export function createTables(schemaName: string) {
       deliveredAt: tstz("delivered_at"),
       /** Up to 10 string pairs the client gave at create (docs/lifecycle.md, "Metadata"); never a code. */
       metadata: jsonb("metadata"),
-      /** A code of a test target (docs/lifecycle.md, "Test targets"): never sent, marked everywhere. */
+      /** A code of a test target (docs/test-targets.md): never sent, marked everywhere. */
       test: boolean("test").notNull().default(false),
       /** ISO 3166 alpha-2 region of a phone target (libphonenumber), for statistics and webhooks. */
       country: text("country"),

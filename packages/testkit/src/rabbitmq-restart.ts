@@ -34,10 +34,14 @@ function rabbitmqctl(): Promise<string[]> {
   return resolved;
 }
 
-async function ctl(args: string[], timeoutMs = 90_000): Promise<void> {
+/** Runs `rabbitmqctl -q <args>` (the one resolved above) and returns what it printed. */
+export async function runRabbitmqctl(args: readonly string[], timeoutMs = 90_000): Promise<string> {
   const [command = "rabbitmqctl", ...prefix] = await rabbitmqctl();
-  await exec(command, [...prefix, "-q", ...args], { timeout: timeoutMs });
+  const { stdout } = await exec(command, [...prefix, "-q", ...args], { timeout: timeoutMs });
+  return stdout;
 }
+
+const ctl = (args: string[], timeoutMs?: number) => runRabbitmqctl(args, timeoutMs);
 
 /** When each step of an outage happened (epoch ms). From `downFrom` to `downUntil` the broker was surely down. */
 export interface Outage {

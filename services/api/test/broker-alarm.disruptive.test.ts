@@ -1,7 +1,6 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { useTestBroker } from "@otp/broker/testing";
 import { useTestDatabase } from "@otp/db/testing";
+import { runRabbitmqctl } from "@otp/testkit";
 import amqp from "amqplib";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
@@ -9,11 +8,10 @@ import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
 /**
  * A RabbitMQ resource alarm (docs/operations.md, "Outages"): RabbitMQ blocks publishing
  * connections until it clears. It raises the alarm for every user of the broker, so this file runs
- * alone (`*.disruptive.test.ts`), with the local rabbitmqctl.
+ * alone (`*.disruptive.test.ts`), with the rabbitmqctl the restart tests use (docs/development.md).
  */
 
-const exec = promisify(execFile);
-const rabbitmqctl = (...args: string[]) => exec("rabbitmqctl", ["-q", ...args], { timeout: 60_000 });
+const rabbitmqctl = (...args: string[]) => runRabbitmqctl(args, 60_000);
 
 const db = useTestDatabase();
 const broker = useTestBroker("api-alarm");
@@ -22,7 +20,7 @@ let inspector: amqp.ChannelModel;
 let watermark = "0.4";
 
 beforeAll(async () => {
-  const { stdout } = await rabbitmqctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().");
+  const stdout = await rabbitmqctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().");
   if (/^[\d.]+$/.test(stdout.trim())) watermark = stdout.trim();
   api = await startTestApi({ pg: db(), broker });
   inspector = await amqp.connect(broker.url);

@@ -52,7 +52,7 @@ export function deliveryReport(
   return { lines, targets: deliveryTargets(ceiling, deliveries) };
 }
 
-/** The delivery target of issues 6 and 14, checked against this run (docs/performance.md, "Targets"). */
+/** The delivery target, checked against this run (docs/performance.md, "Targets"). */
 function deliveryTargets(ceiling: Measurement | undefined, deliveries: readonly DeliveryResult[]): Target[] {
   const one = deliveries.find((d) => d.name === SINGLE_BROKER_ONE_DISPATCHER);
   if (!one) return [];

@@ -68,7 +68,7 @@ function cpuTable(rows: readonly HttpRow[]): string[] {
   ];
 }
 
-/** The HTTP targets of issue 6, checked against this run (docs/performance.md, "Targets"). */
+/** The HTTP targets, checked against this run (docs/performance.md, "Targets"). */
 function httpTargets(rows: readonly HttpRow[]): Target[] {
   const targets: Target[] = [];
   for (const [endpoint, goal] of [

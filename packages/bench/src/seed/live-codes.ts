@@ -1,7 +1,7 @@
 import type pg from "pg";
 
 /**
- * Live codes for the checks to find (docs/performance.md, "Checks"), inserted in one statement as
+ * Live codes for the checks to find (docs/performance.md, "How it is measured"), inserted in one statement as
  * the creates would have left them: an SMS code `12345` for each phone `base + 1` … `base + count`,
  * created a minute ago, valid for an hour, delivered. In this service's `otp` (the digest the API
  * computes for 12345, a cipher placeholder of the real length) and, when asked, in the peer's

@@ -5,7 +5,7 @@ import { requestHeader } from "./headers.js";
 
 /**
  * Refuses, with 403 `forbidden` on every route, what a browser sends on behalf of another site
- * (docs/security.md, "Cross-site requests"): a request marked `Sec-Fetch-Site: cross-site`, or one
+ * (docs/security.md, "The HTTP edge"): a request marked `Sec-Fetch-Site: cross-site`, or one
  * whose `Origin` is neither the service's own host nor one of `OTP_ALLOWED_ORIGINS`. Backends send
  * neither header, so server-to-server calls are untouched; without this a web page could send SMS
  * or change limits from a visitor's browser, whose requests need no preflight when their body is

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Log, ManagedConnection } from "@otp/broker";
 import type { Channel as AmqpChannel, ChannelModel, ConsumeMessage } from "amqplib";
+import { settledWithin } from "./hold.js";
 
 /**
  * What the consumer does with a message once its handler is done with it. The handler returns one
@@ -32,17 +33,8 @@ export type Settlement = "ack" | "abandon";
 /** How long a message whose handler threw waits before it is given back to its queue. */
 const BUG_PAUSE_MS = 1_000;
 
-/**
- * The longest stop() waits for RabbitMQ to answer a cancel or a close: a broker that does not
- * answer must not keep the process past its stop budget (docs/operations.md, "Shutdown"); what
- * is left unacked is redelivered when the connection goes.
- */
+/** The longest stop() waits for RabbitMQ to answer a cancel or a close (docs/operations.md, "Shutdown"). */
 const BROKER_STEP_MS = 1_000;
-
-/** Waits for `promise` to settle, at most `ms`; never throws. */
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  await Promise.race([promise.catch(() => {}), sleep(ms)]);
-}
 
 export interface MessageContext {
   /** Aborts when this message can no longer be acked (its channel closed) or on forced shutdown. */

@@ -47,3 +47,8 @@ export async function holdUntilDone<T>(
     }
   }
 }
+
+/** Waits for `promise` to settle, at most `ms`; never throws. */
+export async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  await Promise.race([promise.catch(() => {}), sleep(ms)]);
+}

@@ -21,7 +21,7 @@ export async function activeBlocks(
 
 /**
  * `DELETE /policy/{channel}/blocks/{prefix}`: ends the prefix's suspension now, under the lock the
- * guard counts it under, and forgives it (docs/policy.md, "Blocks"). False when none was active.
+ * guard counts it under, and forgives it (docs/policy.md, "Reading blocks and metrics"). False when none was active.
  */
 export async function liftBlock(
   deps: Pick<DomainDeps, "pool" | "sql" | "clock">,
