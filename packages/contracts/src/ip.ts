@@ -43,5 +43,15 @@ function pairs([a = 0, b = 0, c = 0, d = 0]: number[]): [number, number] {
  */
 export function isPublicAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return false;
-  return ipaddr.process(address).range() === "unicast";
+  const parsed = ipaddr.process(address);
+  // ipaddr.js has no range for the deprecated IPv4-compatible `::/96` (`::7f00:1`, `::10.0.0.1`),
+  // which it calls unicast: judged as the IPv4 address it embeds, as `canonicalIp` reads it.
+  if (parsed.kind() === "ipv6") {
+    const parts = (parsed as ipaddr.IPv6).parts;
+    if (parts.slice(0, 6).every((p) => p === 0)) {
+      const [hi = 0, lo = 0] = parts.slice(6);
+      return ipaddr.fromByteArray([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]).range() === "unicast";
+    }
+  }
+  return parsed.range() === "unicast";
 }

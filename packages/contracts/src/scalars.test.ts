@@ -98,6 +98,11 @@ describe("phone", () => {
     expect(parse(phone(off), "0077019998877", "phone")).toBe("77019998877");
     expect(parse(phone(off), "+7 (701) 999-88-77", "phone")).toBe("77019998877");
     expect(parse(phone(off), "7701abc", "phone")).toBe('error: "phone" must be 3 to 20 digits');
+    // A number no plan reads, behind the international prefix 00 or a +: one spelling too, since an
+    // E.164 number never starts with 0 (the destination policy judges its prefix as sent).
+    expect(parse(phone(off), "008821612345678901", "phone")).toBe("8821612345678901");
+    expect(parse(phone(off), "+8821612345678901", "phone")).toBe("8821612345678901");
+    expect(parse(phone(off), "8821612345678901", "phone")).toBe("8821612345678901");
   });
 });
 

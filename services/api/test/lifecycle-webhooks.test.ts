@@ -103,6 +103,10 @@ describe("POST, GET, DELETE /webhooks", () => {
     "http://[::1]/hook",
     "http://[fd00::1]/hook",
     "http://[fe80::1]/hook",
+    // IPv4-compatible IPv6 (deprecated `::/96`): loopback and private IPv4 inside.
+    "http://[::7f00:1]/hook",
+    "http://[::10.0.0.1]/hook",
+    "http://[::ffff:10.0.0.1]/hook",
   ])("refuses the private address of %s unless OTP_WEBHOOK_ALLOW_PRIVATE=true", async (url) => {
     const answer = await create({ url, events: ["otp.*"] });
     expect(answer.status).toBe(400);

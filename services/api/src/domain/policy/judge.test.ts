@@ -74,6 +74,13 @@ describe("judgeCounts", () => {
     expect(judgeCounts(plan, row({ guard_sent: 3, guard_verified: 0 }), now)).toBeUndefined(); // below min_sent
   });
 
+  it("does not trip at exactly the threshold, whatever floating point makes of it", () => {
+    const at7 = policy({ conversion_guard: { ...DEFAULT_CONVERSION_GUARD, min_sent: 20, min_conversion: 0.07 } });
+    const p = planOf(at7, "sms", target, "KZ", now);
+    expect(judgeCounts(p, row({ guard_sent: 100, guard_verified: 7 }), now)).toBeUndefined(); // 0.07 * 100 > 7
+    expect(judgeCounts(p, row({ guard_sent: 100, guard_verified: 6 }), now)?.rule).toBe("conversion_guard");
+  });
+
   it("doubles a repeat up to max_block_minutes, and forgets a streak that ended long ago", () => {
     const trip = (strikes: number | null, endedMinutesAgo: number) =>
       judgeCounts(

@@ -168,7 +168,11 @@ function judgeGuard(plan: Plan, row: PolicyCountsRow, now: Date): Objection | un
   const prefix = plan.params.guardPrefix;
   const sent = row.guard_sent ?? 0;
   const verified = row.guard_verified ?? 0;
-  if (!guard || prefix === null || sent < guard.min_sent || verified >= guard.min_conversion * sent) return undefined;
+  // The ratio, not `verified >= min_conversion * sent`: 0.07 * 100 is 7.000000000000001 in floating
+  // point, which would suspend a prefix whose 7 of 100 are exactly the threshold (docs/policy.md).
+  if (!guard || prefix === null || sent < guard.min_sent || sent === 0 || verified / sent >= guard.min_conversion) {
+    return undefined;
+  }
   const strikes = strikesAfter(guard, row, now);
   const minutes = Math.min(guard.block_minutes * 2 ** (strikes - 1), guard.max_block_minutes);
   const until = new Date(now.getTime() + minutes * 60_000);
