@@ -2,6 +2,7 @@ import type { ChannelModel, ConfirmChannel, Options } from "amqplib";
 import type { ManagedConnection } from "./connection.js";
 import { BrokerUnavailableError, PublishFailedError } from "./errors.js";
 import type { Log } from "./log.js";
+import { ChannelReopener } from "./reopen.js";
 
 export interface PublishOptions extends Options.Publish {
   /** Required: it identifies the message in broker returns, logs and the dispatcher's dedup. */
@@ -14,9 +15,13 @@ export interface ConfirmPublisherOptions {
   readonly confirmTimeoutMs?: number;
 }
 
-/** The first reopen of a closed publisher channel, and the longest wait between later tries. */
+/** How many confirm timeouts a publish that met a resource alarm waits for its confirm (see publish). */
+const BLOCKED_WAITS = 6;
+
+const blockedError = () => new BrokerUnavailableError("RabbitMQ has blocked publishing (a resource alarm)");
+
+/** The first reopen of a closed publisher channel (ChannelReopener backs off from there). */
 const REOPEN_FIRST_DELAY_MS = 200;
-const REOPEN_MAX_DELAY_MS = 5_000;
 
 /**
  * Publishes with publisher confirms, many messages in flight at once: each `publish` resolves when
@@ -32,6 +37,9 @@ export class ConfirmPublisher {
   #drained: Promise<void> | undefined;
   /** Message ids the broker returned as unroutable; their confirm follows the return. */
   readonly #returned = new Set<string>();
+  readonly #reopener = new ChannelReopener((error, retryInMs) =>
+    this.#log.warn({ err: error, retryInMs }, "cannot reopen the publisher channel yet"),
+  );
 
   private constructor(connection: ManagedConnection, options: ConfirmPublisherOptions) {
     this.#connection = connection;
@@ -64,35 +72,24 @@ export class ConfirmPublisher {
       if (this.#channel !== channel) return;
       this.#channel = undefined;
       // A channel-level error closes only the channel: reopen it while the connection lives.
-      this.#reopen(connection, REOPEN_FIRST_DELAY_MS);
+      this.#reopener.schedule(
+        REOPEN_FIRST_DELAY_MS,
+        () => this.#open(connection),
+        () => this.#connection.connection === connection && this.#channel === undefined,
+      );
     });
     this.#channel = channel;
   }
 
-  /**
-   * Opens the channel again on `connection` after `delayMs`, and keeps trying with backoff while
-   * that connection lives and the channel is not open: one failed reopen (RabbitMQ refusing a
-   * channel for a while) must not leave a live connection with no publisher until it drops.
-   */
-  #reopen(connection: ChannelModel, delayMs: number): void {
-    setTimeout(() => {
-      if (this.#connection.connection !== connection || this.#channel !== undefined) return;
-      this.#open(connection).catch((error) => {
-        const next = Math.min(delayMs * 2, REOPEN_MAX_DELAY_MS);
-        this.#log.warn({ err: error, retryInMs: next }, "cannot reopen the publisher channel yet");
-        this.#reopen(connection, next);
-      });
-    }, delayMs).unref();
-  }
-
   /** Publishes one persistent message and resolves once the broker has confirmed it. */
   async publish(exchange: string, routingKey: string, content: Buffer, options: PublishOptions): Promise<void> {
+    // Refused, not buffered: a publish would wait out its confirm timeout and be made again. (Before
+    // waiting for a drain, which a blocked connection never gives: RabbitMQ reads nothing from it.)
+    if (this.#connection.blocked) throw blockedError();
     if (this.#drained) await this.#drained;
     const channel = this.#channel;
     if (!channel) throw new BrokerUnavailableError("not connected to RabbitMQ");
-    // Refused, not buffered: a publish would wait out its confirm timeout and be made again.
-    if (this.#connection.blocked)
-      throw new BrokerUnavailableError("RabbitMQ has blocked publishing (a resource alarm)");
+    if (this.#connection.blocked) throw blockedError();
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const finish = (error?: Error) => {
@@ -104,10 +101,13 @@ export class ConfirmPublisher {
       };
       // A publish made just as RabbitMQ blocked the connection (it says so only in answer to a
       // publish) waits in the socket until the alarm clears, and is confirmed then: its timeout
-      // waits too, or the caller would publish the same message again beside it.
+      // waits too, or the caller would publish the same message again beside it — for up to
+      // BLOCKED_WAITS timeouts, since the caller may hold a transaction open meanwhile (the relay's
+      // claim); an alarm longer than that costs that one publish a second copy after it clears.
+      let waits = 0;
       const arm = (): NodeJS.Timeout =>
         setTimeout(() => {
-          if (this.#connection.blocked) timer = arm();
+          if (this.#connection.blocked && ++waits < BLOCKED_WAITS) timer = arm();
           else finish(new PublishFailedError(`no confirm from RabbitMQ within ${this.#confirmTimeoutMs} ms`));
         }, this.#confirmTimeoutMs);
       let timer = arm();

@@ -122,9 +122,11 @@ function createReader(rules: PhoneRules): (input: string) => PhoneReading {
     const possible = parsed.find((p) => p?.isPossible());
     if (possible) return { ok: true, phone: possible.number.slice(1) };
     if (rules.check === "possible") return { ok: false, problem: invalid.replace("a valid", "a possible") };
-    // Kept as given, but for the international prefix `00`: no E.164 number starts with 0, so
-    // `0088216…` and `88216…` are one number and must be one key (limits, policy prefixes).
-    return { ok: true, phone: !plus && digits.startsWith("00") ? digits.slice(2) : digits };
+    // Kept as given, but for the international prefix `00` (with or without `+`): no E.164 number
+    // starts with 0, so `0088216…` and `88216…` are one number and must be one key (limits, policy
+    // prefixes) — as long as what remains is still a number of the accepted length.
+    const international = digits.startsWith("00") && digits.length - 2 >= MIN_PHONE_DIGITS;
+    return { ok: true, phone: international ? digits.slice(2) : digits };
   };
 }
 

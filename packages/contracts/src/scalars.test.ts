@@ -103,6 +103,8 @@ describe("phone", () => {
     expect(parse(phone(off), "008821612345678901", "phone")).toBe("8821612345678901");
     expect(parse(phone(off), "+8821612345678901", "phone")).toBe("8821612345678901");
     expect(parse(phone(off), "8821612345678901", "phone")).toBe("8821612345678901");
+    expect(parse(phone(off), "+008821612345678901", "phone")).toBe("8821612345678901");
+    expect(parse(phone(off), "0012", "phone")).toBe("0012"); // not a 2-digit number
   });
 });
 

@@ -90,6 +90,9 @@ describe("POST, GET, DELETE /test-targets", () => {
     // Nor does a request no route answered, a 405 on the same path: its line keeps the first segment.
     expect((await api.call("GET", "/test-targets/sms/77015550009")).status).toBe(405);
     expect((await api.call("PATCH", "/test-targets/email/other@example.com")).status).toBe(405);
+    // Nor when the target is the first segment, or hides behind encoded slashes.
+    expect((await api.call("POST", "/77015550009")).status).toBe(404);
+    expect((await api.call("GET", "/test-targets%2Fsms%2F77015550009")).status).toBe(404);
     const after = api.logs.join("\n");
     expect(after).not.toContain("77015550009");
     expect(after).not.toContain("other@example.com");
@@ -213,14 +216,15 @@ describe("a create to a test target", () => {
   });
 
   it("is left out of the conversion guard: test codes left unverified do not suspend their prefix", async () => {
-    const tester = "77015550020";
+    // Another operator's range than freshPhone's 7701…: no other test's codes share the prefix.
+    const tester = "77075550020";
     await put({ target: tester, password: "626262" });
     const guard = { prefix_digits: 7, min_sent: 3, min_conversion: 0.5, lag_seconds: 0, block_minutes: 10 };
     await api.call("POST", "/policy/sms", { mode: "enforce", conversion_guard: guard });
     try {
       for (let i = 0; i < 5; i++) expect((await sms(tester)).status).toBe(200);
-      // Five codes of the prefix 7701555, none verified: had they counted, this create would be refused.
-      const ordinary = await sms("77015550021");
+      // Five codes of the prefix 7707555, none verified: had they counted, this create would be refused.
+      const ordinary = await sms("77075550021");
       expect(ordinary.body).toMatchObject({ status: true });
     } finally {
       await api.call("POST", "/policy/sms", { mode: "off", conversion_guard: null });

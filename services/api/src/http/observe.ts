@@ -16,10 +16,16 @@ function routeLabel(c: Context<AppEnv>): string {
   return UNMATCHED;
 }
 
-/** `/test-targets/sms/7701…` → `/test-targets/…`; `/smss` stays. */
+/**
+ * `/test-targets/sms/7701…` → `/test-targets/…`; `/smss` stays. A first segment that is not a word
+ * of letters, dots and hyphens — digits, an `@`, an encoded `/` — could itself be a target: `/…`.
+ */
 function firstSegment(path: string): string {
   const end = path.indexOf("/", 1);
-  return end === -1 ? path : `${path.slice(0, end)}/…`;
+  const first = end === -1 ? path : path.slice(0, end);
+  if (first === "/") return first;
+  if (!/^\/[a-z][a-z.-]*$/i.test(first)) return "/…";
+  return end === -1 ? first : `${first}/…`;
 }
 
 /**

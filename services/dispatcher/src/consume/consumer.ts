@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Log, ManagedConnection } from "@otp/broker";
+import { ChannelReopener, type Log, type ManagedConnection } from "@otp/broker";
 import type { Channel as AmqpChannel, ChannelModel, ConsumeMessage } from "amqplib";
 import { settledWithin } from "./hold.js";
 
@@ -34,7 +34,7 @@ export type Settlement = "ack" | "abandon";
 const BUG_PAUSE_MS = 1_000;
 
 /** The longest stop() waits for RabbitMQ to answer a cancel or a close (docs/operations.md, "Shutdown"). */
-const BROKER_STEP_MS = 1_000;
+const BROKER_STEP_MS = 500;
 
 export interface MessageContext {
   /** Aborts when this message can no longer be acked (its channel closed) or on forced shutdown. */
@@ -84,6 +84,12 @@ export class QueueConsumer {
   readonly #force = new AbortController();
   #current: ChannelState | undefined;
   #stopping = false;
+  readonly #reopener = new ChannelReopener((error, retryInMs) =>
+    this.#options.log.warn(
+      { err: error, queue: this.#options.queue, retryInMs },
+      "cannot reopen the consumer channel yet",
+    ),
+  );
 
   constructor(connection: ManagedConnection, options: QueueConsumerOptions) {
     this.#connection = connection;
@@ -151,27 +157,12 @@ export class QueueConsumer {
     // The channel alone closed (e.g. a channel-level error) while the connection lives: reopen it,
     // declaring the queue, since a consume on a deleted queue (404) is one way a channel closes.
     // When the connection itself died, the connection's setup hook opens a new one on reconnect.
-    this.#reopen(state.connection, this.#options.reopenDelayMs ?? 1_000);
-  }
-
-  /**
-   * Opens the channel again on `connection` after `delayMs`. A failure that closes the new channel
-   * comes back through #onClose; one that opened none (RabbitMQ refusing the channel) is tried
-   * again here with backoff, while that connection lives: else the queue would go unconsumed until
-   * the connection dropped.
-   */
-  #reopen(connection: ChannelModel, delayMs: number): void {
-    setTimeout(() => {
-      if (this.#stopping || this.#current || this.#connection.connection !== connection) return;
-      this.#open(connection, true).catch((error) => {
-        const next = Math.min(delayMs * 2, 5_000);
-        this.#options.log.warn(
-          { err: error, queue: this.#options.queue, retryInMs: next },
-          "cannot reopen the consumer channel yet",
-        );
-        if (!this.#current) this.#reopen(connection, next);
-      });
-    }, delayMs).unref();
+    const { connection } = state;
+    this.#reopener.schedule(
+      this.#options.reopenDelayMs ?? 1_000,
+      () => this.#open(connection, true),
+      () => !this.#stopping && !this.#current && this.#connection.connection === connection,
+    );
   }
 
   async #run(state: ChannelState, message: ConsumeMessage): Promise<void> {
@@ -227,13 +218,16 @@ export class QueueConsumer {
    */
   async stop(drainMs: number): Promise<void> {
     this.#stopping = true;
+    const started = Date.now();
     const state = this.#current;
     if (state?.tag && !state.closed.signal.aborted) {
       await settledWithin(state.channel.cancel(state.tag), BROKER_STEP_MS);
       state.tag = undefined;
     }
+    // The cancel's wait comes out of the drain's: one budget for both.
+    const drainLeft = Math.max(0, drainMs - (Date.now() - started));
     const drained = Promise.allSettled([...this.#inFlight]);
-    const timedOut = await Promise.race([drained.then(() => false), sleep(drainMs).then(() => true)]);
+    const timedOut = await Promise.race([drained.then(() => false), sleep(drainLeft).then(() => true)]);
     if (timedOut) {
       this.#options.log.warn(
         { queue: this.#options.queue, inFlight: this.#inFlight.size },

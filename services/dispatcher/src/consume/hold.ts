@@ -50,5 +50,6 @@ export async function holdUntilDone<T>(
 
 /** Waits for `promise` to settle, at most `ms`; never throws. */
 export async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  await Promise.race([promise.catch(() => {}), sleep(ms)]);
+  // An unref'd timer: waiting for a broker that never answers must not keep the process up.
+  await Promise.race([promise.catch(() => {}), sleep(ms, undefined, { ref: false })]);
 }
