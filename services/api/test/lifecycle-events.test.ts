@@ -125,6 +125,30 @@ describe("with a subscription to otp.*", () => {
     });
   });
 
+  it("a wrong check by id of a code no longer live still counts, and says so: otp.check_failed for the newest live code", async () => {
+    const phone = freshPhone();
+    const canceled = await sendSms(api, phone, "111111");
+    await api.call("DELETE", `/otp/${canceled}`);
+    const live = await sendSms(api, phone, "222222");
+    await checkById(api, canceled, "999999");
+    expect((await only(live, "otp.check_failed")).payload.data).toMatchObject({
+      verification: { status: "pending", attempts_left: 4 },
+    });
+    expect(await typesOf(api, canceled)).toEqual(["otp.created", "otp.canceled"]);
+  });
+
+  it("an approved code stays approved: wrong checks after its verification send no otp.max_attempts_reached", async () => {
+    const phone = freshPhone();
+    const id = await sendSms(api, phone, "123456");
+    await checkSms(api, phone, "123456");
+    for (let i = 0; i < 5; i++) await checkSms(api, phone, `00000${i}`);
+    const types = await typesOf(api, id);
+    expect(types.filter((t) => t === "otp.check_failed")).toHaveLength(5);
+    expect(types).not.toContain("otp.max_attempts_reached");
+    const status = (await api.call("GET", `/otp/${id}`)).body.content as { verification: { status: string } };
+    expect(status.verification.status).toBe("approved");
+  });
+
   it("otp.canceled once for a DELETE, the second DELETE writes nothing", async () => {
     const id = await sendSms(api, freshPhone(), "123456");
     await api.call("DELETE", `/otp/${id}`);
