@@ -56,10 +56,11 @@ export class ManagedConnection extends EventEmitter<Events> {
   }
 
   /**
-   * RabbitMQ has blocked the live connection: a memory or disk alarm (docs/operations.md, "Outages"). It reads nothing more from a connection that publishes until the alarm
-   * clears, so a publish now would wait unconfirmed (its timeout then makes its caller publish the
-   * same message again, and every copy is confirmed once the alarm clears); and the consumers'
-   * acks on the same connection would wait behind it. Publishers refuse while this is true.
+   * RabbitMQ has blocked the live connection: a memory or disk alarm (docs/operations.md,
+   * "Outages"). It reads nothing more from a connection that publishes until the alarm clears, so
+   * a publish now would wait unconfirmed (its timeout then makes its caller publish the same
+   * message again, and every copy is confirmed once the alarm clears); and the consumers' acks on
+   * the same connection would wait behind it. Publishers refuse while this is true.
    */
   get blocked(): boolean {
     return this.#connection !== undefined && this.#blockedConnection === this.#connection;

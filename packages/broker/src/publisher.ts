@@ -89,6 +89,7 @@ export class ConfirmPublisher {
     if (this.#drained) await this.#drained;
     const channel = this.#channel;
     if (!channel) throw new BrokerUnavailableError("not connected to RabbitMQ");
+    // Asked again: the block may have come while this publish waited for the drain.
     if (this.#connection.blocked) throw blockedError();
     return new Promise<void>((resolve, reject) => {
       let settled = false;
