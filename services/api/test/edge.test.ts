@@ -101,8 +101,23 @@ describe("headers and pages", () => {
       );
       expect(answer.headers["x-content-type-options"], path).toBe("nosniff");
       expect(answer.headers["x-frame-options"], path).toBe("DENY");
-      expect(answer.headers["referrer-policy"], path).toBe("no-referrer");
+      expect(answer.headers["cache-control"], path).toBe("no-store");
+      expect(answer.headers["cross-origin-resource-policy"], path).toBe("same-origin");
+      expect(answer.headers["strict-transport-security"], path).toMatch(/^max-age=\d+/);
+      // Headers that only govern an HTML document are not sent with JSON (every client parses them).
+      expect(answer.headers["referrer-policy"], path).toBeUndefined();
+      expect(answer.headers["x-xss-protection"], path).toBeUndefined();
     }
+  });
+
+  it("/docs, the one HTML page, also carries the document's headers; its assets may be cached", async () => {
+    const page = await api.raw("GET", "/docs");
+    expect(page.headers["referrer-policy"]).toBe("no-referrer");
+    expect(page.headers["cross-origin-opener-policy"]).toBe("same-origin");
+    expect(page.headers["cache-control"]).toBe("no-store");
+    const asset = await api.raw("GET", "/docs/swagger-ui.css");
+    expect(asset.headers["cache-control"]).toBe("public, max-age=86400");
+    expect(asset.headers["x-content-type-options"]).toBe("nosniff");
   });
 
   it("/docs serves Swagger UI from the service itself, under a CSP that allows nothing else", async () => {

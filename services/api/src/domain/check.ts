@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { type Channel, digestPassword, randomBlocks } from "@otp/contracts";
 import type { CheckRow } from "@otp/db";
 import type { DomainDeps } from "./deps.js";
@@ -44,7 +44,8 @@ export function createChecker(deps: DomainDeps) {
   return async function check(request: CheckRequest): Promise<CheckResult> {
     const digest = digestPassword(deps.keys, request.password);
     const nonce = nextNonce();
-    const blinded = createHash("sha256").update(digest).update(nonce).digest();
+    // One-shot: a Hash object per check cost twice as much for 48 bytes.
+    const blinded = hash("sha256", Buffer.concat([digest, nonce]), "buffer");
     const { rows } = await deps.pool.query<CheckRow>(
       deps.sql.otp.check({
         channel: request.channel,

@@ -59,7 +59,13 @@ export function docsRoutes(app: OpenAPIHono<AppEnv>, version: string): void {
     return c.json(document);
   });
 
-  const headers = (type: string) => ({ "Content-Type": type, "Content-Security-Policy": DOCS_CSP });
+  // An HTML page also gets the headers that only govern a document (docs/security.md, "The HTTP edge").
+  const headers = (type: string) => ({
+    "Content-Type": type,
+    "Content-Security-Policy": DOCS_CSP,
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Referrer-Policy": "no-referrer",
+  });
   app.get("/docs", (c) => c.body(PAGE, 200, headers("text/html; charset=utf-8")));
   app.get("/docs/init.js", (c) => c.body(INIT, 200, headers(ASSETS["swagger-ui-bundle.js"])));
   const cache = new Map<string, Promise<Buffer>>();
