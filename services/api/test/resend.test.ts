@@ -11,7 +11,7 @@ import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
 
 const db = useTestDatabase();
 const broker = useTestBroker("api-resend");
-let apis: Record<"single" | "supersede" | "reuse" | "short", TestApi>;
+let apis: Record<"single" | "supersede" | "reuse" | "reuseUnthrottled" | "short", TestApi>;
 
 beforeAll(async () => {
   const pg = db();
@@ -19,6 +19,8 @@ beforeAll(async () => {
     single: await startTestApi({ pg, broker, env: { OTP_SINGLE_USE: "true" } }),
     supersede: await startTestApi({ pg, broker, env: { OTP_RESEND: "supersede" } }),
     reuse: await startTestApi({ pg, broker, env: { OTP_RESEND: "reuse" } }),
+    // Without the per-target throttle, so that only the per-code cap can refuse a right code.
+    reuseUnthrottled: await startTestApi({ pg, broker, env: { OTP_RESEND: "reuse", OTP_CHECK_THROTTLE_AFTER: "0" } }),
     short: await startTestApi({ pg, broker, env: { OTP_CODE_LENGTH: "4", OTP_TELEGRAM_CODE_LENGTH: "4" } }),
   };
 });
@@ -130,6 +132,34 @@ describe("OTP_RESEND=reuse", () => {
     await api.call("POST", "/sms", { phone: other, password: long, lifetime: 300, message: "{password}" });
     await api.call("POST", "/sms", { phone: other, lifetime: 300, message: "Code {password}" });
     expect((await passwordOf(api, other))?.password).toBe(long);
+  });
+
+  it("a re-sent code keeps its wrong checks: 4 wrong, a resend, 1 wrong, and the right code is dead", async () => {
+    const api = apis.reuseUnthrottled;
+    const phone = freshPhone();
+    await sms(api, phone);
+    const code = (await passwordOf(api, phone))?.password as string;
+    const wrong = code === "000000" ? "111111" : "000000";
+    for (let i = 0; i < 4; i++) expect((await check(api, phone, wrong)).body).toEqual({ status: false });
+    const resent = (await sms(api, phone)).body.content as { id: string };
+    expect((await passwordOf(api, phone))?.password).toBe(code);
+    const byId = await api.call("POST", `/otp/${resent.id}/check`, { password: wrong });
+    expect(byId.body.content).toMatchObject({ attempts_left: 0 });
+    expect((await check(api, phone, code)).body).toMatchObject({ status: false, status_code: "attempts_exceeded" });
+  });
+
+  it("never re-sends a code already verified: a new code supersedes it", async () => {
+    const api = apis.reuse;
+    const phone = freshPhone();
+    await sms(api, phone);
+    const code = (await passwordOf(api, phone))?.password as string;
+    expect((await check(api, phone, code)).body).toEqual({ status: true });
+    await sms(api, phone);
+    const next = (await passwordOf(api, phone))?.password;
+    expect(next).toMatch(/^\d{6}$/);
+    expect(next).not.toBe(code);
+    expect((await check(api, phone, code)).body).toEqual({ status: false });
+    expect((await check(api, phone, next as string)).body).toEqual({ status: true });
   });
 
   it("a re-send counts toward the limits like any create", async () => {

@@ -24,6 +24,7 @@ export * from "./otp.js";
 export * from "./otp-delivery.js";
 export * from "./otp-lifecycle.js";
 export * from "./otp-policy.js";
+export type { ReusableRow } from "./otp-reuse.js";
 export * from "./otp-stats.js";
 export * from "./otp-windows.js";
 export * from "./outbox.js";

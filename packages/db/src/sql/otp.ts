@@ -1,8 +1,15 @@
-import { CHECK_THROTTLE, type Channel, type DeliveryStatus, REUSE_MIN_LEFT_SECONDS } from "@otp/contracts";
+import { CHECK_THROTTLE, type Channel, type DeliveryStatus } from "@otp/contracts";
 import type { Tables } from "../schema.js";
 import { deliverySql } from "./otp-delivery.js";
 import { lookupSql } from "./otp-lookups.js";
-import { type Placeholders, prepared, qualifiedFunction, qualifiedName, statement } from "./statement.js";
+import { reuseSql } from "./otp-reuse.js";
+import {
+  type Placeholders,
+  prepared,
+  qualifiedFunction,
+  qualifiedName,
+  secondsInterval as seconds,
+} from "./statement.js";
 
 export interface InsertOtpParams {
   readonly id: string;
@@ -90,14 +97,6 @@ export interface CheckRow {
   readonly verified_seconds: number | null;
 }
 
-/** OTP_RESEND=reuse: the live code to send again, if any. */
-export interface ReusableRow {
-  readonly reused_id: string;
-  readonly reused_cipher: Buffer;
-  readonly reused_generated: boolean;
-  readonly reused_expire_at: Date;
-}
-
 /** "Live" means unexpired, not closed and not killed by failed checks, as for a check. */
 export interface LiveParams {
   readonly now: Date;
@@ -117,9 +116,6 @@ export interface OtpStatusRow {
   readonly test: boolean;
 }
 
-/** A duration of the fixed constants, as an SQL literal (the functions take them as parameters). */
-const seconds = (n: number) => `interval '${Number(n)} seconds'`;
-
 /**
  * The statements of the `otp` table: creating an OTP (with its outbox row), checking it, the
  * lookups, and the delivery columns the dispatcher writes. The limiter's window counts are in
@@ -131,6 +127,7 @@ export function otpSql(tables: Tables) {
   const fn = (name: string) => qualifiedFunction(tables.otp, name);
   return {
     ...issueSql(fn),
+    ...reuseSql(fn, otp),
     ...checkSql(fn, otp, qualifiedName(tables.checkBudget)),
     ...lookupSql(otp),
     ...deliverySql(otp, fn, qualifiedName(tables.webhook)),
@@ -139,7 +136,7 @@ export function otpSql(tables: Tables) {
 
 export type OtpSql = ReturnType<typeof otpSql>;
 
-/** The create (`otp_issue`) and the read of a live code to send again (`otp_reusable`). */
+/** The create (`otp_issue`); OTP_RESEND=reuse's statements are in otp-reuse.ts. */
 function issueSql(fn: (name: string) => string) {
   return {
     /**
@@ -157,17 +154,6 @@ function issueSql(fn: (name: string) => string) {
   ${p.expireAt}::timestamptz, ${p.eventId}::uuid, ${p.event}::jsonb, ${p.guarded}::boolean, ${p.unique}::boolean,
   ${p.supersede}::boolean, ${p.maxFailures}::int, ${seconds(CHECK_THROTTLE.memorySeconds)},
   ${p.metadata}::jsonb, ${p.country}::text) AS result`,
-    ),
-
-    /**
-     * OTP_RESEND=reuse: locks the target (until the transaction ends) and reads its newest live
-     * code if that has more than a minute to live. Row: {@link ReusableRow}.
-     */
-    reusable: statement<LiveParams & { channel: Channel; target: string }>(
-      ["channel", "target", "now", "maxFailures"],
-      (p) => `SELECT reused_id, reused_cipher, reused_generated, reused_expire_at
-FROM ${fn("otp_reusable")}(${p.channel}::text, ${p.target}::text, ${p.now}::timestamptz,
-  ${seconds(REUSE_MIN_LEFT_SECONDS)}, ${p.maxFailures}::int)`,
     ),
   };
 }

@@ -118,3 +118,6 @@ function placeholders<P>(
     },
   });
 }
+
+/** A duration of the code's fixed constants, as an SQL literal (the functions take them as parameters); never input. */
+export const secondsInterval = (n: number) => `interval '${Number(n)} seconds'`;

@@ -4,22 +4,21 @@ import {
   DELIVERY_EVENT_VERSION,
   type DeliveryContent,
   type DeliveryEvent,
-  decrypt,
   digestPassword,
   encrypt,
   generateCode,
   isPolicyChannel,
   MAX_CODE_DRAWS,
   sealContent,
-  sentTextProblems,
 } from "@otp/contracts";
-import type { InsertOtpParams, IssueResult, PolicyRecord, ReusableRow } from "@otp/db";
+import type { InsertOtpParams, IssueResult, PolicyRecord } from "@otp/db";
 import type pg from "pg";
 import { withTransaction } from "../db/transaction.js";
 import type { DomainDeps } from "./deps.js";
 import { newId } from "./ids.js";
 import { createPolicedIssue } from "./policy/policed-issue.js";
 import { checkLimits, type LimitedRequest, type Refusal } from "./rate-limit.js";
+import { carryFailures, type Reused, reusableCode } from "./reuse.js";
 import type { TestIssued } from "./test-targets.js";
 
 /** A pool or a client in a transaction: what a statement is sent through. */
@@ -69,13 +68,6 @@ export interface Issuer {
 interface Prepared {
   readonly pending: PendingEvent;
   readonly row: InsertOtpParams;
-}
-
-/** OTP_RESEND=reuse: the live code sent again, and the expiry it keeps. */
-interface Reused {
-  readonly password: string;
-  readonly generated: boolean;
-  readonly expireAt: Date;
 }
 
 function prepare(deps: DomainDeps, request: IssueRequest, createdAt: Date, reused?: Reused): Prepared {
@@ -152,8 +144,9 @@ export function createIssuer(deps: DomainDeps, afterCommit: (pending: PendingEve
     else channelsWithRules.add(request.channel);
     if (limits.refusal) return { accepted: false, refusal: limits.refusal };
     const reused = await reusableCode(deps, client, request, limits.now);
-    const outcome = await insert(client, request, limits.now, { guarded: false, reused, record });
-    return outcome as IssueOutcome;
+    const outcome = (await insert(client, request, limits.now, { guarded: false, reused, record })) as IssueOutcome;
+    if (reused && outcome.accepted) await carryFailures(deps, client, reused, outcome.id);
+    return outcome;
   };
   const policed = createPolicedIssue(deps, limitedInsert);
 
@@ -211,35 +204,4 @@ function codeInserter(deps: DomainDeps) {
     }
     throw new Error("unreachable: the last draw is inserted without the uniqueness test");
   };
-}
-
-/** OTP_RESEND=reuse: the target's live code with more than a minute left, locked until commit. */
-async function reusableCode(
-  deps: DomainDeps,
-  client: pg.ClientBase,
-  request: IssueRequest,
-  now: Date,
-): Promise<Reused | undefined> {
-  if (deps.guessing.resend !== "reuse" || request.password !== undefined) return undefined;
-  const { rows } = await client.query<ReusableRow>(
-    deps.sql.otp.reusable({
-      channel: request.channel,
-      target: request.target,
-      now,
-      maxFailures: deps.otp.maxCheckAttempts,
-    }),
-  );
-  const row = rows[0];
-  if (!row) return undefined;
-  let password: string;
-  try {
-    password = decrypt(deps.keys, row.reused_cipher, row.reused_id);
-  } catch {
-    // Sealed under another OTP_SECRET: it could not be sent again; a new code supersedes it.
-    return undefined;
-  }
-  // The texts were measured with a generated code's length: a client's own code, up to 128
-  // characters, may not fit them. A new code supersedes it then (docs/security.md, "Resends").
-  if (sentTextProblems(request.channel, request.texts, password).length > 0) return undefined;
-  return { password, generated: row.reused_generated, expireAt: row.reused_expire_at };
 }

@@ -1,0 +1,38 @@
+import { type Channel, REUSE_MIN_LEFT_SECONDS } from "@otp/contracts";
+import type { LiveParams } from "./otp.js";
+import { secondsInterval, statement } from "./statement.js";
+
+/** OTP_RESEND=reuse: the live code to send again, if any. */
+export interface ReusableRow {
+  readonly reused_id: string;
+  readonly reused_cipher: Buffer;
+  readonly reused_generated: boolean;
+  readonly reused_expire_at: Date;
+}
+
+/**
+ * OTP_RESEND=reuse (docs/security.md, "Resends and single use"): the live code sent again is a new
+ * OTP row with the old code, and it is the same code to whoever guesses it, so it keeps the old
+ * row's wrong checks: five guesses, then a resend, must not buy five more.
+ */
+export function reuseSql(fn: (name: string) => string, otp: string) {
+  return {
+    /**
+     * Locks the target (until the transaction ends) and reads its newest live code, not yet
+     * verified, if that has more than a minute to live. Row: {@link ReusableRow}.
+     */
+    reusable: statement<LiveParams & { channel: Channel; target: string }>(
+      ["channel", "target", "now", "maxFailures"],
+      (p) => `SELECT reused_id, reused_cipher, reused_generated, reused_expire_at
+FROM ${fn("otp_reusable")}(${p.channel}::text, ${p.target}::text, ${p.now}::timestamptz,
+  ${secondsInterval(REUSE_MIN_LEFT_SECONDS)}, ${p.maxFailures}::int)`,
+    ),
+
+    /** The copy `to` takes the wrong checks of the code it re-sends, `from` (same transaction, target locked). */
+    carryFailures: statement<{ from: string; to: string }>(
+      ["from", "to"],
+      (p) => `UPDATE ${otp} AS copy SET failed_checks = original.failed_checks
+FROM ${otp} AS original WHERE copy.id = ${p.to}::uuid AND original.id = ${p.from}::uuid`,
+    ),
+  };
+}
