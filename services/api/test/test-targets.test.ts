@@ -340,3 +340,68 @@ describe("a test target's create under OTP_RESEND=supersede", () => {
     }
   });
 });
+
+describe("a test target's fixed code, guessed", () => {
+  let unthrottled: TestApi;
+  beforeAll(async () => {
+    // Without the per-target throttle, so that only the per-code cap stands between a guesser and the code.
+    unthrottled = await startTestApi({
+      pg: db(),
+      broker,
+      clock: api.clock,
+      env: { OTP_SECRET: SECRET, OTP_TEST_TARGETS: "true", OTP_CHECK_THROTTLE_AFTER: "0" },
+    });
+  });
+  afterAll(async () => {
+    await unthrottled?.close();
+  });
+
+  const on = (target: string) => ({
+    send: () => unthrottled.call("POST", "/sms", { phone: target, lifetime: 300, message: "Code {password}" }),
+    guess: (password: string) => unthrottled.call("GET", `/sms/check?phone=${target}&password=${password}`),
+  });
+
+  it("a new create keeps the wrong checks of the live codes before it: five wrong, a create, and the code is dead", async () => {
+    const target = "77015550030";
+    await unthrottled.call("POST", "/test-targets", {
+      channel: "sms",
+      target,
+      password: "434343",
+      expires_at: inDays(30),
+    });
+    const { send, guess } = on(target);
+    await send();
+    for (let i = 0; i < 5; i++) expect((await guess("000000")).body).toEqual({ status: false });
+    expect((await send()).status).toBe(200);
+    expect((await guess("434343")).body).toMatchObject({ status: false, status_code: "attempts_exceeded" });
+  });
+
+  it("a verified code's wrong checks are not carried: a suite can test wrong codes, verify, and start again", async () => {
+    const target = "77015550031";
+    await unthrottled.call("POST", "/test-targets", {
+      channel: "sms",
+      target,
+      password: "464646",
+      expires_at: inDays(30),
+    });
+    const { send, guess } = on(target);
+    await send();
+    for (let i = 0; i < 2; i++) await guess("000000");
+    expect((await guess("464646")).body).toEqual({ status: true });
+    await send();
+    for (let i = 0; i < 4; i++) expect((await guess("000000")).body).toEqual({ status: false });
+    expect((await guess("464646")).body).toEqual({ status: true });
+  });
+
+  it("keeps the target's failure counter alive while its codes live, as an ordinary create does", async () => {
+    const target = "77015550032";
+    await put({ target, password: "484848" });
+    await sms(target, { lifetime: 60 });
+    for (let i = 0; i < 5; i++) await check(target, "000000");
+    api.clock.advance(3_000_000); // 50 minutes: the code has expired, its counter is kept an hour past that
+    await sms(target, { lifetime: 3600 });
+    api.clock.advance(700_000); // past the first code's hour: only the new code keeps the counter
+    expect((await check(target, "000000")).body).toEqual({ status: false });
+    expect((await check(target, "000000")).body).toMatchObject({ status: false, status_code: "check_throttled" });
+  });
+});

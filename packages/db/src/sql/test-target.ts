@@ -1,6 +1,6 @@
-import type { Channel } from "@otp/contracts";
+import { CHECK_THROTTLE, type Channel } from "@otp/contracts";
 import type { Tables } from "../schema.js";
-import { qualifiedFunction, qualifiedName, statement } from "./statement.js";
+import { qualifiedFunction, qualifiedName, secondsInterval, statement } from "./statement.js";
 
 /** A test target as listed. */
 export interface TestTargetRow {
@@ -91,13 +91,46 @@ function testOtpSql(tables: Tables) {
   const otp = qualifiedName(tables.otp);
   const fn = (name: string) => qualifiedFunction(tables.otp, name);
   return {
-    /** The target's lock, as a create that supersedes takes it (`otp_lock_target`, migration 0002). */
+    ...testOtpInsertSql(otp, qualifiedName(tables.checkBudget)),
+    /** The target's lock, as an ordinary create takes it (`otp_lock_target`, migration 0002). */
     lockTarget: statement<{ channel: Channel; target: string }>(
       ["channel", "target"],
       (p) => `SELECT ${fn("otp_lock_target")}(${p.channel}::text, ${p.target}::text)`,
     ),
 
-    /** A test target's OTP row, closing the target's older live codes when asked. */
+    /**
+     * `otp.canceled` (reason `superseded`) for each unverified code `insertOtp` closed, in the same
+     * transaction, as `otp_issue` emits it for an ordinary create: under the target's lock, the codes
+     * closed at this create's instant are the ones it closed.
+     */
+    emitSuperseded: statement<{ channel: Channel; target: string; at: Date; maxFailures: number }>(
+      ["channel", "target", "at", "maxFailures"],
+      (p) => `SELECT ${fn("otp_emit_for")}('otp.canceled', o.id, ${p.at}::timestamptz, ${p.maxFailures}::int)
+FROM ${otp} o WHERE o.channel = ${p.channel}::text AND o.target = ${p.target}::text
+  AND o.closed_at = ${p.at}::timestamptz AND o.closed_reason = 'superseded' AND o.verified_at IS NULL`,
+    ),
+
+    /** `otp.created` for the OTP just inserted, in the same transaction (`otp_emit`, migration 0007). */
+    emitCreated: statement<{ id: string; at: Date; maxFailures: number }>(
+      ["id", "at", "maxFailures"],
+      (p) => `SELECT ${fn("otp_emit")}('otp.created', ${p.id}::uuid, ${p.at}::timestamptz,
+  ${fn("otp_event_data")}(${p.id}::uuid, ${p.at}::timestamptz, ${p.maxFailures}::int))`,
+    ),
+  };
+}
+
+/** `otp` and `budget` are the qualified names of the OTP and `check_budget` tables. */
+function testOtpInsertSql(otp: string, budget: string) {
+  const memory = secondsInterval(CHECK_THROTTLE.memorySeconds);
+  return {
+    /**
+     * A test target's OTP row, closing the target's older live codes when asked, under the
+     * target's lock (`lockTarget`). Its code is the fixed code every create of the target gets, so
+     * the row keeps the wrong checks of the live, unverified codes with that digest before it: a
+     * new create must not buy five more guesses at the same code. As `otp_issue` does, it keeps
+     * the target's failure counter (`check_budget`) alive until the new code's expiry plus the
+     * counters' memory (docs/test-targets.md).
+     */
     insertOtp: statement<TestOtpParams>(
       [
         "id",
@@ -118,30 +151,19 @@ function testOtpSql(tables: Tables) {
     AND o.expire_at > ${p.createdAt}::timestamptz AND o.closed_at IS NULL
     AND (${p.maxFailures}::int = 0 OR o.failed_checks < ${p.maxFailures}::int)
   RETURNING 1
+), kept AS (
+  UPDATE ${budget} b SET expire_at = ${p.expireAt}::timestamptz + ${memory}
+  WHERE b.channel = ${p.channel}::text AND b.target = ${p.target}::text AND b.expire_at > ${p.createdAt}::timestamptz
+    AND b.expire_at < ${p.expireAt}::timestamptz + ${memory}
+  RETURNING 1
 )
 INSERT INTO ${otp} (id, channel, target, ip, password_digest, password_cipher, generated, created_at, expire_at,
-  delivery_status, delivered_at, test, country, metadata)
+  delivery_status, delivered_at, test, country, metadata, failed_checks)
 VALUES (${p.id}, ${p.channel}, ${p.target}, NULL, ${p.passwordDigest}, ${p.passwordCipher}, false, ${p.createdAt},
-  ${p.expireAt}, 'delivered', ${p.createdAt}, true, ${p.country}, ${p.metadata}::jsonb)`,
-    ),
-
-    /**
-     * `otp.canceled` (reason `superseded`) for each unverified code `insertOtp` closed, in the same
-     * transaction, as `otp_issue` emits it for an ordinary create: under the target's lock, the codes
-     * closed at this create's instant are the ones it closed.
-     */
-    emitSuperseded: statement<{ channel: Channel; target: string; at: Date; maxFailures: number }>(
-      ["channel", "target", "at", "maxFailures"],
-      (p) => `SELECT ${fn("otp_emit_for")}('otp.canceled', o.id, ${p.at}::timestamptz, ${p.maxFailures}::int)
-FROM ${otp} o WHERE o.channel = ${p.channel}::text AND o.target = ${p.target}::text
-  AND o.closed_at = ${p.at}::timestamptz AND o.closed_reason = 'superseded' AND o.verified_at IS NULL`,
-    ),
-
-    /** `otp.created` for the OTP just inserted, in the same transaction (`otp_emit`, migration 0007). */
-    emitCreated: statement<{ id: string; at: Date; maxFailures: number }>(
-      ["id", "at", "maxFailures"],
-      (p) => `SELECT ${fn("otp_emit")}('otp.created', ${p.id}::uuid, ${p.at}::timestamptz,
-  ${fn("otp_event_data")}(${p.id}::uuid, ${p.at}::timestamptz, ${p.maxFailures}::int))`,
+  ${p.expireAt}, 'delivered', ${p.createdAt}, true, ${p.country}, ${p.metadata}::jsonb,
+  (SELECT coalesce(max(o.failed_checks), 0) FROM ${otp} o
+   WHERE o.channel = ${p.channel}::text AND o.target = ${p.target}::text AND o.password_digest = ${p.passwordDigest}
+     AND o.expire_at > ${p.createdAt}::timestamptz AND o.closed_at IS NULL AND o.verified_at IS NULL))`,
     ),
   };
 }

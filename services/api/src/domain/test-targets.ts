@@ -109,7 +109,8 @@ async function insertTestOtp(
   };
   await withTransaction(deps.pool, async (client) => {
     const sql = deps.sql.testTarget;
-    if (deps.supersede) await client.query(sql.lockTarget(params));
+    // Always under the target's lock: the row reads the wrong checks its checks write (insertOtp).
+    await client.query(sql.lockTarget(params));
     await client.query(sql.insertOtp(params));
     if (deps.supersede) {
       const { channel, target } = params;
