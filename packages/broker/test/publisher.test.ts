@@ -144,3 +144,50 @@ describe("ConfirmPublisher, a channel RabbitMQ will not give back at once", () =
     }
   });
 });
+
+describe("ConfirmPublisher, a confirm that comes late on a channel that stays open", () => {
+  it("sends no copy of a message while its confirm is outstanding, and counts it published once RabbitMQ confirms it", async () => {
+    // What a quorum queue without its majority does: it keeps the message and confirms it when the
+    // majority is back. Here the confirms are held back by a proxy, the channel staying open.
+    const proxy = new TcpProxy("127.0.0.1", Number(new URL(broker.url).port || 5672));
+    const url = new URL(broker.url);
+    url.hostname = "127.0.0.1";
+    url.port = String(await proxy.start());
+    const proxied = new ManagedConnection({ url: url.toString(), name: "late", log: silentLog, heartbeatSeconds: 60 });
+    const late = await ConfirmPublisher.attach(proxied, { log: silentLog, confirmTimeoutMs: 500 });
+    proxied.start();
+    await proxied.waitForConnection(10_000);
+    const queue = t.workQueue("call");
+    const before = await messageCount(queue);
+    const id = randomUUID();
+    const publishIt = () => late.publish(t.exchange, "call", Buffer.from('{"late":1}'), { messageId: id });
+    try {
+      proxy.holdReplies();
+      await expect(publishIt()).rejects.toBeInstanceOf(PublishFailedError); // the confirm timed out
+      // The relay would publish it again on its next pass: refused, and nothing sent.
+      await expect(publishIt()).rejects.toThrow(/still waiting for RabbitMQ's confirm/);
+      await expect(publishIt()).rejects.toThrow(/still waiting/);
+      expect(await messageCount(queue)).toBe(before + 1);
+      // Another message with that id (a retry's next copy carries its event's id) is sent.
+      const next = { messageId: id, headers: { "x-attempt": 2 } };
+      await expect(late.publish(t.exchange, "call", Buffer.from('{"late":1}'), next)).rejects.toThrow(/no confirm/);
+      await expect.poll(() => messageCount(queue), { timeout: 5_000 }).toBe(before + 2);
+      proxy.releaseReplies();
+      // Once the late confirm is in, publishing it again resolves without a copy.
+      const outcome = () =>
+        publishIt().then(
+          () => "published",
+          () => "refused",
+        );
+      await expect.poll(outcome, { timeout: 5_000 }).toBe("published");
+      expect(await messageCount(queue)).toBe(before + 2);
+      // Remembered once only: a later publish of the same id is a new message.
+      await publishIt();
+      expect(await messageCount(queue)).toBe(before + 3);
+    } finally {
+      proxy.releaseReplies();
+      await proxied.close();
+      await proxy.stop();
+    }
+  });
+});
