@@ -120,6 +120,35 @@ describe("retention", () => {
     await api.call("POST", "/limit/call", { phones: [] });
   });
 
+  it("keeps the evidence of a running streak of guard suspensions, whatever max_block_minutes says now", async () => {
+    // A suspension set three days ago under a long max_block_minutes, still running; the policy now
+    // says 60 minutes, whose reach (window + 2 × max block) alone is three hours.
+    const guard = { prefix_digits: 6, window_minutes: 60, min_sent: 20, min_conversion: 0.2, lag_seconds: 0 };
+    const set = await api.call("POST", "/policy/sms", {
+      mode: "monitor",
+      conversion_guard: { ...guard, block_minutes: 60, max_block_minutes: 60 },
+    });
+    expect(set.status).toBe(200);
+    const now = api.clock.now().getTime();
+    await api.pool.query(
+      `INSERT INTO policy_block (channel, prefix, rule, sent, verified, since, until, strikes)
+       VALUES ('sms', '770299', 'conversion_guard', 40, 0, $1, $2, 3)`,
+      [new Date(now - 3 * DAY), new Date(now + HOUR)],
+    );
+    try {
+      await seed("streak", 50, 2 * DAY);
+      await api.retention.pass();
+      expect((await rowsOf("streak")).otp).toBe(50);
+      // Once the streak is over (its suspension ended longer ago than max_block_minutes), they go.
+      await api.pool.query("UPDATE policy_block SET until = $1 WHERE prefix = '770299'", [new Date(now - 2 * HOUR)]);
+      await api.retention.pass();
+      expect((await rowsOf("streak")).otp).toBe(0);
+    } finally {
+      await api.pool.query("DELETE FROM policy_block WHERE prefix = '770299'");
+      await api.pool.query("DELETE FROM policy WHERE channel = 'sms'");
+    }
+  });
+
   it("two replicas' passes at once: both finish without an error, and every row is deleted once", async () => {
     await seed("both", 3_000, 2 * DAY);
     const before = await metric("otp_retention_deleted_total", { table: "otp" });

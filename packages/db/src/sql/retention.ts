@@ -15,13 +15,15 @@ export interface RetentionWindowsRow {
   readonly limit_minutes: number | null;
   /** Every stored destination policy body, as `policy.body` holds it. */
   readonly policies: unknown[];
+  /** The conversion guard's streaks (`policy_block` rows with strikes): when each began and ends. */
+  readonly streaks: { readonly since: string; readonly until: string }[];
 }
 
 /**
  * The statements of built-in retention (docs/operations.md, "Retention"): the OTP rows whose code
  * expired before a cutoff, with their rows in other tables, deleted in small batches.
  */
-export function retentionSql({ otp: otpTable, otpPolicy, limitRule, policy }: Tables) {
+export function retentionSql({ otp: otpTable, otpPolicy, limitRule, policy, policyBlock }: Tables) {
   const otp = qualifiedName(otpTable);
   const record = qualifiedName(otpPolicy);
   const lockKey = `otp:${schemaOf(otpTable)}:retention`;
@@ -30,7 +32,9 @@ export function retentionSql({ otp: otpTable, otpPolicy, limitRule, policy }: Ta
     windows: statement<Record<string, never>>(
       [],
       () => `SELECT (SELECT max(minutes) FROM ${qualifiedName(limitRule)})::int AS limit_minutes,
-  coalesce((SELECT json_agg(body) FROM ${qualifiedName(policy)}), '[]'::json) AS policies`,
+  coalesce((SELECT json_agg(body) FROM ${qualifiedName(policy)}), '[]'::json) AS policies,
+  coalesce((SELECT json_agg(json_build_object('since', since, 'until', until))
+    FROM ${qualifiedName(policyBlock)} WHERE strikes > 0), '[]'::json) AS streaks`,
     ),
 
     /**

@@ -5,7 +5,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { Clock } from "../clock.js";
 import { policyOfRow } from "../domain/policy/store.js";
 import { PeriodicJob } from "../periodic.js";
-import { longestWindowMinutes, retentionCutoff } from "./window.js";
+import { longestWindowMinutes, retentionCutoff, streakReachMinutes } from "./window.js";
 
 export interface RetentionOptions {
   readonly pool: pg.Pool;
@@ -111,9 +111,12 @@ export class Retention {
   async #cutoff(): Promise<Date> {
     const { pool, sql, clock, retentionSeconds } = this.#o;
     const { rows } = await pool.query<RetentionWindowsRow>(sql.retention.windows({}));
-    const windows = rows[0] ?? { limit_minutes: null, policies: [] };
-    const longest = longestWindowMinutes(windows.limit_minutes, windows.policies.map(policyOfRow));
-    return retentionCutoff(clock(), retentionSeconds, longest);
+    const windows = rows[0] ?? { limit_minutes: null, policies: [], streaks: [] };
+    const policies = windows.policies.map(policyOfRow);
+    const now = clock();
+    const streaks = windows.streaks.map((s) => ({ since: new Date(s.since), until: new Date(s.until) }));
+    const longest = longestWindowMinutes(windows.limit_minutes, policies, streakReachMinutes(now, policies, streaks));
+    return retentionCutoff(now, retentionSeconds, longest);
   }
 
   #pause(): Promise<void> {

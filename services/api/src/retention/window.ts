@@ -19,13 +19,44 @@ export function policyReachMinutes(policy: Policy): number {
   return Math.max(0, guardReach, ...rules);
 }
 
+/** A streak of the conversion guard's suspensions of one prefix (a `policy_block` row with strikes). */
+export interface Streak {
+  readonly since: Date;
+  readonly until: Date;
+}
+
+/**
+ * How far back the guard counts for the streaks that still last: while a prefix's streak lasts
+ * (its last suspension ended at most `max_block_minutes` ago), the guard's window reaches back to
+ * `window_minutes` before that suspension began, however long ago that was — the suspension may
+ * have been set under a longer `max_block_minutes` than the policy says now, which
+ * `policyReachMinutes` alone would not cover. Taken over every policy's guard (the largest window
+ * and memory), so it can only keep more.
+ */
+export function streakReachMinutes(now: Date, policies: readonly Policy[], streaks: readonly Streak[]): number {
+  const guards = policies.flatMap((p) => (p.conversion_guard ? [p.conversion_guard] : []));
+  if (guards.length === 0) return 0;
+  const memoryMs = Math.max(...guards.map((g) => g.max_block_minutes)) * 60_000;
+  const window = Math.max(...guards.map((g) => g.window_minutes));
+  let reach = 0;
+  for (const { since, until } of streaks) {
+    if (now.getTime() - until.getTime() > memoryMs) continue;
+    reach = Math.max(reach, Math.ceil((now.getTime() - since.getTime()) / 60_000) + window);
+  }
+  return reach;
+}
+
 /**
  * The longest window any count over the `otp` rows currently looks back: limit rules, the stored
- * policies (whatever their mode: switching one to `enforce` must find its windows full), and the
- * statistics.
+ * policies (whatever their mode: switching one to `enforce` must find its windows full), the
+ * guard's running streaks, and the statistics.
  */
-export function longestWindowMinutes(limitMinutes: number | null, policies: readonly Policy[]): number {
-  return Math.max(STATISTICS_WINDOW_MINUTES, limitMinutes ?? 0, ...policies.map(policyReachMinutes));
+export function longestWindowMinutes(
+  limitMinutes: number | null,
+  policies: readonly Policy[],
+  streakMinutes = 0,
+): number {
+  return Math.max(STATISTICS_WINDOW_MINUTES, limitMinutes ?? 0, streakMinutes, ...policies.map(policyReachMinutes));
 }
 
 /**
