@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import type { ChannelModel, ConfirmChannel, Options } from "amqplib";
 import type { ManagedConnection } from "./connection.js";
 import { BrokerUnavailableError, PublishFailedError } from "./errors.js";
 import type { Log } from "./log.js";
+import { type Outstanding, OutstandingPublishes } from "./outstanding.js";
 import { ChannelReopener } from "./reopen.js";
 
 export interface PublishOptions extends Options.Publish {
@@ -24,8 +24,11 @@ const blockedError = () => new BrokerUnavailableError("RabbitMQ has blocked publ
 /** The first reopen of a closed publisher channel (ChannelReopener backs off from there). */
 const REOPEN_FIRST_DELAY_MS = 200;
 
-/** How many late confirms are remembered until their message is published again (see publish). */
-const LATE_CONFIRMS_KEPT = 100_000;
+/** How many confirm timeouts a publish whose confirm timed out still holds back its copies (see publish). */
+const UNCONFIRMED_KEPT_WAITS = 6;
+
+/** How many of those a confirm is remembered for the copy that was refused meanwhile. */
+const CONFIRMED_KEPT_WAITS = 60;
 
 /**
  * Publishes with publisher confirms, many messages in flight at once: each `publish` resolves when
@@ -41,10 +44,8 @@ export class ConfirmPublisher {
   #drained: Promise<void> | undefined;
   /** Message ids the broker returned as unroutable; their confirm follows the return. */
   readonly #returned = new Set<string>();
-  /** Publishes that timed out on the channel still open (RabbitMQ may yet take them), by {@link messageKey}. */
-  readonly #unconfirmed = new Set<string>();
-  /** Publishes RabbitMQ confirmed after they had timed out (the message is in its queue), by {@link messageKey}. */
-  readonly #lateConfirmed = new Set<string>();
+  /** The publishes awaiting their confirm on the current channel (see publish). */
+  readonly #outstanding: OutstandingPublishes;
   readonly #reopener = new ChannelReopener((error, retryInMs) =>
     this.#log.warn({ err: error, retryInMs }, "cannot reopen the publisher channel yet"),
   );
@@ -53,6 +54,11 @@ export class ConfirmPublisher {
     this.#connection = connection;
     this.#log = options.log;
     this.#confirmTimeoutMs = options.confirmTimeoutMs ?? 10_000;
+    this.#outstanding = new OutstandingPublishes(
+      options.log,
+      this.#confirmTimeoutMs * UNCONFIRMED_KEPT_WAITS,
+      this.#confirmTimeoutMs * CONFIRMED_KEPT_WAITS,
+    );
   }
 
   /** Creates a publisher whose confirm channel is reopened on every (re)connection. */
@@ -60,7 +66,7 @@ export class ConfirmPublisher {
     const publisher = new ConfirmPublisher(connection, options);
     connection.on("disconnected", () => {
       publisher.#channel = undefined;
-      publisher.#unconfirmed.clear();
+      publisher.#outstanding.clear();
     });
     await connection.addSetup((c) => publisher.#open(c));
     return publisher;
@@ -81,7 +87,7 @@ export class ConfirmPublisher {
       if (this.#channel !== channel) return;
       this.#channel = undefined;
       // Its unconfirmed messages will never be confirmed now: they may be published again.
-      this.#unconfirmed.clear();
+      this.#outstanding.clear();
       // A channel-level error closes only the channel: reopen it while the connection lives.
       this.#reopener.schedule(
         REOPEN_FIRST_DELAY_MS,
@@ -95,22 +101,20 @@ export class ConfirmPublisher {
   /**
    * Publishes one persistent message and resolves once the broker has confirmed it.
    *
-   * A confirm that times out on a channel that stays open does not mean RabbitMQ dropped the
-   * message: a quorum queue that has lost its majority holds it, and confirms it once the majority
-   * is back. So the caller (the outbox relay, which keeps the row) must not send a copy meanwhile:
-   * a new publish of the same message (id, destination, headers, body) is refused unsent while the
-   * first is unconfirmed on the open channel, and resolves unsent once RabbitMQ has confirmed the
-   * first (docs/operations.md, "Outages"). When that channel closes, its unconfirmed messages may
-   * be sent again.
+   * The same message (id, destination, headers) is not sent twice at once: a confirm that is
+   * slow, or times out on a channel that stays open, does not mean RabbitMQ dropped the message (a
+   * quorum queue without its majority, or a blocked connection, holds it and confirms it later).
+   * So while one publish of it awaits its confirm on the open channel, another is refused unsent,
+   * and once RabbitMQ confirms the first, the next publish of it resolves unsent: the outbox relay
+   * then deletes its row (docs/operations.md, "Outages"). When the channel closes, or
+   * UNCONFIRMED_KEPT_WAITS timeouts after a confirm timed out, the message may be sent again.
    */
   async publish(exchange: string, routingKey: string, content: Buffer, options: PublishOptions): Promise<void> {
-    // Keyed by the whole message, not its id alone: a retry's next copy carries its event's id too.
-    if (this.#lateConfirmed.size > 0 || this.#unconfirmed.size > 0) {
-      const key = messageKey(exchange, routingKey, content, options);
-      if (this.#lateConfirmed.delete(key)) return;
-      if (this.#unconfirmed.has(key)) {
-        throw new PublishFailedError("an earlier publish of this message is still waiting for RabbitMQ's confirm");
-      }
+    const { messageId, headers } = options;
+    const message: Outstanding = { exchange, routingKey, messageId, headers, contested: false };
+    if (this.#outstanding.takeConfirmed(message)) return;
+    if (this.#outstanding.contest(message)) {
+      throw new PublishFailedError("an earlier publish of this message is still waiting for RabbitMQ's confirm");
     }
     // Refused, not buffered: a publish would wait out its confirm timeout and be made again. (Before
     // waiting for a drain, which a blocked connection never gives: RabbitMQ reads nothing from it.)
@@ -121,19 +125,20 @@ export class ConfirmPublisher {
     // Asked again: the block may have come while this publish waited for the drain.
     if (this.#connection.blocked) throw blockedError();
     return new Promise<void>((resolve, reject) => {
-      this.#send(channel, exchange, routingKey, content, options, (error) => (error ? reject(error) : resolve()));
+      this.#send(channel, message, content, options, (error) => (error ? reject(error) : resolve()));
     });
   }
 
   #send(
     channel: ConfirmChannel,
-    exchange: string,
-    routingKey: string,
+    message: Outstanding,
     content: Buffer,
     options: PublishOptions,
     done: (error?: Error) => void,
   ): void {
-    let unconfirmedKey: string | undefined;
+    const { exchange, routingKey } = message;
+    this.#outstanding.track(message);
+    let timedOut = false;
     // A publish made just as RabbitMQ blocked the connection (it says so only in answer to a
     // publish) waits in the socket until the alarm clears, and is confirmed then: its timeout
     // waits too — for up to BLOCKED_WAITS timeouts, since the caller may hold a transaction open
@@ -145,14 +150,16 @@ export class ConfirmPublisher {
           timer = arm();
           return;
         }
-        unconfirmedKey = messageKey(exchange, routingKey, content, options);
-        if (this.#channel === channel) this.#unconfirmed.add(unconfirmedKey);
+        timedOut = true;
+        if (this.#channel === channel) this.#outstanding.timedOut(message);
+        else this.#outstanding.untrack(message);
         done(new PublishFailedError(`no confirm from RabbitMQ within ${this.#confirmTimeoutMs} ms`));
       }, this.#confirmTimeoutMs);
     let timer = arm();
     const confirmed = (error: unknown) => {
       const returned = this.#returned.delete(options.messageId);
-      if (unconfirmedKey !== undefined) return this.#confirmedLate(unconfirmedKey, !error && !returned);
+      this.#outstanding.settle(message, !error && !returned);
+      if (timedOut) return;
       clearTimeout(timer);
       if (error) done(new PublishFailedError(`RabbitMQ did not take the message: ${String(error)}`));
       else if (returned)
@@ -166,17 +173,8 @@ export class ConfirmPublisher {
         this.#drained ??= this.#waitForDrain(channel);
     } catch (error) {
       clearTimeout(timer);
+      this.#outstanding.untrack(message);
       done(new BrokerUnavailableError(`cannot publish: ${(error as Error).message}`));
-    }
-  }
-
-  /** The answer to a publish that had timed out: taken (remembered for its next publish) or not. */
-  #confirmedLate(key: string, taken: boolean): void {
-    if (!this.#unconfirmed.delete(key) || !taken) return;
-    this.#lateConfirmed.add(key);
-    if (this.#lateConfirmed.size > LATE_CONFIRMS_KEPT) {
-      const oldest = this.#lateConfirmed.values().next().value;
-      if (oldest !== undefined) this.#lateConfirmed.delete(oldest);
     }
   }
 
@@ -192,14 +190,4 @@ export class ConfirmPublisher {
       channel.on("close", done);
     });
   }
-}
-
-/** One message: its id, where it goes, its headers and its body (a digest of them). */
-function messageKey(exchange: string, routingKey: string, content: Buffer, options: PublishOptions): string {
-  return createHash("sha256")
-    .update(
-      `${options.messageId}\u0000${exchange}\u0000${routingKey}\u0000${JSON.stringify(options.headers ?? {})}\u0000`,
-    )
-    .update(content)
-    .digest("base64");
 }

@@ -146,17 +146,28 @@ describe("ConfirmPublisher, a channel RabbitMQ will not give back at once", () =
 });
 
 describe("ConfirmPublisher, a confirm that comes late on a channel that stays open", () => {
-  it("sends no copy of a message while its confirm is outstanding, and counts it published once RabbitMQ confirms it", async () => {
-    // What a quorum queue without its majority does: it keeps the message and confirms it when the
-    // majority is back. Here the confirms are held back by a proxy, the channel staying open.
+  /** A publisher whose confirms a proxy can hold back, the channel staying open. */
+  async function behindProxy(name: string, confirmTimeoutMs: number) {
     const proxy = new TcpProxy("127.0.0.1", Number(new URL(broker.url).port || 5672));
     const url = new URL(broker.url);
     url.hostname = "127.0.0.1";
     url.port = String(await proxy.start());
-    const proxied = new ManagedConnection({ url: url.toString(), name: "late", log: silentLog, heartbeatSeconds: 60 });
-    const late = await ConfirmPublisher.attach(proxied, { log: silentLog, confirmTimeoutMs: 500 });
-    proxied.start();
-    await proxied.waitForConnection(10_000);
+    const connection = new ManagedConnection({ url: url.toString(), name, log: silentLog, heartbeatSeconds: 60 });
+    const publisher = await ConfirmPublisher.attach(connection, { log: silentLog, confirmTimeoutMs });
+    connection.start();
+    await connection.waitForConnection(10_000);
+    const close = async () => {
+      proxy.releaseReplies();
+      await connection.close();
+      await proxy.stop();
+    };
+    return { proxy, publisher, close };
+  }
+
+  it("sends no copy of a message while its confirm is outstanding, and counts it published once RabbitMQ confirms it", async () => {
+    // What a quorum queue without its majority does (under ignore or autoheal partition handling):
+    // it keeps the message and confirms it when the majority is back.
+    const { proxy, publisher: late, close } = await behindProxy("late", 500);
     const queue = t.workQueue("call");
     const before = await messageCount(queue);
     const id = randomUUID();
@@ -185,9 +196,46 @@ describe("ConfirmPublisher, a confirm that comes late on a channel that stays op
       await publishIt();
       expect(await messageCount(queue)).toBe(before + 3);
     } finally {
+      await close();
+    }
+  });
+
+  it("refuses a copy while the first publish is still in flight, and lets the copy resolve once that is confirmed", async () => {
+    // The create's own publish and the relay's claim of its row, 5 s later, while confirms are slow.
+    const { proxy, publisher, close } = await behindProxy("slow", 60_000);
+    const queue = t.workQueue("email");
+    const before = await messageCount(queue);
+    const publishIt = () => publisher.publish(t.exchange, "email", Buffer.from('{"slow":1}'), { messageId: "slow-1" });
+    try {
+      proxy.holdReplies();
+      const first = publishIt();
+      await expect(publishIt()).rejects.toThrow(/still waiting/);
       proxy.releaseReplies();
-      await proxied.close();
-      await proxy.stop();
+      await first;
+      await publishIt();
+      expect(await messageCount(queue)).toBe(before + 1);
+    } finally {
+      await close();
+    }
+  });
+
+  it("lets a message whose confirm never came be sent again once its connection is lost", async () => {
+    const { proxy, publisher: late, close } = await behindProxy("cut", 500);
+    const queue = t.workQueue("sms");
+    const before = await messageCount(queue);
+    const publishIt = () => late.publish(t.exchange, "sms", Buffer.from('{"cut":1}'), { messageId: "cut-1" });
+    try {
+      proxy.holdReplies();
+      await expect(publishIt()).rejects.toThrow(/no confirm/);
+      await expect(publishIt()).rejects.toThrow(/still waiting/);
+      // The connection is lost: RabbitMQ will never confirm on it, so the message is sent again.
+      await proxy.cut();
+      await proxy.restore();
+      await expect.poll(() => proxy.accepted > 1 && late.isReady, { timeout: 10_000 }).toBe(true);
+      await publishIt();
+      expect(await messageCount(queue)).toBe(before + 2);
+    } finally {
+      await close();
     }
   });
 });

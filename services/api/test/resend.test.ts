@@ -148,6 +148,31 @@ describe("OTP_RESEND=reuse", () => {
     expect((await check(api, phone, code)).body).toMatchObject({ status: false, status_code: "attempts_exceeded" });
   });
 
+  it("the copy's otp.created webhook event counts the wrong checks it keeps", async () => {
+    const api = apis.reuseUnthrottled;
+    // Every relay of this database: any would publish (and delete) the event before it is read.
+    for (const each of Object.values(apis)) await each.relay.stop();
+    try {
+      await api.pool.query(
+        "INSERT INTO webhook (id, url, events, secret_cipher, created_at) VALUES (gen_random_uuid(), 'https://example.com/hook', '{otp.created}', '\\x00', now())",
+      );
+      const phone = freshPhone();
+      await sms(api, phone);
+      const code = (await passwordOf(api, phone))?.password as string;
+      const wrong = code === "000000" ? "111111" : "000000";
+      for (let i = 0; i < 4; i++) await check(api, phone, wrong);
+      const copy = ((await sms(api, phone)).body.content as { id: string }).id;
+      const { rows } = await api.pool.query<{
+        event: { payload: { data: { verification: Record<string, unknown> } } };
+      }>("SELECT event FROM outbox WHERE otp_id = $1 AND channel = 'webhook'", [copy]);
+      expect(rows.map((r) => r.event.payload.data.verification.attempts_left)).toEqual([1]);
+    } finally {
+      await api.pool.query("DELETE FROM webhook");
+      await api.pool.query("DELETE FROM outbox WHERE channel = 'webhook'");
+      for (const each of Object.values(apis)) each.relay.start();
+    }
+  });
+
   it("never re-sends a code already verified: a new code supersedes it", async () => {
     const api = apis.reuse;
     const phone = freshPhone();

@@ -341,6 +341,34 @@ describe("a test target's create under OTP_RESEND=supersede", () => {
   });
 });
 
+describe("a test target's fixed code, guessed, under OTP_RESEND=supersede", () => {
+  let supersede: TestApi;
+  beforeAll(async () => {
+    supersede = await startTestApi({
+      pg: db(),
+      broker,
+      clock: api.clock,
+      env: { OTP_SECRET: SECRET, OTP_TEST_TARGETS: "true", OTP_RESEND: "supersede", OTP_CHECK_THROTTLE_AFTER: "0" },
+    });
+  });
+  afterAll(async () => {
+    await supersede?.close();
+  });
+
+  it("a create that closes the guessed codes still keeps their wrong checks", async () => {
+    const target = "77015550033";
+    const post = { channel: "sms", target, password: "494949", expires_at: inDays(30) };
+    expect((await supersede.call("POST", "/test-targets", post)).status).toBe(200);
+    const send = () => supersede.call("POST", "/sms", { phone: target, lifetime: 300, message: "Code {password}" });
+    const guess = (password: string) => supersede.call("GET", `/sms/check?phone=${target}&password=${password}`);
+    await send();
+    for (let i = 0; i < 4; i++) expect((await guess("000000")).body).toEqual({ status: false });
+    await send(); // closes the first code (superseded) in the statement that reads its wrong checks
+    expect((await guess("000000")).body).toEqual({ status: false });
+    expect((await guess("494949")).body).toMatchObject({ status: false, status_code: "attempts_exceeded" });
+  });
+});
+
 describe("a test target's fixed code, guessed", () => {
   let unthrottled: TestApi;
   beforeAll(async () => {

@@ -15,7 +15,7 @@ export interface ReusableRow {
  * OTP row with the old code, and it is the same code to whoever guesses it, so it keeps the old
  * row's wrong checks: five guesses, then a resend, must not buy five more.
  */
-export function reuseSql(fn: (name: string) => string, otp: string) {
+export function reuseSql(fn: (name: string) => string, otp: string, outbox: string) {
   return {
     /**
      * Locks the target (until the transaction ends) and reads its newest live code, not yet
@@ -28,11 +28,24 @@ FROM ${fn("otp_reusable")}(${p.channel}::text, ${p.target}::text, ${p.now}::time
   ${secondsInterval(REUSE_MIN_LEFT_SECONDS)}, ${p.maxFailures}::int)`,
     ),
 
-    /** The copy `to` takes the wrong checks of the code it re-sends, `from` (same transaction, target locked). */
-    carryFailures: statement<{ from: string; to: string }>(
-      ["from", "to"],
-      (p) => `UPDATE ${otp} AS copy SET failed_checks = original.failed_checks
-FROM ${otp} AS original WHERE copy.id = ${p.to}::uuid AND original.id = ${p.from}::uuid`,
+    /**
+     * The copy `to` takes the wrong checks of the code it re-sends, `from` (same transaction,
+     * target locked), and so do the `otp.created` webhook events its create wrote a moment before:
+     * their `attempts_left` was counted from a copy with none (docs/webhooks.md).
+     */
+    carryFailures: statement<{ from: string; to: string; maxFailures: number }>(
+      ["from", "to", "maxFailures"],
+      (p) => `WITH copy AS (
+  UPDATE ${otp} AS copy SET failed_checks = original.failed_checks
+  FROM ${otp} AS original WHERE copy.id = ${p.to}::uuid AND original.id = ${p.from}::uuid
+  RETURNING copy.id, copy.failed_checks
+)
+UPDATE ${outbox} AS e
+SET event = jsonb_set(e.event, '{payload,data,verification,attempts_left}',
+  to_jsonb(greatest(${p.maxFailures}::int - copy.failed_checks, 0)))
+FROM copy
+WHERE ${p.maxFailures}::int > 0 AND e.otp_id = copy.id AND e.channel = 'webhook'
+  AND e.event ->> 'type' = 'otp.created' AND e.event #> '{payload,data,verification}' ? 'attempts_left'`,
     ),
   };
 }

@@ -127,7 +127,7 @@ export function otpSql(tables: Tables) {
   const fn = (name: string) => qualifiedFunction(tables.otp, name);
   return {
     ...issueSql(fn),
-    ...reuseSql(fn, otp),
+    ...reuseSql(fn, otp, qualifiedName(tables.outbox)),
     ...checkSql(fn, otp, qualifiedName(tables.checkBudget)),
     ...lookupSql(otp),
     ...deliverySql(otp, fn, qualifiedName(tables.webhook)),

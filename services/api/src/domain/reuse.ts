@@ -56,10 +56,12 @@ export async function reusableCode(
  * it, so a resend must not give it a fresh allowance of OTP_MAX_CHECK_ATTEMPTS.
  */
 export async function carryFailures(
-  deps: Pick<DomainDeps, "sql">,
+  deps: Pick<DomainDeps, "sql" | "otp">,
   client: pg.ClientBase,
   reused: Reused,
   copyId: string,
 ): Promise<void> {
-  await client.query(deps.sql.otp.carryFailures({ from: reused.id, to: copyId }));
+  await client.query(
+    deps.sql.otp.carryFailures({ from: reused.id, to: copyId, maxFailures: deps.otp.maxCheckAttempts }),
+  );
 }

@@ -94,18 +94,18 @@ async function dead(s: Settling, outcome: Dead): Promise<void> {
   const { deps, message } = s;
   const channel = message.queueChannel;
   const messageId = message.messageId ?? event?.id ?? randomUUID();
+  // Built once: each retry of the publish is then the same message, which the publisher does not
+  // send again while an earlier try awaits its confirm (docs/operations.md, "Outages").
+  const headers = s.copyHeaders({
+    [H.deadReason]: reason,
+    [H.lastError]: error,
+    [H.attempts]: outcome.attempts,
+    [H.channel]: channel,
+    [H.deadAt]: new Date(deps.now()).toISOString(),
+    ...(event ? { [H.otpId]: event.otp_id } : {}),
+  });
   await s.copy("publish to the dead-letter queue", () =>
-    deps.publisher.publish("", deps.topology.deadQueue, message.content, {
-      messageId,
-      headers: s.copyHeaders({
-        [H.deadReason]: reason,
-        [H.lastError]: error,
-        [H.attempts]: outcome.attempts,
-        [H.channel]: channel,
-        [H.deadAt]: new Date(deps.now()).toISOString(),
-        ...(event ? { [H.otpId]: event.otp_id } : {}),
-      }),
-    }),
+    deps.publisher.publish("", deps.topology.deadQueue, message.content, { messageId, headers }),
   );
   if (event) {
     await s.record(event.otp_id, { status: "failed", attempted: outcome.attempted, error: `${reason}: ${error}` });
