@@ -31,6 +31,9 @@ afterAll(async () => {
   await killAll();
 });
 
+/** Another replica with test targets on, on the same database and clock, with `env` on top. */
+const replica = (env: Record<string, string>) =>
+  startTestApi({ pg: db(), broker, clock: api.clock, env: { OTP_SECRET: SECRET, OTP_TEST_TARGETS: "true", ...env } });
 const inDays = (days: number) => new Date(api.clock.now().getTime() + days * 86_400_000).toISOString();
 const put = (body: Record<string, unknown>) =>
   api.call("POST", "/test-targets", { channel: "sms", password: "424242", expires_at: inDays(30), ...body });
@@ -290,12 +293,7 @@ describe("a create to a test target", () => {
 describe("a test target's create under OTP_RESEND=supersede", () => {
   let supersede: TestApi;
   beforeAll(async () => {
-    supersede = await startTestApi({
-      pg: db(),
-      broker,
-      clock: api.clock,
-      env: { OTP_SECRET: SECRET, OTP_TEST_TARGETS: "true", OTP_RESEND: "supersede" },
-    });
+    supersede = await replica({ OTP_RESEND: "supersede" });
   });
   afterAll(async () => {
     await supersede?.close();
@@ -344,12 +342,7 @@ describe("a test target's create under OTP_RESEND=supersede", () => {
 describe("a test target's fixed code, guessed, under OTP_RESEND=supersede", () => {
   let supersede: TestApi;
   beforeAll(async () => {
-    supersede = await startTestApi({
-      pg: db(),
-      broker,
-      clock: api.clock,
-      env: { OTP_SECRET: SECRET, OTP_TEST_TARGETS: "true", OTP_RESEND: "supersede", OTP_CHECK_THROTTLE_AFTER: "0" },
-    });
+    supersede = await replica({ OTP_RESEND: "supersede", OTP_CHECK_THROTTLE_AFTER: "0" });
   });
   afterAll(async () => {
     await supersede?.close();
@@ -373,12 +366,7 @@ describe("a test target's fixed code, guessed", () => {
   let unthrottled: TestApi;
   beforeAll(async () => {
     // Without the per-target throttle, so that only the per-code cap stands between a guesser and the code.
-    unthrottled = await startTestApi({
-      pg: db(),
-      broker,
-      clock: api.clock,
-      env: { OTP_SECRET: SECRET, OTP_TEST_TARGETS: "true", OTP_CHECK_THROTTLE_AFTER: "0" },
-    });
+    unthrottled = await replica({ OTP_CHECK_THROTTLE_AFTER: "0" });
   });
   afterAll(async () => {
     await unthrottled?.close();
