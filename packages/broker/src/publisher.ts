@@ -42,7 +42,7 @@ export class ConfirmPublisher {
   readonly #confirmTimeoutMs: number;
   #channel: ConfirmChannel | undefined;
   #drained: Promise<void> | undefined;
-  /** Message ids the broker returned as unroutable; their confirm follows the return. */
+  /** Messages the broker returned as unroutable, by {@link returnKey}; their confirm follows the return. */
   readonly #returned = new Set<string>();
   /** The publishes awaiting their confirm on the current channel (see publish). */
   readonly #outstanding: OutstandingPublishes;
@@ -80,9 +80,14 @@ export class ConfirmPublisher {
   async #open(connection: ChannelModel): Promise<void> {
     const channel = await connection.createConfirmChannel();
     channel.on("error", (error: Error) => this.#log.warn({ err: error }, "publisher channel error"));
-    channel.on("return", (message: { properties: { messageId?: string } }) => {
-      if (message.properties.messageId) this.#returned.add(message.properties.messageId);
-    });
+    channel.on(
+      "return",
+      (message: { fields: { exchange: string; routingKey: string }; properties: { messageId?: string } }) => {
+        const { exchange, routingKey } = message.fields;
+        const id = message.properties.messageId;
+        if (id) this.#returned.add(returnKey(id, exchange, routingKey));
+      },
+    );
     channel.on("close", () => {
       if (this.#channel !== channel) return;
       this.#channel = undefined;
@@ -110,12 +115,6 @@ export class ConfirmPublisher {
    * UNCONFIRMED_KEPT_WAITS timeouts after a confirm timed out, the message may be sent again.
    */
   async publish(exchange: string, routingKey: string, content: Buffer, options: PublishOptions): Promise<void> {
-    const { messageId, headers } = options;
-    const message: Outstanding = { exchange, routingKey, messageId, headers, contested: false };
-    if (this.#outstanding.takeConfirmed(message)) return;
-    if (this.#outstanding.contest(message)) {
-      throw new PublishFailedError("an earlier publish of this message is still waiting for RabbitMQ's confirm");
-    }
     // Refused, not buffered: a publish would wait out its confirm timeout and be made again. (Before
     // waiting for a drain, which a blocked connection never gives: RabbitMQ reads nothing from it.)
     if (this.#connection.blocked) throw blockedError();
@@ -124,6 +123,14 @@ export class ConfirmPublisher {
     if (!channel) throw new BrokerUnavailableError("not connected to RabbitMQ");
     // Asked again: the block may have come while this publish waited for the drain.
     if (this.#connection.blocked) throw blockedError();
+    // After the last wait, and with no await until #send tracks it: two publishes of one message
+    // that both waited for the drain cannot both pass.
+    const { messageId, headers } = options;
+    const message: Outstanding = { exchange, routingKey, messageId, headers, contested: false };
+    if (this.#outstanding.takeConfirmed(message)) return;
+    if (this.#outstanding.contest(message)) {
+      throw new PublishFailedError("an earlier publish of this message is still waiting for RabbitMQ's confirm");
+    }
     return new Promise<void>((resolve, reject) => {
       this.#send(channel, message, content, options, (error) => (error ? reject(error) : resolve()));
     });
@@ -157,7 +164,7 @@ export class ConfirmPublisher {
       }, this.#confirmTimeoutMs);
     let timer = arm();
     const confirmed = (error: unknown) => {
-      const returned = this.#returned.delete(options.messageId);
+      const returned = this.#returned.delete(returnKey(options.messageId, exchange, routingKey));
       this.#outstanding.settle(message, !error && !returned);
       if (timedOut) return;
       clearTimeout(timer);
@@ -190,4 +197,12 @@ export class ConfirmPublisher {
       channel.on("close", done);
     });
   }
+}
+
+/**
+ * A returned message: its id and where it was sent (a return carries both). Two publishes in flight
+ * may share an id — a retry's copy and a dead letter of one event — but not a destination.
+ */
+function returnKey(messageId: string, exchange: string, routingKey: string): string {
+  return `${messageId}\u0000${exchange}\u0000${routingKey}`;
 }
