@@ -35,6 +35,18 @@ afterAll(async () => {
 const replica = (env: Record<string, string>) =>
   startTestApi({ pg: db(), broker, clock: api.clock, env: { OTP_SECRET: SECRET, OTP_TEST_TARGETS: "true", ...env } });
 const inDays = (days: number) => new Date(api.clock.now().getTime() + days * 86_400_000).toISOString();
+/**
+ * Stores `target` as a test target of `password` through `on`, and returns its create and check
+ * (the posting replica knows it at once).
+ */
+async function fixedCode(on: TestApi, target: string, password: string) {
+  const post = { channel: "sms", target, password, expires_at: inDays(30) };
+  expect((await on.call("POST", "/test-targets", post)).status).toBe(200);
+  return {
+    send: () => on.call("POST", "/sms", { phone: target, lifetime: 300, message: "Code {password}" }),
+    guess: (guessed: string) => on.call("GET", `/sms/check?phone=${target}&password=${guessed}`),
+  };
+}
 const put = (body: Record<string, unknown>) =>
   api.call("POST", "/test-targets", { channel: "sms", password: "424242", expires_at: inDays(30), ...body });
 const sms = (phone: string, extra: Record<string, unknown> = {}) =>
@@ -349,11 +361,7 @@ describe("a test target's fixed code, guessed, under OTP_RESEND=supersede", () =
   });
 
   it("a create that closes the guessed codes still keeps their wrong checks", async () => {
-    const target = "77015550033";
-    const post = { channel: "sms", target, password: "494949", expires_at: inDays(30) };
-    expect((await supersede.call("POST", "/test-targets", post)).status).toBe(200);
-    const send = () => supersede.call("POST", "/sms", { phone: target, lifetime: 300, message: "Code {password}" });
-    const guess = (password: string) => supersede.call("GET", `/sms/check?phone=${target}&password=${password}`);
+    const { send, guess } = await fixedCode(supersede, "77015550033", "494949");
     await send();
     for (let i = 0; i < 4; i++) expect((await guess("000000")).body).toEqual({ status: false });
     await send(); // closes the first code (superseded) in the statement that reads its wrong checks
@@ -372,20 +380,8 @@ describe("a test target's fixed code, guessed", () => {
     await unthrottled?.close();
   });
 
-  const on = (target: string) => ({
-    send: () => unthrottled.call("POST", "/sms", { phone: target, lifetime: 300, message: "Code {password}" }),
-    guess: (password: string) => unthrottled.call("GET", `/sms/check?phone=${target}&password=${password}`),
-  });
-
   it("a new create keeps the wrong checks of the live codes before it: five wrong, a create, and the code is dead", async () => {
-    const target = "77015550030";
-    await unthrottled.call("POST", "/test-targets", {
-      channel: "sms",
-      target,
-      password: "434343",
-      expires_at: inDays(30),
-    });
-    const { send, guess } = on(target);
+    const { send, guess } = await fixedCode(unthrottled, "77015550030", "434343");
     await send();
     for (let i = 0; i < 5; i++) expect((await guess("000000")).body).toEqual({ status: false });
     expect((await send()).status).toBe(200);
@@ -393,14 +389,7 @@ describe("a test target's fixed code, guessed", () => {
   });
 
   it("a verified code's wrong checks are not carried: a suite can test wrong codes, verify, and start again", async () => {
-    const target = "77015550031";
-    await unthrottled.call("POST", "/test-targets", {
-      channel: "sms",
-      target,
-      password: "464646",
-      expires_at: inDays(30),
-    });
-    const { send, guess } = on(target);
+    const { send, guess } = await fixedCode(unthrottled, "77015550031", "464646");
     await send();
     for (let i = 0; i < 2; i++) await guess("000000");
     expect((await guess("464646")).body).toEqual({ status: true });
