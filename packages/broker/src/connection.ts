@@ -6,11 +6,12 @@ import type { ManagedConnectionOptions, SetupHook } from "./connection-options.j
 
 export type { ManagedConnectionOptions, SetupHook } from "./connection-options.js";
 
-type Events = { connected: [ChannelModel]; disconnected: [Error | undefined] };
+type Events = { connected: [ChannelModel]; disconnected: [Error | undefined]; blocked: [] };
 
 /**
  * One AMQP connection that keeps itself up: it reconnects with capped, jittered backoff, re-runs
- * the setup hooks each time, and says so with `connected` / `disconnected`. It resends nothing
+ * the setup hooks each time, and says so with `connected` / `disconnected` (and `blocked` when
+ * RabbitMQ blocks the live connection for a resource alarm). It resends nothing
  * itself: what was not confirmed before a disconnection is the outbox's (or the unacked
  * redelivery's) job.
  *
@@ -206,6 +207,7 @@ export class ManagedConnection extends EventEmitter<Events> {
     connection.on("blocked", (reason: string) => {
       this.#blockedConnection = connection;
       log.warn({ reason }, "RabbitMQ blocked this connection (a resource alarm); not publishing until it clears");
+      if (this.#connection === connection) this.emit("blocked");
     });
     connection.on("unblocked", () => {
       if (this.#blockedConnection === connection) this.#blockedConnection = undefined;

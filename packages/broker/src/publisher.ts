@@ -42,6 +42,8 @@ export class ConfirmPublisher {
   readonly #confirmTimeoutMs: number;
   #channel: ConfirmChannel | undefined;
   #drained: Promise<void> | undefined;
+  /** Ends the wait for #drained at once (the connection was blocked: no drain comes until it clears). */
+  #endDrainWait: (() => void) | undefined;
   /** Messages the broker returned as unroutable, by {@link returnKey}; their confirm follows the return. */
   readonly #returned = new Set<string>();
   /** The publishes awaiting their confirm on the current channel (see publish). */
@@ -68,6 +70,9 @@ export class ConfirmPublisher {
       publisher.#channel = undefined;
       publisher.#outstanding.clear();
     });
+    // RabbitMQ reads nothing from a blocked connection, so a publish waiting for the socket to drain
+    // would wait for the whole alarm (and the relay's claim with it): it is refused instead.
+    connection.on("blocked", () => publisher.#endDrainWait?.());
     await connection.addSetup((c) => publisher.#open(c));
     return publisher;
   }
@@ -191,8 +196,10 @@ export class ConfirmPublisher {
         channel.off("drain", done);
         channel.off("close", done);
         this.#drained = undefined;
+        this.#endDrainWait = undefined;
         resolve();
       };
+      this.#endDrainWait = done;
       channel.on("drain", done);
       channel.on("close", done);
     });

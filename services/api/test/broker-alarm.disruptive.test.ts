@@ -1,3 +1,4 @@
+import { BrokerUnavailableError, createBrokerClient, silentLog } from "@otp/broker";
 import { useTestBroker } from "@otp/broker/testing";
 import { useTestDatabase } from "@otp/db/testing";
 import { runRabbitmqctl } from "@otp/testkit";
@@ -99,4 +100,44 @@ it("a memory alarm: codes are accepted meanwhile, and each event is published on
   const copies = await drainCopies();
   expect(copies.size).toBe(41);
   expect(new Set(copies.values())).toEqual(new Set([1]));
+});
+
+it("a publish waiting for the socket to drain when RabbitMQ blocks the connection is refused, not held for the alarm", async () => {
+  // A client of its own, whose confirms may take a minute: only the block can end these waits. Its
+  // smallest frames make a big message many writes, enough to fill the channel's buffer.
+  const url = new URL(broker.url);
+  url.searchParams.set("frameMax", "4096");
+  const client = await createBrokerClient({
+    url: url.toString(),
+    prefix: broker.prefix,
+    name: "alarm-drain",
+    log: silentLog,
+    confirmTimeoutMs: 60_000,
+    closeTimeoutMs: 500,
+  });
+  client.connection.start();
+  await client.connection.waitForConnection(10_000);
+  const publish = (id: string, bytes: number) =>
+    client.publisher.publish(client.topology.exchange, "email", Buffer.alloc(bytes, 0x20), { messageId: id }).then(
+      () => "confirmed",
+      (error: Error) => (error instanceof BrokerUnavailableError ? "refused" : error.message),
+    );
+  await rabbitmqctl("set_vm_memory_high_watermark", "0.000001");
+  try {
+    // RabbitMQ reads the small one, then blocks the connection and reads nothing more: the big
+    // one stays in the channel's buffer, so no drain comes, and the publishes queued behind it
+    // would wait for the alarm to clear (and a relay pass holding its claim with them).
+    void publish("drain-small", 10);
+    void publish("drain-big", 64 * 1024 * 1024);
+    const waiting = Array.from({ length: 5 }, (_, i) => publish(`drain-${i}`, 10));
+    const outcomes = await Promise.race([
+      Promise.all(waiting),
+      new Promise((r) => setTimeout(() => r("still waiting after 10 s"), 10_000)),
+    ]);
+    expect(outcomes).toEqual(Array(5).fill("refused"));
+  } finally {
+    // Closed while blocked: the big message is never taken, the alarm clears on a quiet broker.
+    await client.connection.close();
+    await rabbitmqctl("set_vm_memory_high_watermark", watermark as string);
+  }
 });
