@@ -11,8 +11,11 @@ import { type FullWindow, judgeCounts, type Objection, planOf, secondsBetween } 
  * the other, and the send that crosses a threshold is the last one accepted. Only a refusal in
  * enforce mode costs more: the suspension it starts, and its `Retry-After`.
  *
- * Returns the first objection, undefined when the policy lets the code through, and the time read
- * once the locks were held.
+ * Returns the first objection, undefined when the policy lets the code through, and the time the
+ * windows were measured from. It is read before the locks are taken (the windows' cutoffs go with
+ * the counting statement): a create that waited for another's lock counts from a moment that
+ * waited, which only makes its windows reach a little further back (docs/policy.md, "How it
+ * works").
  */
 export async function checkPolicy(
   client: pg.ClientBase,
