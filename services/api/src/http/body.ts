@@ -67,6 +67,20 @@ function readIncoming(incoming: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The body as text, refused when it is not UTF-8: a lenient decoding would turn the bad bytes into
+ * U+FFFD, and a code or a text would be stored and sent as something the client never wrote.
+ */
+function decodeUtf8(raw: Buffer): string {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    throw new ApiError("bad_request", "The request body is not valid UTF-8");
+  }
+}
+
 const looksLikeJson = (text: string) => /^\s*[{[]/.test(text);
 
 function parseJson(text: string): Record<string, unknown> {
@@ -74,7 +88,9 @@ function parseJson(text: string): Record<string, unknown> {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new ApiError("bad_request", `Malformed JSON body: ${(error as Error).message}`);
+    // Not the parser's message: it quotes the text around the fault, which may be a code or a target.
+    const at = /at position (\d+)/.exec((error as Error).message)?.[1];
+    throw new ApiError("bad_request", `Malformed JSON body${at === undefined ? "" : ` at position ${at}`}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ApiError("bad_request", "The JSON body must be an object");
@@ -86,7 +102,8 @@ async function parseMultipart(raw: Buffer, contentType: string): Promise<Record<
   try {
     const form = await new Response(raw, { headers: { "content-type": contentType } }).formData();
     const fields: Record<string, unknown> = {};
-    for (const [key, value] of form) if (typeof value === "string" && !(key in fields)) fields[key] = value;
+    // A repeated field: the last one, as in every other kind of parameters (lastValues).
+    for (const [key, value] of form) if (typeof value === "string") fields[key] = value;
     return fields;
   } catch {
     throw new ApiError("bad_request", "Malformed multipart body");
@@ -115,14 +132,16 @@ export async function readBody(c: Context<AppEnv>): Promise<Record<string, unkno
   if (raw && raw.length > 0) {
     const contentType = requestHeader(c, "content-type") ?? "";
     const type = contentType.toLowerCase();
-    const text = raw.toString("utf8");
-    // JSON by its shape only for backends (`curl -d '{...}'` labels it a form): a browser's
-    // `text/plain` or form body is sent cross-site without a preflight, so it must not become JSON.
-    const jsonByShape = !fromBrowser((name) => requestHeader(c, name)) && looksLikeJson(text);
     // The boundary is case-sensitive: the header as sent, not lower-cased.
     if (type.startsWith("multipart/form-data")) body = await parseMultipart(raw, contentType);
-    else if (isJsonMediaType(type) || jsonByShape) body = text.trim() === "" ? null : parseJson(text);
-    else body = Object.fromEntries(new URLSearchParams(text));
+    else {
+      const text = decodeUtf8(raw);
+      // JSON by its shape only for backends (`curl -d '{...}'` labels it a form): a browser's
+      // `text/plain` or form body is sent cross-site without a preflight, so it must not become JSON.
+      const jsonByShape = !fromBrowser((name) => requestHeader(c, name)) && looksLikeJson(text);
+      if (isJsonMediaType(type) || jsonByShape) body = text.trim() === "" ? null : parseJson(text);
+      else body = Object.fromEntries(new URLSearchParams(text));
+    }
   }
   c.set("body", body);
   return body ?? undefined;

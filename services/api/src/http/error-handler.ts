@@ -73,13 +73,25 @@ export function errorHandler(logger: Logger): ErrorHandler<AppEnv> {
   };
 }
 
+/**
+ * A path as an error message may repeat it: its words (`/sms/chek`), but any other segment as `…`,
+ * since a path can hold a full target (`/test-targets/sms/77011234567` → `/test-targets/sms/…`).
+ */
+export function pathWithoutValues(path: string): string {
+  return path
+    .split("/")
+    .map((segment) => (segment === "" || /^[a-z][a-z.-]*$/i.test(segment) ? segment : "…"))
+    .join("/");
+}
+
 export const notFound: NotFoundHandler<AppEnv> = (c) =>
-  failure(c, new ApiError("not_found", `No such endpoint: ${c.req.method} ${c.req.path}`));
+  failure(c, new ApiError("not_found", `No such endpoint: ${c.req.method} ${pathWithoutValues(c.req.path)}`));
 
 export function methodNotAllowed(c: Context<AppEnv>, methods: string[]): Response {
+  const path = pathWithoutValues(c.req.path);
   return failure(
     c,
-    new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(", ")}`, {
+    new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${path}; use ${methods.join(", ")}`, {
       headers: { Allow: methods.join(", ") },
     }),
   );

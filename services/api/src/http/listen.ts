@@ -1,9 +1,10 @@
-import type { Server as HttpServer } from "node:http";
-import { createAdaptorServer } from "@hono/node-server";
+import { createServer, type Server as HttpServer, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+import { getRequestListener } from "@hono/node-server";
+import type { Config, ErrorCode } from "@otp/contracts";
+import { SECURITY_HEADERS } from "./headers.js";
 
-type FetchCallback = Parameters<typeof createAdaptorServer>[0]["fetch"];
-
-import type { Config } from "@otp/contracts";
+type FetchCallback = Parameters<typeof getRequestListener>[0];
 
 /**
  * Serves `app` on `port` with the edge settings of docs/security.md: a client that is slow to send
@@ -11,18 +12,27 @@ import type { Config } from "@otp/contracts";
  * default lets a stalled body hold its connection for 300 s), idle keep-alive connections after
  * `HTTP_KEEPALIVE_TIMEOUT`, and connections beyond `HTTP_MAX_CONNECTIONS` are dropped at once, so
  * that stalled clients cannot take every file descriptor and starve `/health` and real requests.
+ * A request that is not HTTP the app can read (a malformed request line, headers over Node's
+ * 16 KiB, a URL no `Request` takes) is answered in the envelope too, never with an empty body.
  */
 export async function listen(app: { fetch: FetchCallback }, http: Config["http"], port: number): Promise<HttpServer> {
-  // HTTP/1.1 only (createAdaptorServer's default); the cast gives the http.Server methods used on close.
-  const server = createAdaptorServer({
-    fetch: app.fetch,
-    serverOptions: {
+  const listener = getRequestListener(app.fetch, {
+    // Called when no Request could be made of what the client sent (or the app itself threw).
+    errorHandler: (error) =>
+      error instanceof Error && error.name === "RequestError"
+        ? envelopeResponse(400, "bad_request", "The request's URL or Host header cannot be read")
+        : envelopeResponse(500, "internal", "Internal error"),
+  });
+  const server = createServer(
+    {
       requestTimeout: http.requestTimeoutMs,
       headersTimeout: http.headersTimeoutMs,
       keepAliveTimeout: http.keepAliveTimeoutMs,
       connectionsCheckingInterval: http.connectionsCheckingIntervalMs,
     },
-  }) as HttpServer;
+    listener,
+  );
+  server.on("clientError", answerClientError);
   server.maxConnections = http.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -32,6 +42,40 @@ export async function listen(app: { fetch: FetchCallback }, http: Config["http"]
     });
   });
   return server;
+}
+
+function envelope(code: ErrorCode, message: string): string {
+  return JSON.stringify({ status: false, status_code: code, message });
+}
+
+function envelopeResponse(status: number, code: ErrorCode, message: string): Response {
+  const headers = { ...SECURITY_HEADERS, "content-type": "application/json" };
+  return new Response(envelope(code, message), { status, headers });
+}
+
+/**
+ * What Node's HTTP parser refused, answered as Node would (431, 408, else 400) but in the envelope,
+ * with the headers of every answer, and the connection closed. Nothing is written when the socket
+ * is gone or an answer to an earlier request on it has begun.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (error.code === "ECONNRESET" || !socket.writable || busy) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message]: [number, ErrorCode, string] =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "headers_too_large", "The request line and headers are over 16 KiB: send long parameters in the body"]
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "request_timeout", "The request was not received in time"]
+        : [400, "bad_request", "The request is not valid HTTP/1.1"];
+  const body = envelope(code, message);
+  const headers = Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\n${headers.join("")}connection: close\r\n\r\n${body}`,
+  );
 }
 
 /**

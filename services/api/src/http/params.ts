@@ -7,9 +7,19 @@ import type { AppEnv } from "./env.js";
 
 /** The query string and the body together; a parameter in both takes the body's value, as in perfumerlabs/otp. */
 export async function readParams(c: Context<AppEnv>): Promise<Record<string, unknown>> {
-  const query = c.req.query();
+  const query = lastValues(c.req.queries());
   const body = await readBody(c);
   return foldMetadata(body ? { ...query, ...body } : query);
+}
+
+/**
+ * A repeated parameter (`phone=1&phone=2`) takes its last value, as PHP reads it, and as a form or a
+ * JSON body does here: one rule for every kind of parameters (docs/api.md, "Conventions").
+ */
+function lastValues(all: Record<string, string[]>): Record<string, string> {
+  const last: Record<string, string> = {};
+  for (const [key, values] of Object.entries(all)) last[key] = values[values.length - 1] as string;
+  return last;
 }
 
 const METADATA_FIELD = /^metadata\[([^[\]]*)\]$/;

@@ -1,0 +1,128 @@
+import { connect } from "node:net";
+import { useTestBroker } from "@otp/broker/testing";
+import { useTestDatabase } from "@otp/db/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
+
+/**
+ * Input at the HTTP edge that is odd rather than hostile in its values (docs/api.md,
+ * "Conventions" and "Errors"): repeated parameters, bytes that are not UTF-8, what Node's own
+ * parser refuses, and error messages that must not repeat a code or a target back.
+ */
+const db = useTestDatabase();
+const broker = useTestBroker("api-edge-input");
+let api: TestApi;
+
+beforeAll(async () => {
+  api = await startTestApi({ pg: db(), broker, env: { OTP_TEST_TARGETS: "true" } });
+});
+afterAll(() => api?.close());
+
+const createQuery = (password: string) => `password=${password}&lifetime=60&message=code`;
+const checked = async (phone: string, password: string) =>
+  (await api.call("GET", `/sms/check?phone=${phone}&password=${password}`)).body.status;
+
+describe("a repeated parameter", () => {
+  it("takes its last value in a query string, a form and a multipart body alike (as PHP reads them)", async () => {
+    const [first, last] = [freshPhone(), freshPhone()];
+    expect((await api.call("POST", `/sms?phone=${first}&phone=${last}&${createQuery("1111")}`)).status).toBe(200);
+    expect(await checked(last, "1111")).toBe(true);
+    expect(await checked(first, "1111")).toBe(false);
+
+    const [formFirst, formLast] = [freshPhone(), freshPhone()];
+    const form = `phone=${formFirst}&phone=${formLast}&${createQuery("2222")}`;
+    const formAnswer = await api.call("POST", "/sms", form, { "Content-Type": "application/x-www-form-urlencoded" });
+    expect(formAnswer.status).toBe(200);
+    expect(await checked(formLast, "2222")).toBe(true);
+
+    const [partFirst, partLast] = [freshPhone(), freshPhone()];
+    const multipart = new FormData();
+    multipart.append("phone", partFirst);
+    multipart.append("phone", partLast);
+    for (const [key, value] of Object.entries({ password: "3333", lifetime: "60", message: "code" }))
+      multipart.append(key, value);
+    expect((await api.app.request("/sms", { method: "POST", body: multipart })).status).toBe(200);
+    expect(await checked(partLast, "3333")).toBe(true);
+    expect(await checked(partFirst, "3333")).toBe(false);
+  });
+});
+
+describe("error messages", () => {
+  it("a malformed JSON body's message quotes none of the body", async () => {
+    const phone = freshPhone();
+    for (const body of [`{"phone": "${phone}", "password": '424242'}`, `{"password": "424242", "phone": +${phone}}`]) {
+      // A GET with a JSON body, as the original product's clients send a check.
+      const answer = await api.raw("GET", "/sms/check", body, { "Content-Type": "application/json" });
+      expect(answer.status).toBe(400);
+      expect(answer.json.status_code).toBe("bad_request");
+      expect(answer.json.message).toMatch(/^Malformed JSON body/);
+      expect(answer.json.message).not.toMatch(/424242|7701/);
+    }
+  });
+
+  it("a 404 or a 405 names the path's words but not a target in it", async () => {
+    const put = await api.call("PUT", "/test-targets/sms/77011234567");
+    expect(put.status).toBe(405);
+    expect(put.body.message).toBe("PUT is not allowed on /test-targets/sms/…; use DELETE");
+    const missing = await api.call("GET", "/nope/dan@example.com");
+    expect(missing.body.message).toBe("No such endpoint: GET /nope/…");
+    expect((await api.call("GET", "/sms/chek")).body.message).toBe("No such endpoint: GET /sms/chek");
+  });
+});
+
+it("a body that is not UTF-8 is refused, not stored with its bytes replaced", async () => {
+  const phone = freshPhone();
+  const body = Buffer.concat([
+    Buffer.from(`{"phone": "${phone}", "password": "12`),
+    Buffer.from([0xff]),
+    Buffer.from('34", "lifetime": 60, "message": "code"}'),
+  ]);
+  const res = await api.app.request("/sms", { method: "POST", body, headers: { "Content-Type": "application/json" } });
+  expect(res.status).toBe(400);
+  expect(await res.json()).toMatchObject({
+    status_code: "bad_request",
+    message: "The request body is not valid UTF-8",
+  });
+  const { rows } = await api.pool.query("SELECT count(*)::int AS n FROM otp WHERE target = $1", [phone]);
+  expect(rows[0].n).toBe(0);
+});
+
+/** Sends bytes as they are over a socket of its own and returns the whole answer. */
+function rawExchange(request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(api.port, "127.0.0.1");
+    let answer = "";
+    socket.on("data", (chunk) => {
+      answer += chunk.toString();
+    });
+    socket.on("end", () => resolve(answer));
+    socket.on("error", reject);
+    socket.write(request);
+  });
+}
+
+describe("what Node's HTTP parser or the URL refuses", () => {
+  const parts = (answer: string) => {
+    const [head = "", body = ""] = answer.split("\r\n\r\n");
+    return { statusLine: head.split("\r\n")[0], head: head.toLowerCase(), body: JSON.parse(body) };
+  };
+
+  it("is answered in the envelope, with the security headers, and the connection closed", async () => {
+    const garbage = parts(await rawExchange("HELLO THERE\r\n\r\n"));
+    expect(garbage.statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect(garbage.body).toMatchObject({ status: false, status_code: "bad_request" });
+    expect(garbage.head).toContain("x-content-type-options: nosniff");
+    expect(garbage.head).toContain("connection: close");
+
+    const long = `GET /sms/check?phone=77011234567&password=${"1".repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const tooLong = parts(await rawExchange(long));
+    expect(tooLong.statusLine).toBe("HTTP/1.1 431 Request Header Fields Too Large");
+    expect(tooLong.body).toMatchObject({ status: false, status_code: "headers_too_large" });
+    expect(JSON.stringify(tooLong.body)).not.toContain("7701");
+
+    const backslash = parts(await rawExchange("GET /sms\\check HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    expect(backslash.statusLine).toMatch(/^HTTP\/1\.1 400/);
+    expect(backslash.body).toMatchObject({ status: false, status_code: "bad_request" });
+    expect(backslash.head).toContain("cache-control: no-store");
+  });
+});
