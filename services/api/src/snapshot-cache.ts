@@ -15,7 +15,9 @@ export interface SnapshotCache<T> {
   current(): Promise<T>;
   /**
    * This process changed the table: `next` (when given) is the copy to use at once, else the next
-   * `current()` reads. A read that started before the change does not put the old copy back.
+   * `current()` reads, and answers nothing read before the change (docs/test-targets.md, "What a
+   * create to a test target does": a change through a process is in force there at once). A read
+   * that started before the change does not put the old copy back.
    */
   changed(next?: (copy: T) => T): void;
 }
@@ -29,30 +31,38 @@ export function createSnapshotCache<T>(options: {
 }): SnapshotCache<T> {
   let copy = options.initial;
   let readAt = Number.NEGATIVE_INFINITY;
-  let reading: Promise<void> | undefined;
+  /** Bumped by each change through this process; `copyGeneration` is the one `copy` reflects. */
   let generation = 0;
+  let copyGeneration = 0;
+  let reading: { readonly generation: number; readonly done: Promise<void> } | undefined;
 
+  const load = async (startedGeneration: number) => {
+    const started = performance.now();
+    try {
+      const loaded = await options.load();
+      if (generation !== startedGeneration) return;
+      copy = loaded;
+      copyGeneration = startedGeneration;
+      readAt = started;
+    } finally {
+      if (reading?.generation === startedGeneration) reading = undefined;
+    }
+  };
+  // A read in flight is shared only within its generation: one begun before a change may have
+  // read the table before it, and is discarded when it ends.
   const read = () => {
-    reading ??= (async () => {
-      const started = performance.now();
-      const startedGeneration = generation;
-      try {
-        const loaded = await options.load();
-        if (generation !== startedGeneration) return;
-        copy = loaded;
-        readAt = started;
-      } finally {
-        reading = undefined;
-      }
-    })();
-    return reading;
+    if (reading?.generation !== generation) reading = { generation, done: load(generation) };
+    return reading.done;
   };
 
   return {
     async current() {
       const age = performance.now() - readAt;
-      if (age > STALE_MS) await read();
-      else if (age > FRESH_MS) {
+      if (age > STALE_MS || copyGeneration !== generation) {
+        // Again while a change came during the read: what this process changed is in force at once.
+        do await read();
+        while (copyGeneration !== generation);
+      } else if (age > FRESH_MS) {
         read().catch((error: unknown) =>
           options.logger.warn({ err: error }, `reading ${options.what} failed; kept the last`),
         );
@@ -61,8 +71,9 @@ export function createSnapshotCache<T>(options: {
     },
     changed(next) {
       generation++;
-      if (next) copy = next(copy);
-      else readAt = Number.NEGATIVE_INFINITY;
+      if (!next) return;
+      copy = next(copy);
+      copyGeneration = generation;
     },
   };
 }
