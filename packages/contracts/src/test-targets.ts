@@ -89,6 +89,10 @@ export const TestTargetContent = z
     target: z.string(),
     expires_at: z.iso.datetime(),
     created_at: z.iso.datetime(),
+    unreadable: z
+      .literal(true)
+      .optional()
+      .describe("Its code was stored under another OTP_SECRET: creates to it are refused until it is posted again."),
   })
   .meta({ id: "TestTarget" });
 export type TestTargetContent = z.infer<typeof TestTargetContent>;

@@ -92,7 +92,7 @@ describe("POST /telegram/webhook, end to end", () => {
     }
     const { rows } = await api.pool.query("SELECT count(*)::int AS n FROM otp WHERE target = $1", [String(chatId)]);
     expect(rows[0].n).toBe(2);
-    expect(api.logs.some((l) => l.includes("telegram webhook refused by a limit"))).toBe(true);
+    expect(api.logs.some((l) => l.includes("telegram webhook refused the create"))).toBe(true);
     await api.call("POST", "/limit/telegram", { ips: [], chat_ids: [] });
   });
 

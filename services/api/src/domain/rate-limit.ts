@@ -36,6 +36,7 @@ export interface Refusal {
     | "country_limit"
     | "prefix_limit"
     | "prefix_suspended"
+    | "conflict"
   >;
   readonly message: string;
   /**

@@ -6,9 +6,9 @@ import {
   type TestTargetContent,
   type TestTargetRequest,
 } from "@otp/contracts";
-import type { TestTargetRow } from "@otp/db";
+import type { LiveTestTargetRow, TestTargetRow } from "@otp/db";
 import type { DomainDeps } from "./deps.js";
-import { testTargetContext } from "./test-targets.js";
+import { fixedCodeOf, keyOf, testTargetContext } from "./test-targets.js";
 
 type StoreDeps = Pick<DomainDeps, "pool" | "sql" | "keys" | "clock">;
 
@@ -48,10 +48,27 @@ export async function putTestTarget(
   return contentOf(rows[0] as TestTargetRow);
 }
 
-/** `GET /test-targets`: the unexpired ones, without their codes. */
-export async function listTestTargets(deps: StoreDeps): Promise<TestTargetContent[]> {
-  const { rows } = await deps.pool.query<TestTargetRow>(deps.sql.testTarget.list({ now: deps.clock() }));
-  return rows.map(contentOf);
+/** A listed test target; `unreadable` when this process cannot read its code. */
+export type ListedTestTarget = TestTargetContent & { unreadable?: true };
+
+/**
+ * `GET /test-targets`: the unexpired ones, without their codes, each one whose code this process
+ * cannot decrypt (stored under another OTP_SECRET) marked `unreadable`, since a create to it is
+ * refused (docs/test-targets.md, "After a change of OTP_SECRET"). The codes are a second read
+ * beside the list's, so a row posted again during the GET may be marked as it was just before.
+ */
+export async function listTestTargets(deps: StoreDeps): Promise<ListedTestTarget[]> {
+  const now = deps.clock();
+  const [listed, live] = await Promise.all([
+    deps.pool.query<TestTargetRow>(deps.sql.testTarget.list({ now })),
+    deps.pool.query<LiveTestTargetRow>(deps.sql.testTarget.live({ now })),
+  ]);
+  const unreadable = new Set(
+    live.rows.filter((row) => fixedCodeOf(deps.keys, row) === undefined).map((row) => keyOf(row.channel, row.target)),
+  );
+  return listed.rows.map((row) =>
+    unreadable.has(keyOf(row.channel, row.target)) ? { ...contentOf(row), unreadable: true } : contentOf(row),
+  );
 }
 
 /** `DELETE /test-targets/{channel}/{target}`: whether there was one. */

@@ -11,9 +11,11 @@ import type { LiveTestTargetRow, Sql } from "@otp/db";
 import type pg from "pg";
 import type { Clock } from "../clock.js";
 import { withTransaction } from "../db/transaction.js";
+import { maskTarget } from "../mask.js";
 import { createSnapshotCache } from "../snapshot-cache.js";
 import { newId } from "./ids.js";
 import type { IssueRequest } from "./issue.js";
+import type { Refusal } from "./rate-limit.js";
 
 /**
  * Test targets (docs/test-targets.md), under `OTP_TEST_TARGETS=true`: a create to one inserts an
@@ -35,9 +37,18 @@ export interface TestIssued {
   readonly crowded?: undefined;
 }
 
+/** A create to a test target refused: its code cannot be read (see `unreadable`). */
+export interface Refused {
+  readonly accepted: false;
+  readonly refusal: Refusal;
+}
+
 export interface TestTargets {
-  /** The test OTP created for `request`, or undefined when its target is not a live test target. */
-  issue(request: IssueRequest): Promise<TestIssued | undefined>;
+  /**
+   * The test OTP created for `request`; a refusal when the target's code cannot be read; undefined
+   * when its target is not a live test target.
+   */
+  issue(request: IssueRequest): Promise<TestIssued | Refused | undefined>;
   /** This process changed the test targets: read them again before the next create. */
   changed(): void;
 }
@@ -57,7 +68,24 @@ export interface TestTargetDeps {
 /** What a test target's code is sealed to: its channel and target (the row has no id). */
 export const testTargetContext = (channel: Channel, target: string): string => `test_target:${channel}:${target}`;
 
-const keyOf = (channel: string, target: string) => `${channel}\u0000${target}`;
+/** A test target's key in the per-process map. */
+export const keyOf = (channel: string, target: string): string => `${channel}\u0000${target}`;
+
+/**
+ * The fixed code of a stored test target, or undefined when it does not decrypt: it was stored
+ * under another OTP_SECRET, which invalidates every sealed value (docs/security.md, "Codes at rest
+ * and in flight").
+ */
+export function fixedCodeOf(
+  keys: Keyring,
+  row: Pick<LiveTestTargetRow, "channel" | "target" | "password_cipher">,
+): string | undefined {
+  try {
+    return decrypt(keys, row.password_cipher, testTargetContext(row.channel, row.target));
+  } catch {
+    return undefined;
+  }
+}
 
 export function createTestTargets(deps: TestTargetDeps): TestTargets {
   const cache = createSnapshotCache({
@@ -76,7 +104,9 @@ export function createTestTargets(deps: TestTargetDeps): TestTargets {
       const found = (await current()).get(keyOf(request.channel, request.target));
       const now = deps.clock();
       if (!found || found.expires_at.getTime() <= now.getTime()) return undefined;
-      return insertTestOtp(deps, request, found, now);
+      const password = fixedCodeOf(deps.keys, found);
+      if (password === undefined) return unreadable(deps, found);
+      return insertTestOtp(deps, request, password, now);
     },
     changed() {
       cache.changed();
@@ -84,15 +114,31 @@ export function createTestTargets(deps: TestTargetDeps): TestTargets {
   };
 }
 
-/** The test OTP and its `otp.created` event, in one transaction. */
+/**
+ * The refusal of a create to a test target whose code cannot be read (docs/test-targets.md, "After a
+ * change of OTP_SECRET"): sending it as an ordinary create would text a real code to the test
+ * number, so nothing is sent until the operator posts the test target again.
+ */
+function unreadable(deps: TestTargetDeps, found: LiveTestTargetRow): Refused {
+  const { channel, target } = found;
+  deps.logger.warn(
+    { channel, target: maskTarget(target) },
+    "a test target's code does not decrypt (stored under another OTP_SECRET?): create refused, post it again",
+  );
+  const message =
+    `This ${channel} test target was stored under another OTP_SECRET and its code cannot be read: ` +
+    "post it again (POST /test-targets)";
+  return { accepted: false, refusal: { code: "conflict", message } };
+}
+
+/** The test OTP of the fixed code `password` and its `otp.created` event, in one transaction. */
 async function insertTestOtp(
   deps: TestTargetDeps,
   request: IssueRequest,
-  found: LiveTestTargetRow,
+  password: string,
   createdAt: Date,
 ): Promise<TestIssued> {
   const id = newId();
-  const password = decrypt(deps.keys, found.password_cipher, testTargetContext(found.channel, found.target));
   const phone = request.channel === "sms" || request.channel === "call";
   const params = {
     id,

@@ -96,7 +96,14 @@ function createOtpRoute(
       params: { schema, in: "body" },
       responses: {
         200: json(CreatedResponse, "Accepted; `content.id` identifies the OTP for `GET /otp/{id}`."),
-        ...errors("validation", "bad_request", "payload_too_large", "ip_limit", CHANNEL_INFO[channel].limitCode),
+        ...errors(
+          "validation",
+          "bad_request",
+          "payload_too_large",
+          "ip_limit",
+          CHANNEL_INFO[channel].limitCode,
+          "conflict",
+        ),
       },
     },
     async (c, input) => {

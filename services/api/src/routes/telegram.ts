@@ -11,8 +11,8 @@ import type { RouteContext } from "./context.js";
 
 /**
  * `POST /telegram/webhook`: Telegram posts every message to the bot here. The answer is 200 whether
- * or not a code was issued (refused by a limit, no chat): anything else makes Telegram send the
- * update again and again. Only an outage (503) asks for that on purpose. The secret header is
+ * or not a code was issued (refused by a limit or the policy, an unreadable test target, no chat):
+ * anything else makes Telegram send the update again and again. Only an outage (503) asks for that on purpose. The secret header is
  * checked by the auth middleware, with the rest of who-may-call-what.
  */
 export function telegramRoutes(app: OpenAPIHono<AppEnv>, { deps, issuer }: RouteContext): void {
@@ -48,7 +48,7 @@ export function telegramRoutes(app: OpenAPIHono<AppEnv>, { deps, issuer }: Route
           logger.info({ reqId, chat, id: outcome.id }, "telegram webhook issued a code");
         } else {
           metrics.otpRefused.inc({ channel: "telegram", reason: outcome.refusal.code });
-          logger.warn({ reqId, chat, reason: outcome.refusal.message }, "telegram webhook refused by a limit");
+          logger.warn({ reqId, chat, reason: outcome.refusal.message }, "telegram webhook refused the create");
         }
       }
       return ok(c);

@@ -57,6 +57,9 @@ export function testTargetRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext, te
       path: "/test-targets",
       tags: ["Test targets"],
       summary: "The test targets in force",
+      description:
+        "Without their codes. One whose code this process cannot read (stored under another OTP_SECRET) has " +
+        "`unreadable: true`: creates to it are refused with 409 `conflict` until it is posted again.",
       responses: { 200: json(TestTargetsResponse, "Unexpired test targets, by channel and target."), ...errors() },
     }),
     async (c) => ok(c, { test_targets: await listTestTargets(ctx.domain) }),
