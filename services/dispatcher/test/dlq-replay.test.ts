@@ -5,11 +5,14 @@ import {
   PublishFailedError,
   silentLog,
 } from "@otp/broker";
-import type { DeliveryEvent } from "@otp/contracts";
+import { type DeliveryEvent, WEBHOOK_ROUTE, type WebhookMessage } from "@otp/contracts";
+import { metricValue } from "@otp/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ReplayPublisher, replayDeadLetters } from "../src/dlq/dead-letters.js";
+import type { Dispatcher } from "../src/dispatcher.js";
+import { listDeadLetters, type ReplayPublisher, replayDeadLetters } from "../src/dlq/dead-letters.js";
 import { StatusStore } from "../src/status/status-store.js";
 import { useHarness } from "./support/harness.js";
+import { emit, relayWebhooks, subscribe } from "./support/webhooks.js";
 
 const h = useHarness("dlq-replay");
 let managed: ManagedConnection;
@@ -39,6 +42,31 @@ async function deadLettered(target: string): Promise<DeliveryEvent> {
   await d.stop();
   return event;
 }
+
+/**
+ * Webhooks to a receiver on a private address, refused at send (OTP_WEBHOOK_ALLOW_PRIVATE is false
+ * by default): each is dead-lettered `rejected` at once, and so is every replayed copy of it. With
+ * `twice`, every message is published twice (an outbox row relayed again): two letters, one id.
+ */
+async function rejectedWebhooks(d: Dispatcher, n: number, { twice = false } = {}): Promise<WebhookMessage[]> {
+  await h.pool.query("DELETE FROM webhook");
+  await subscribe(h, "http://127.0.0.1:1/hooks");
+  const before = await rejected(d);
+  for (let i = 0; i < n; i++) {
+    const event = await h.createOtp({ channel: "sms", target: `770100000${40 + i}` });
+    expect(await emit(h, "otp.created", event.otp_id)).toBe(1);
+  }
+  const { rows } = await h.pool.query<{ body: string }>("SELECT event::text AS body FROM outbox WHERE channel = $1", [
+    WEBHOOK_ROUTE,
+  ]);
+  const messages = await relayWebhooks(h);
+  if (twice) for (const r of rows) await h.publish({ channel: WEBHOOK_ROUTE, raw: Buffer.from(r.body) });
+  await expect.poll(() => rejected(d), { timeout: 10_000 }).toBe(before + (twice ? 2 * n : n));
+  return messages;
+}
+
+const rejected = async (d: Dispatcher) =>
+  metricValue(await d.metrics.registry.metrics(), "dead_letters_total", { channel: WEBHOOK_ROUTE, reason: "rejected" });
 
 const replay = (p: ReplayPublisher, ids: string[]) =>
   replayDeadLetters(
@@ -106,5 +134,53 @@ describe("dlq replay", () => {
     });
     await expect.poll(() => h.messageCount(h.t.deadQueue)).toBe(before); // back after the close, as above
     expect(await h.status(event.otp_id)).toBe("failed");
+  });
+
+  it("webhooks that come straight back: the run ends, replays each once, and leaves the returned copies", async () => {
+    const d = await h.start({ DISPATCHER_CHANNELS: WEBHOOK_ROUTE });
+    try {
+      const messages = await rejectedWebhooks(d, 3);
+      const ids = messages.map((m) => m.id);
+      const before = await h.messageCount(h.t.deadQueue);
+      const startedAt = Date.now();
+      // Each copy is refused and dead-lettered again before the replay reads on: the worst case of
+      // a fast dispatcher. Bounded, so that a replay that loops fails instead of hanging.
+      let published = 0;
+      const waitingForTheReturn: ReplayPublisher = {
+        publish: async (...args) => {
+          if (++published > 2 * ids.length) throw new Error("replayed over and over");
+          const returned = (await rejected(d)) + 1;
+          await publisher.publish(...args);
+          await expect.poll(() => rejected(d), { timeout: 10_000 }).toBe(returned);
+        },
+      };
+      const result = await replay(waitingForTheReturn, ids);
+      expect(result).toEqual({ replayed: ids, skipped: [], failed: [] });
+      // The returned copies stay for the next run (and the letters not asked for, as before).
+      await expect.poll(() => h.messageCount(h.t.deadQueue)).toBe(before);
+      const letters = (await listDeadLetters(await h.amqp(), h.t)).filter((l) => ids.includes(l.id));
+      expect(letters.map((l) => l.id).sort()).toEqual([...ids].sort());
+      for (const l of letters) {
+        expect(l).toMatchObject({ reason: "rejected" });
+        expect(Date.parse(l.deadAt ?? "")).toBeGreaterThanOrEqual(startedAt);
+      }
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it("two dead letters of one id (a message published twice): one replayed, the other skipped and left", async () => {
+    const d = await h.start({ DISPATCHER_CHANNELS: WEBHOOK_ROUTE });
+    const [message] = await rejectedWebhooks(d, 1, { twice: true }).finally(() => d.stop());
+    if (!message) throw new Error("no webhook");
+    const before = await h.messageCount(h.t.deadQueue);
+    const result = await replay(publisher, [message.id]);
+    expect(result).toEqual({
+      replayed: [message.id],
+      skipped: [{ id: message.id, why: "replayed already in this run" }],
+      failed: [],
+    });
+    await expect.poll(() => h.messageCount(h.t.deadQueue)).toBe(before - 1);
+    expect(await h.messageCount(h.t.workQueue(WEBHOOK_ROUTE))).toBe(1);
   });
 });

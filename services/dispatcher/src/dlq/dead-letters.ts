@@ -67,6 +67,10 @@ export interface ReplayDeps {
  * are not readable events or webhooks, stay in the dead-letter queue. A webhook goes back to the
  * webhooks' queue with its retry window starting again (docs/webhooks.md, "Dead letters and
  * replay"): the same `webhook-id`, the same body.
+ *
+ * One run handles the letters that were in the queue when it began, each id at most once: a copy
+ * that fails again at once (a `rejected` address, an `unsealable` secret) is dead-lettered behind
+ * them within milliseconds, and reading until the queue is empty would replay it again, forever.
  */
 export async function replayDeadLetters(
   deps: ReplayDeps,
@@ -76,16 +80,25 @@ export async function replayDeadLetters(
   const result: ReplayResult = { replayed: [], skipped: [], failed: [] };
   // Messages got and not acked stay with this channel until it closes, then go back to the queue.
   const ch = await deps.connection.createChannel();
-  ch.on("error", () => {}); // a missing queue closes the channel; the get reports it
+  ch.on("error", () => {}); // a missing queue closes the channel; the check reports it
   try {
-    for (;;) {
+    // The ready messages now: those got and not acked are never handed out again to this channel,
+    // and anything dead-lettered from here on is queued behind these (a quorum queue is FIFO).
+    const { messageCount } = await ch.checkQueue(deps.topology.deadQueue);
+    const replayed = new Set<string>();
+    for (let i = 0; i < messageCount; i++) {
       const message = await ch.get(deps.topology.deadQueue, { noAck: false });
       if (message === false) break;
       const letter = describe(message);
       if (!select.all && !wanted.has(letter.id)) continue;
+      if (replayed.has(letter.id)) {
+        result.skipped.push({ id: letter.id, why: "replayed already in this run" });
+        continue;
+      }
       const done = await replayOne(deps, message, letter);
       if (done === "replayed") {
         ch.ack(message);
+        replayed.add(letter.id);
         result.replayed.push(letter.id);
       } else if ("skipped" in done) result.skipped.push({ id: letter.id, why: done.skipped });
       else {
@@ -93,16 +106,18 @@ export async function replayDeadLetters(
         break;
       }
     }
-    // After a failure the rest were not looked at: they may well be in the queue.
-    if (result.failed.length === 0) {
-      const seen = new Set([...result.replayed, ...result.skipped.map((s) => s.id)]);
-      for (const id of wanted) {
-        if (!seen.has(id)) result.skipped.push({ id, why: "not in the dead-letter queue" });
-      }
-    }
+    if (result.failed.length === 0) reportMissing(wanted, result);
     return result;
   } finally {
     await ch.close().catch(() => {});
+  }
+}
+
+/** The ids asked for that the run did not come across (not after a failure: the rest were not looked at). */
+function reportMissing(wanted: ReadonlySet<string>, result: ReplayResult): void {
+  const seen = new Set([...result.replayed, ...result.skipped.map((s) => s.id)]);
+  for (const id of wanted) {
+    if (!seen.has(id)) result.skipped.push({ id, why: "not in the dead-letter queue" });
   }
 }
 
