@@ -1,8 +1,8 @@
-import { WEBHOOK_ROUTE } from "@otp/contracts";
+import { createLogger, WEBHOOK_ROUTE } from "@otp/contracts";
 import { metricValue } from "@otp/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Dispatcher } from "../src/dispatcher.js";
-import { useHarness } from "./support/harness.js";
+import { TEST_TIERS, useHarness } from "./support/harness.js";
 import { emit, relayWebhooks, subscribe } from "./support/webhooks.js";
 
 /**
@@ -12,15 +12,26 @@ import { emit, relayWebhooks, subscribe } from "./support/webhooks.js";
 const h = useHarness("webhooks-fairness");
 let d: Dispatcher;
 
+/** The dispatcher's log lines, debug ones included: how long each deferred webhook was put back for. */
+const logged: Record<string, unknown>[] = [];
+const log = createLogger("otp-dispatcher", "debug", {
+  write: (line: string) => {
+    logged.push(JSON.parse(line) as Record<string, unknown>);
+  },
+});
+
 beforeAll(async () => {
-  d = await h.start({
-    OTP_DELIVERY_MODE: "direct",
-    DISPATCHER_CHANNELS: "webhook",
-    DISPATCHER_PREFETCH: "8", // two slots per subscription
-    OTP_WEBHOOK_ALLOW_PRIVATE: "true", // the recording provider listens on 127.0.0.1
-    OTP_WEBHOOK_TIMEOUT: "1",
-    OTP_WEBHOOK_MAX_AGE: "60",
-  });
+  d = await h.start(
+    {
+      OTP_DELIVERY_MODE: "direct",
+      DISPATCHER_CHANNELS: "webhook",
+      DISPATCHER_PREFETCH: "8", // two slots per subscription
+      OTP_WEBHOOK_ALLOW_PRIVATE: "true", // the recording provider listens on 127.0.0.1
+      OTP_WEBHOOK_TIMEOUT: "1",
+      OTP_WEBHOOK_MAX_AGE: "60",
+    },
+    { log },
+  );
 });
 
 describe("one subscription's slow receiver", () => {
@@ -53,5 +64,29 @@ describe("one subscription's slow receiver", () => {
       outcome: "deferred",
     });
     expect(deferred).toBeGreaterThan(0);
+  });
+});
+
+describe("a webhook that keeps finding its subscription's slots taken", () => {
+  it("is put back for longer each time in a row, its count carried through the delay queue", async () => {
+    await h.pool.query("DELETE FROM webhook");
+    h.provider.addRule({ path: "/hooks/held", action: "hang" });
+    await subscribe(h, `${h.provider.url}/hooks/held`);
+    for (let i = 0; i < 6; i++) {
+      const event = await h.createOtp({ channel: "sms", target: "77011234568", message: "code {password}" });
+      expect(await emit(h, "otp.created", event.otp_id)).toBe(1);
+    }
+    const ids = new Set((await relayWebhooks(h)).map((m) => m.id));
+    const deferred = () =>
+      logged.filter(
+        (l) => l.msg === "webhook deferred: its subscription's slots are taken" && ids.has(String(l.webhook)),
+      );
+    // Two attempts hold the two slots for the timeout's second: the other four come back three
+    // times meanwhile, each after a longer wait (the 200 ms tier, then 400, then 800).
+    await expect.poll(() => deferred().some((l) => Number(l.deferrals) >= 3), { timeout: 5_000 }).toBe(true);
+    for (const l of deferred()) {
+      const step = Math.min(Number(l.deferrals), TEST_TIERS.length);
+      expect([l.deferrals, l.retryInMs]).toEqual([l.deferrals, TEST_TIERS[step - 1]]);
+    }
   });
 });

@@ -11,6 +11,11 @@ export const H = {
   attempts: "x-otp-attempts",
   channel: "x-otp-channel",
   otpId: "x-otp-otp-id",
+  /**
+   * On a webhook put back untried (its subscription's slots taken): how many times in a row it
+   * has been, which sets its next wait. Not carried past its next attempt, as no `x-otp-*` header is.
+   */
+  deferrals: "x-otp-deferrals",
 } as const;
 
 /** Headers RabbitMQ itself writes when it dead-letters; they describe another journey, not the copy's. */
@@ -33,6 +38,13 @@ export function attemptOf(headers: Headers | undefined): number {
   const raw = headers?.[H.attempt];
   const n = typeof raw === "number" ? raw : Number(raw);
   return Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+/** The deferrals in a row a webhook carries (0 when absent or unreadable). */
+export function deferralsOf(headers: Headers | undefined): number {
+  const raw = headers?.[H.deferrals];
+  const n = typeof raw === "number" ? raw : Number(raw);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
 }
 
 /**

@@ -40,7 +40,7 @@ export function settle(deps: SettleDeps, outcome: Outcome, message: WorkMessage,
     case "retry":
       return retry(s, outcome);
     case "dead":
-      return dead(s, outcome);
+      return deadLetter(s, outcome);
   }
 }
 
@@ -88,8 +88,12 @@ async function retry(s: Settling, { event, attempt, delayMs, error }: Retry): Pr
   );
 }
 
-/** The copy goes to the dead-letter queue first, then the OTP (if the message named one) is `failed`. */
-async function dead(s: Settling, outcome: Dead): Promise<void> {
+/**
+ * The copy goes to the dead-letter queue first, then the OTP (if the message named one) is `failed`.
+ * The log line names the event and its OTP, or `ids` when given: a webhook's own (its
+ * `webhook-id`, subscription, OTP and type; docs/webhooks.md, "Delivery"), which it has no event for.
+ */
+export async function deadLetter(s: Settling, outcome: Dead, ids?: Record<string, unknown>): Promise<void> {
   const { event, reason, error } = outcome;
   const { deps, message } = s;
   const channel = message.queueChannel;
@@ -112,7 +116,10 @@ async function dead(s: Settling, outcome: Dead): Promise<void> {
   }
   deps.metrics.deadLetters.inc({ channel, reason });
   s.count("failed");
-  s.log.warn({ event: event?.id ?? message.messageId, otp: event?.otp_id, reason, error }, "dead-lettered");
+  s.log.warn(
+    { ...(ids ?? { event: event?.id ?? message.messageId, otp: event?.otp_id }), reason, error },
+    "dead-lettered",
+  );
 }
 
 /** One message being settled: what every outcome's function does with it (the webhooks' too). */

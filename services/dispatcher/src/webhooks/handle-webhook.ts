@@ -2,7 +2,7 @@ import type { Signer } from "@otp/contracts";
 import { AbandonedError } from "../consume/hold.js";
 import type { DeadReason } from "../decide/outcome.js";
 import type { RetryPolicy } from "../decide/retry-policy.js";
-import { attemptOf, deliveryCountOf, type Headers } from "../message/headers.js";
+import { attemptOf, deferralsOf, deliveryCountOf, type Headers } from "../message/headers.js";
 import type { WorkMessage } from "../message/work-message.js";
 import type { AttemptResult } from "../transports/index.js";
 import type { WebhookOutcome } from "./outcome.js";
@@ -16,6 +16,14 @@ import type { Subscription } from "./subscriptions.js";
  * rather than at its event (carried across retries, as every header not named `x-otp-*` is).
  */
 export const REPLAYED_AT_HEADER = "x-webhook-replayed-at";
+
+/**
+ * The wait of a webhook put back untried doubles with each deferral in a row up to this step
+ * (nominally 1 s · 2^5 = 32 s with the production tiers): a webhook waiting behind a slow receiver
+ * then costs the broker about two writes a minute rather than sixty, and still comes back for a
+ * freed slot about every half minute (docs/webhooks.md, "Its own queue").
+ */
+export const MAX_DEFERRAL_STEP = 6;
 
 export interface WebhookHandlerDeps {
   /** The subscription by id (held through a database outage by the caller); undefined when deleted. */
@@ -37,8 +45,8 @@ export interface WebhookHandlerDeps {
  * its subscription is gone, sign its payload with the subscription's secret (the same
  * `webhook-id` on every attempt, a fresh timestamp) and POST it once; then deliver, retry through
  * the delay queues while its window lasts, or dead-letter it. When its subscription already has
- * all the attempts in flight it may have here, it is deferred instead, untried. Throws AbandonedError when shutdown
- * cuts the attempt short.
+ * all the attempts in flight it may have here, it is deferred instead, untried, for longer each
+ * time in a row. Throws AbandonedError when shutdown cuts the attempt short.
  */
 export async function handleWebhook(
   deps: WebhookHandlerDeps,
@@ -55,6 +63,7 @@ export async function handleWebhook(
     error,
     attempted,
     attempts: attempted ? attempt : attempt - 1,
+    message,
   });
 
   const deliveries = deliveryCountOf(work.headers);
@@ -67,7 +76,10 @@ export async function handleWebhook(
   if (!signer) return dead("unsealable", "the subscription's secret does not open with this service's key", false);
 
   if (!deps.slots.tryTake(message.subscription_id)) {
-    return { kind: "deferred", message, attempt, delayMs: deps.policy.tiersMs[0] ?? 1_000 };
+    const deferrals = deferralsOf(work.headers) + 1;
+    // The retries' ladder and jitter: webhooks put back together come back spread out.
+    const delayMs = deps.policy.jitteredTier(Math.min(deferrals, MAX_DEFERRAL_STEP));
+    return { kind: "deferred", message, attempt, deferrals, delayMs };
   }
   let result: AttemptResult;
   try {

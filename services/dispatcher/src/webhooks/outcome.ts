@@ -17,13 +17,17 @@ export type WebhookOutcome =
     }
   /**
    * Not tried: its subscription's slots were all taken (slots.ts). The same message, the same
-   * attempt, again after `delayMs`.
+   * attempt, again after `delayMs`, which grows with `deferrals` (this one included) in a row.
    */
   | {
       readonly kind: "deferred";
       readonly message: WebhookMessage;
       readonly attempt: number;
+      readonly deferrals: number;
       readonly delayMs: number;
     }
-  /** Never to be sent (unreadable, refused address) or out of time: to the dead-letter queue. */
-  | Dead;
+  /**
+   * Never to be sent (unreadable, refused address) or out of time: to the dead-letter queue. With
+   * the webhook when the message was readable, for the log line's ids.
+   */
+  | (Dead & { readonly message?: WebhookMessage });

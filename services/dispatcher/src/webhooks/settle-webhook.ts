@@ -1,7 +1,7 @@
 import { WEBHOOK_ROUTE, type WebhookMessage } from "@otp/contracts";
 import { H } from "../message/headers.js";
 import type { WorkMessage } from "../message/work-message.js";
-import { type SettleDeps, Settling, settle } from "../settle/settle.js";
+import { deadLetter, type SettleDeps, Settling } from "../settle/settle.js";
 import type { WebhookOutcome } from "./outcome.js";
 
 /**
@@ -15,10 +15,11 @@ export async function settleWebhook(
   work: WorkMessage,
   signal: AbortSignal,
 ): Promise<void> {
-  if (outcome.kind === "dead") return settle(deps, outcome, work, signal);
   const s = new Settling(deps, work, signal);
+  // An unreadable message has no webhook to name: its line names the message id, as a delivery's does.
+  if (outcome.kind === "dead") return deadLetter(s, outcome, outcome.message && idsOf(outcome.message));
   const { message } = outcome;
-  const ids = { webhook: message.id, subscription: message.subscription_id, otp: message.otp_id, type: message.type };
+  const ids = idsOf(message);
   switch (outcome.kind) {
     case "delivered":
       s.count("delivered");
@@ -41,17 +42,30 @@ export async function settleWebhook(
       );
       return;
     case "deferred": {
-      // Untried: the attempt number, and the last attempt's error if there was one, stay as they were.
+      // Untried: the attempt number, and the last attempt's error if there was one, stay as they were;
+      // the deferrals in a row are counted, for the next one's longer wait.
       const lastError = work.headers[H.lastError];
       await s.toDelayQueue("put the webhook back", outcome.delayMs, messageIdOf(s, outcome.message), {
         [H.attempt]: outcome.attempt,
+        [H.deferrals]: outcome.deferrals,
         ...(lastError === undefined ? {} : { [H.lastError]: lastError }),
       });
       s.count("deferred");
-      s.log.debug({ ...ids, attempt: outcome.attempt }, "webhook deferred: its subscription's slots are taken");
+      s.log.debug(
+        { ...ids, attempt: outcome.attempt, deferrals: outcome.deferrals, retryInMs: outcome.delayMs },
+        "webhook deferred: its subscription's slots are taken",
+      );
     }
   }
 }
+
+/** What every line about a webhook names (docs/webhooks.md, "Delivery"): never its URL or payload. */
+const idsOf = (message: WebhookMessage) => ({
+  webhook: message.id,
+  subscription: message.subscription_id,
+  otp: message.otp_id,
+  type: message.type,
+});
 
 /** The copy keeps the message id the relay gave it (the outbox row's), else the webhook's own. */
 const messageIdOf = (s: Settling, message: WebhookMessage) => s.message.messageId ?? message.id;

@@ -3,7 +3,8 @@
  * `perSubscription` (docs/webhooks.md, "Its own queue"): a receiver that answers slowly, or not
  * at all until the timeout, then holds that many of the webhooks' prefetch slots, not all of
  * them, and the other subscriptions' webhooks go on beside it. A webhook that finds its
- * subscription's slots taken is put back after the shortest delay, its attempt not counted.
+ * subscription's slots taken is put back, its attempt not counted, after a delay that doubles with
+ * each time in a row (handle-webhook.ts).
  */
 export class SubscriptionSlots {
   readonly #busy = new Map<string, number>();
