@@ -4,6 +4,7 @@ import {
   type ManagedConnection,
   PublishFailedError,
   silentLog,
+  topology,
 } from "@otp/broker";
 import { type DeliveryEvent, WEBHOOK_ROUTE, type WebhookMessage } from "@otp/contracts";
 import { metricValue } from "@otp/testkit";
@@ -182,5 +183,43 @@ describe("dlq replay", () => {
     });
     await expect.poll(() => h.messageCount(h.t.deadQueue)).toBe(before - 1);
     expect(await h.messageCount(h.t.workQueue(WEBHOOK_ROUTE))).toBe(1);
+  });
+});
+
+describe("reading the dead-letter queue", () => {
+  it("leaves every letter in place however often it is listed or replayed by another id, even under a delivery limit", async () => {
+    // RabbitMQ 4 gives every quorum queue a delivery limit (20) and counts a letter handed back by
+    // a closed channel as delivered: with nowhere to dead-letter it, the queue drops it past the
+    // limit. A queue of its own with a limit of 2 shows that well before the twentieth run.
+    const t = topology(`${h.t.prefix}-limited`);
+    const amqp = await h.amqp();
+    const ch = await amqp.createConfirmChannel();
+    await ch.assertQueue(t.deadQueue, {
+      durable: true,
+      arguments: { "x-queue-type": "quorum", "x-delivery-limit": 2 },
+    });
+    const ids = ["limited-1", "limited-2", "limited-3"];
+    const headers = { "x-otp-dead-reason": "rejected", "x-otp-last-error": "HTTP 422" };
+    try {
+      for (const id of ids)
+        ch.sendToQueue(t.deadQueue, Buffer.from("{}"), { messageId: id, persistent: true, headers });
+      await ch.waitForConfirms();
+      const replay = {
+        connection: amqp,
+        publisher,
+        topology: t,
+        store: { reopen: async () => false, unreopen: async () => {} },
+      };
+      for (let run = 0; run < 4; run++) {
+        const listed = await listDeadLetters(amqp, t);
+        expect(listed.map((l) => l.id)).toEqual(ids);
+        expect(listed.map((l) => l.lastError)).toEqual(["HTTP 422", "HTTP 422", "HTTP 422"]);
+        expect((await replayDeadLetters(replay, { ids: ["not-there"] })).replayed).toEqual([]);
+      }
+      expect((await ch.checkQueue(t.deadQueue)).messageCount).toBe(3);
+    } finally {
+      await ch.deleteQueue(t.deadQueue);
+      await ch.close();
+    }
   });
 });

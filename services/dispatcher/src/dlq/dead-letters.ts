@@ -4,6 +4,7 @@ import type { ChannelModel, GetMessage } from "amqplib";
 import { carriedHeaders } from "../message/headers.js";
 import { REPLAYED_AT_HEADER } from "../webhooks/handle-webhook.js";
 import { type DeadLetter, type DescribedLetter, describe } from "./describe.js";
+import { giveBack } from "./give-back.js";
 
 export type { DeadLetter } from "./describe.js";
 
@@ -21,27 +22,35 @@ export interface Reopener {
   unreopen(otpId: string): Promise<void>;
 }
 
-/** Reads every message of the dead-letter queue (up to `limit`) without removing any. */
+/**
+ * Reads the messages of the dead-letter queue (up to `limit`) and leaves them there, as copies
+ * (giveBack): the letters in the queue when it starts, so its own copies are not read again.
+ */
 export async function listDeadLetters(connection: ChannelModel, t: Topology, limit = 10_000): Promise<DeadLetter[]> {
-  const ch = await connection.createChannel();
-  ch.on("error", () => {}); // a missing queue closes the channel; the get below reports it
+  const ch = await connection.createConfirmChannel();
+  ch.on("error", () => {}); // a missing queue closes the channel; the check below reports it
   try {
+    const count = await ch
+      .checkQueue(t.deadQueue)
+      .then((q) => q.messageCount)
+      .catch((error: { code?: number; fields?: { replyCode?: number } }) => {
+        // Nothing declared under this prefix yet: no dead letters either.
+        if (error.code === 404 || error.fields?.replyCode === 404) return 0;
+        throw error;
+      });
+    const read: GetMessage[] = [];
     const out: DeadLetter[] = [];
-    for (let i = 0; i < limit; i++) {
-      const message = await ch
-        .get(t.deadQueue, { noAck: false })
-        .catch((error: { code?: number; fields?: { replyCode?: number } }) => {
-          // Nothing declared under this prefix yet: no dead letters either.
-          if (error.code === 404 || error.fields?.replyCode === 404) return false as const;
-          throw error;
-        });
+    for (let i = 0; i < Math.min(count, limit); i++) {
+      const message = await ch.get(t.deadQueue, { noAck: false });
       if (message === false) break;
+      read.push(message);
       const { event: _event, webhook: _webhook, ...letter } = describe(message);
       out.push(letter);
     }
+    await giveBack(ch, t, read);
     return out;
   } finally {
-    // Closing the channel gives every message back to the queue.
+    // Anything not given back (a failure on the way) goes back to the queue as the channel closes.
     await ch.close().catch(() => {});
   }
 }
@@ -78,8 +87,9 @@ export async function replayDeadLetters(
 ): Promise<ReplayResult> {
   const wanted = new Set(select.ids ?? []);
   const result: ReplayResult = { replayed: [], skipped: [], failed: [] };
-  // Messages got and not acked stay with this channel until it closes, then go back to the queue.
-  const ch = await deps.connection.createChannel();
+  // Messages got and not acked stay with this channel: those not replayed are given back as copies.
+  const ch = await deps.connection.createConfirmChannel();
+  const kept: GetMessage[] = [];
   ch.on("error", () => {}); // a missing queue closes the channel; the check reports it
   try {
     // The ready messages now: those got and not acked are never handed out again to this channel,
@@ -90,8 +100,12 @@ export async function replayDeadLetters(
       const message = await ch.get(deps.topology.deadQueue, { noAck: false });
       if (message === false) break;
       const letter = describe(message);
-      if (!select.all && !wanted.has(letter.id)) continue;
+      if (!select.all && !wanted.has(letter.id)) {
+        kept.push(message);
+        continue;
+      }
       if (replayed.has(letter.id)) {
+        kept.push(message);
         result.skipped.push({ id: letter.id, why: "replayed already in this run" });
         continue;
       }
@@ -100,13 +114,19 @@ export async function replayDeadLetters(
         ch.ack(message);
         replayed.add(letter.id);
         result.replayed.push(letter.id);
-      } else if ("skipped" in done) result.skipped.push({ id: letter.id, why: done.skipped });
-      else {
+      } else if ("skipped" in done) {
+        kept.push(message);
+        result.skipped.push({ id: letter.id, why: done.skipped });
+      } else {
         result.failed.push({ id: letter.id, why: done.failed });
         break;
       }
     }
-    if (result.failed.length === 0) reportMissing(wanted, result);
+    // After a failure the broker is likely unwell: what was read goes back as the channel closes.
+    if (result.failed.length === 0) {
+      reportMissing(wanted, result);
+      await giveBack(ch, deps.topology, kept);
+    }
     return result;
   } finally {
     await ch.close().catch(() => {});
