@@ -92,11 +92,16 @@ export async function assertTopology(
   channels: readonly DispatchRoute[] = DISPATCH_ROUTES,
 ): Promise<void> {
   await ch.assertExchange(t.exchange, "direct", { durable: true });
-  await ch.assertQueue(t.deadQueue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+  await assertDeadQueue(ch, t);
   for (const channel of channels) {
     await ch.assertQueue(t.workQueue(channel), workQueueOptions(t));
     await ch.bindQueue(t.workQueue(channel), t.exchange, channel);
   }
+}
+
+/** Declares the dead-letter queue (also to restore it when someone deleted it while the services ran). */
+export async function assertDeadQueue(ch: AmqpChannel, t: Topology): Promise<void> {
+  await ch.assertQueue(t.deadQueue, { durable: true, arguments: { "x-queue-type": "quorum" } });
 }
 
 /** Declares one delay queue. Delay queues are declared when first needed, not all up front. */

@@ -1,5 +1,12 @@
-import { assertDelayQueue, BrokerUnavailableError, type ManagedConnection, type Topology } from "@otp/broker";
+import {
+  assertDeadQueue,
+  assertDelayQueue,
+  BrokerUnavailableError,
+  type ManagedConnection,
+  type Topology,
+} from "@otp/broker";
 import type { DispatchRoute } from "@otp/contracts";
+import type { Channel as AmqpChannel } from "amqplib";
 
 /**
  * Declares delay queues on first use and remembers them: a retry is published to the default
@@ -34,14 +41,27 @@ export class DelayQueues {
     this.#declared.delete(this.#topology.delayQueue(channel, delayMs));
   }
 
-  async #declare(channel: DispatchRoute, delayMs: number): Promise<string> {
+  /**
+   * Declares the dead-letter queue again: a dead letter that came back unroutable found it deleted
+   * (an operator clearing it), and the topology is declared only on connecting, so without this
+   * every dead letter would hold its message until the next reconnection.
+   */
+  restoreDeadQueue(): Promise<void> {
+    return this.#onChannel((ch) => assertDeadQueue(ch, this.#topology));
+  }
+
+  #declare(channel: DispatchRoute, delayMs: number): Promise<string> {
+    return this.#onChannel((ch) => assertDelayQueue(ch, this.#topology, channel, delayMs));
+  }
+
+  async #onChannel<T>(declare: (ch: AmqpChannel) => Promise<T>): Promise<T> {
     const connection = this.#connection.connection;
     if (!connection) throw new BrokerUnavailableError("not connected to RabbitMQ");
     // A channel of its own: a failed declaration closes the channel it ran on.
     const ch = await connection.createChannel();
     ch.on("error", () => {});
     try {
-      return await assertDelayQueue(ch, this.#topology, channel, delayMs);
+      return await declare(ch);
     } finally {
       await ch.close().catch(() => {});
     }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { ConfirmPublisher, Log, Topology } from "@otp/broker";
+import { BrokerUnavailableError, type ConfirmPublisher, type Log, type Topology } from "@otp/broker";
 import type { DeliveryStatus } from "@otp/contracts";
 import { AbandonedError, holdUntilDone } from "../consume/hold.js";
 import type { Canceled, Dead, Delivered, Duplicate, Expired, Outcome, Retry } from "../decide/outcome.js";
@@ -108,9 +108,15 @@ export async function deadLetter(s: Settling, outcome: Dead, ids?: Record<string
     [H.deadAt]: new Date(deps.now()).toISOString(),
     ...(event ? { [H.otpId]: event.otp_id } : {}),
   });
-  await s.copy("publish to the dead-letter queue", () =>
-    deps.publisher.publish("", deps.topology.deadQueue, message.content, { messageId, headers }),
-  );
+  await s.copy("publish to the dead-letter queue", async () => {
+    try {
+      await deps.publisher.publish("", deps.topology.deadQueue, message.content, { messageId, headers });
+    } catch (publishError) {
+      // Unroutable when someone deleted the queue: declared again for the next try.
+      if (!(publishError instanceof BrokerUnavailableError)) await deps.delayQueues.restoreDeadQueue().catch(() => {});
+      throw publishError;
+    }
+  });
   if (event) {
     await s.record(event.otp_id, { status: "failed", attempted: outcome.attempted, error: `${reason}: ${error}` });
   }
