@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { RetryPolicy } from "../decide/retry-policy.js";
 import type { WorkMessage } from "../message/work-message.js";
 import type { AttemptResult } from "../transports/index.js";
-import { handleWebhook, REPLAYED_AT_HEADER, type WebhookHandlerDeps } from "./handle-webhook.js";
+import { FIRST_TRIED_HEADER, handleWebhook, REPLAYED_AT_HEADER, type WebhookHandlerDeps } from "./handle-webhook.js";
 import { createWebhookSender, REFUSED_ADDRESS, type WebhookRequest } from "./sender.js";
 import { SubscriptionSlots } from "./slots.js";
 
@@ -85,9 +85,29 @@ describe("handleWebhook", () => {
 
   it("a replay starts the window again", async () => {
     const { d } = deps(EVENT_AT + 60 * MINUTE, failing);
-    const replayed = work({ [REPLAYED_AT_HEADER]: EVENT_AT + 59 * MINUTE });
+    const replayed = work({ [REPLAYED_AT_HEADER]: EVENT_AT + 59 * MINUTE, [FIRST_TRIED_HEADER]: EVENT_AT });
     expect(await handleWebhook(d, replayed, signal)).toMatchObject({ kind: "retry" });
-    expect(await handleWebhook(d, work(), signal)).toMatchObject({ kind: "dead", reason: "exhausted" });
+    const retried = work({ "x-otp-attempt": 2, [FIRST_TRIED_HEADER]: EVENT_AT });
+    expect(await handleWebhook(d, retried, signal)).toMatchObject({ kind: "dead", reason: "exhausted" });
+  });
+
+  it("an event first tried late (after an outage) gets its whole window from that first attempt", async () => {
+    // The event is an hour old, past its 10 minutes, when the dispatcher first gets to it.
+    const first = deps(EVENT_AT + 60 * MINUTE, { ...failing, status: 429, retryAfterMs: 4_000 });
+    expect(await handleWebhook(first.d, work(), signal)).toMatchObject({
+      kind: "retry",
+      delayMs: 4_000,
+      firstTriedAt: EVENT_AT + 60 * MINUTE,
+    });
+    // Its retries run from then, until that window ends too.
+    const retried = work({ "x-otp-attempt": 2, [FIRST_TRIED_HEADER]: EVENT_AT + 60 * MINUTE });
+    expect(await handleWebhook(deps(EVENT_AT + 65 * MINUTE, failing).d, retried, signal)).toMatchObject({
+      kind: "retry",
+    });
+    expect(await handleWebhook(deps(EVENT_AT + 70 * MINUTE, failing).d, retried, signal)).toMatchObject({
+      kind: "dead",
+      reason: "exhausted",
+    });
   });
 
   it("drops a webhook whose subscription is gone, without sending", async () => {

@@ -18,6 +18,13 @@ import type { Subscription } from "./subscriptions.js";
 export const REPLAYED_AT_HEADER = "x-webhook-replayed-at";
 
 /**
+ * On a webhook's retries (carried, like REPLAYED_AT_HEADER): when its first attempt was made. Its
+ * retry window runs from then when that is later than its event, so that events sent late (after
+ * an outage of the relay or the dispatchers) get their whole window, `Retry-After` included.
+ */
+export const FIRST_TRIED_HEADER = "x-webhook-first-tried-at";
+
+/**
  * The wait of a webhook put back untried doubles with each deferral in a row up to this step
  * (nominally 1 s · 2^5 = 32 s with the production tiers): a webhook waiting behind a slow receiver
  * then costs the broker about two writes a minute rather than sixty, and still comes back for a
@@ -81,6 +88,7 @@ export async function handleWebhook(
     const delayMs = deps.policy.jitteredTier(Math.min(deferrals, MAX_DEFERRAL_STEP));
     return { kind: "deferred", message, attempt, deferrals, delayMs };
   }
+  const triedAt = deps.now();
   let result: AttemptResult;
   try {
     result = await attemptOnce(deps, { url, signer }, parsed, signal);
@@ -89,18 +97,27 @@ export async function handleWebhook(
   }
   if (result.ok) return { kind: "delivered", message, attempt };
   if (!result.transient) return dead("rejected", result.error, true);
-  const windowEnd = windowStart(parsed, work.headers) + deps.maxAgeMs;
+  const firstTriedAt = firstTried(work.headers, attempt, triedAt);
+  const windowEnd = windowStart(parsed, work.headers, firstTriedAt) + deps.maxAgeMs;
   const decision = deps.policy.decide(attempt, deps.now(), windowEnd, result.retryAfterMs);
   if (decision.kind === "retry")
-    return { kind: "retry", message, attempt, delayMs: decision.delayMs, error: result.error };
+    return { kind: "retry", message, attempt, delayMs: decision.delayMs, error: result.error, firstTriedAt };
   return dead("exhausted", `${result.error} (retried for OTP_WEBHOOK_MAX_AGE)`, true);
 }
 
-/** When the retry window began: the event's time, or a later replay's. */
-function windowStart({ message }: ParsedWebhook, headers: Headers): number {
-  const event = Date.parse(message.payload.timestamp);
+/** When the first attempt was made: this one's time on attempt 1; unknown on a retry without the header. */
+function firstTried(headers: Headers, attempt: number, now: number): number | undefined {
+  const carried = Number(headers[FIRST_TRIED_HEADER]);
+  if (Number.isFinite(carried) && carried > 0) return carried;
+  // A retry made by a version before the header: its window runs from its event, as it did then.
+  return attempt === 1 ? now : undefined;
+}
+
+/** When the retry window began: the latest of the event's time, a replay's, and the first attempt's. */
+function windowStart({ message }: ParsedWebhook, headers: Headers, firstTriedAt: number | undefined): number {
   const replayed = Number(headers[REPLAYED_AT_HEADER]);
-  return Number.isFinite(replayed) && replayed > event ? replayed : event;
+  const times = [Date.parse(message.payload.timestamp), replayed, firstTriedAt ?? Number.NaN];
+  return Math.max(...times.filter(Number.isFinite));
 }
 
 /** One signed POST, timed: the `webhook-id` is the message's, the timestamp now. */

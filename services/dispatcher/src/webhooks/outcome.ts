@@ -14,6 +14,8 @@ export type WebhookOutcome =
       readonly attempt: number;
       readonly delayMs: number;
       readonly error: string;
+      /** When its first attempt was made (ms; unknown on an older version's retry): FIRST_TRIED_HEADER. */
+      readonly firstTriedAt: number | undefined;
     }
   /**
    * Not tried: its subscription's slots were all taken (slots.ts). The same message, the same

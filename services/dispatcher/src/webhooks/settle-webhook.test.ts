@@ -11,7 +11,7 @@ import type { DelayQueues } from "../settle/delay-queues.js";
 import type { SettleDeps } from "../settle/settle.js";
 import type { StatusStore } from "../status/status-store.js";
 import type { AttemptResult } from "../transports/index.js";
-import { handleWebhook, type WebhookHandlerDeps } from "./handle-webhook.js";
+import { FIRST_TRIED_HEADER, handleWebhook, type WebhookHandlerDeps } from "./handle-webhook.js";
 import { REFUSED_ADDRESS } from "./sender.js";
 import { settleWebhook } from "./settle-webhook.js";
 import { SubscriptionSlots } from "./slots.js";
@@ -146,5 +146,24 @@ describe("a dead-lettered webhook's log line", () => {
     expect(line).not.toHaveProperty("event"); // the outbox row's id, which no receiver knows
     // Nothing of the receiver's URL or the payload.
     expect(JSON.stringify(lines)).not.toMatch(/hooks\.example|7701/);
+  });
+});
+
+describe("a webhook's retry window", () => {
+  it("runs from its first attempt: the retry copy carries when that was, through deferrals and retries", async () => {
+    const { run, slots } = webhookPath({
+      tiersMs: [1_000],
+      answer: { ok: false, transient: true, error: "HTTP 503" },
+    });
+    const before = Date.now();
+    const retry = await run(work());
+    const firstTried = Number(retry?.headers[FIRST_TRIED_HEADER]);
+    expect(firstTried).toBeGreaterThanOrEqual(before);
+    // Put back untried (its slot taken), and tried and failed again: still the first attempt's time.
+    slots.tryTake(message.subscription_id);
+    const deferred = await run(work(retry?.headers));
+    expect(deferred?.headers[FIRST_TRIED_HEADER]).toBe(firstTried);
+    slots.give(message.subscription_id);
+    expect((await run(work(deferred?.headers)))?.headers[FIRST_TRIED_HEADER]).toBe(firstTried);
   });
 });

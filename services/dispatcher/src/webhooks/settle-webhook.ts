@@ -2,6 +2,7 @@ import { WEBHOOK_ROUTE, type WebhookMessage } from "@otp/contracts";
 import { H } from "../message/headers.js";
 import type { WorkMessage } from "../message/work-message.js";
 import { deadLetter, type SettleDeps, Settling } from "../settle/settle.js";
+import { FIRST_TRIED_HEADER } from "./handle-webhook.js";
 import type { WebhookOutcome } from "./outcome.js";
 
 /**
@@ -33,6 +34,7 @@ export async function settleWebhook(
       await s.toDelayQueue("publish the webhook's retry", outcome.delayMs, messageIdOf(s, outcome.message), {
         [H.attempt]: outcome.attempt + 1,
         [H.lastError]: outcome.error,
+        ...(outcome.firstTriedAt === undefined ? {} : { [FIRST_TRIED_HEADER]: outcome.firstTriedAt }),
       });
       s.deps.metrics.retries.inc({ channel: WEBHOOK_ROUTE });
       s.count("retry");
