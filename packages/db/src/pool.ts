@@ -17,10 +17,43 @@ export interface PoolOptions {
   /** Overrides the configured host; the migrator uses PG_REAL_HOST. */
   readonly host?: string;
   readonly max?: number;
+  /** A query unanswered this long fails with a QueryTimeoutError (default QUERY_TIMEOUT_MS). */
+  readonly queryTimeoutMs?: number;
+}
+
+/**
+ * How long a query may go unanswered. A server that died, or a network that drops packets without
+ * a reset, never answers, and the socket only gives up once the kernel's retransmissions do (about
+ * 15 minutes on Linux): until then an API request hangs and a dispatcher holds its messages
+ * (docs/delivery.md, "The guarantee: at least once"). The bound is generous because the API shares
+ * this pool: its longest statements — a retention batch (docs/performance.md, "Retention under
+ * load"), a `/stats` window (docs/statistics.md, "Cost") — take tens of milliseconds on the sizes
+ * measured, and a large window on a busy service may take seconds. Migrations run on a client of
+ * their own (migrate.ts), without this bound: they wait for another replica's migration lock.
+ */
+export const QUERY_TIMEOUT_MS = 60_000;
+
+/**
+ * How long a pooled connection idles before TCP keepalive probes start: they keep it known to NATs
+ * and firewalls that silently forget idle flows, and find a peer that is gone while it idles rather
+ * than on its next query.
+ */
+const KEEPALIVE_IDLE_MS = 10_000;
+
+/**
+ * A query that got no answer within the pool's query timeout; its connection is closed. Its code
+ * is the one a socket reports when its peer stopped answering, which callers already take for
+ * "PostgreSQL unavailable" (services/api/src/db/unavailable.ts): the API answers 503 and tries no
+ * ROLLBACK on that connection; the dispatcher holds the message and tries the step again.
+ */
+export class QueryTimeoutError extends Error {
+  override readonly name = "QueryTimeoutError";
+  readonly code = "ETIMEDOUT";
 }
 
 /** A pool to `PG_HOST` (which may be a pooler such as PgBouncer). */
 export function createPool(config: PgConfig, options: PoolOptions): pg.Pool {
+  const queryTimeoutMs = options.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
   const pool = new pg.Pool({
     host: options.host ?? config.host,
     port: config.port,
@@ -31,10 +64,47 @@ export function createPool(config: PgConfig, options: PoolOptions): pg.Pool {
     application_name: options.applicationName,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
+    query_timeout: queryTimeoutMs,
     keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
   });
   pool.on("error", options.onError);
+  pool.on("connect", (client) => endOnReadTimeout(client, queryTimeoutMs));
   return pool;
+}
+
+type AnyQuery = (this: pg.ClientBase, ...args: unknown[]) => unknown;
+type QueryCallback = (error: unknown, result?: unknown) => void;
+
+/**
+ * What happens when node-postgres's read timeout (`query_timeout`) fires on one of this pool's
+ * clients. node-postgres rejects the query with a plain "Query read timeout" but leaves it on the
+ * connection, where every later query of that client would queue behind it: so the client is ended
+ * at once (its socket destroyed; a pool drops an ended client when it comes back), and the query
+ * rejects with a QueryTimeoutError. Whichever way the query was made: with a callback (as the
+ * pool's own `query` does) or for a promise (drizzle, transactions). Submittables (cursors) are
+ * left alone; none is used here.
+ */
+function endOnReadTimeout(client: pg.PoolClient, timeoutMs: number): void {
+  const query = client.query as unknown as AnyQuery;
+  const relabel = (error: unknown): unknown => {
+    if (!(error instanceof Error) || error.message !== "Query read timeout") return error;
+    client.end().catch(() => {});
+    return new QueryTimeoutError(`PostgreSQL did not answer within ${timeoutMs} ms`, { cause: error });
+  };
+  const bounded: AnyQuery = function (this: pg.ClientBase, ...args) {
+    if (typeof (args[0] as { submit?: unknown } | null)?.submit === "function") return query.apply(this, args);
+    const at = typeof args[1] === "function" ? 1 : typeof args[2] === "function" ? 2 : -1;
+    if (at === -1) {
+      return (query.apply(this, args) as Promise<unknown>).catch((error: unknown) => {
+        throw relabel(error);
+      });
+    }
+    const callback = args[at] as QueryCallback;
+    args[at] = ((error, result) => callback(error ? relabel(error) : error, result)) satisfies QueryCallback;
+    return query.apply(this, args);
+  };
+  client.query = bounded as unknown as typeof client.query;
 }
 
 export type Database = NodePgDatabase<Record<string, never>>;

@@ -18,6 +18,12 @@ export class AbandonedError extends Error {
  * works or `signal` aborts. The message stays unacked meanwhile and holds one prefetch slot, so a
  * database or broker outage slows consumption down to nothing instead of spinning or dropping:
  * no nack (which would drop or dead-letter it), no immediate requeue (which would spin).
+ *
+ * It tries again once a step has failed, never while it hangs: each step bounds its own wait, so
+ * that a dependency that stops answering without a word becomes a failure here — a query by the
+ * pool's query timeout (packages/db/src/pool.ts), a status read or write sooner by its batch's
+ * (status/batcher.ts), a publish by its confirm timeout. Racing a step against a timer here
+ * instead would start a second one while the first may still land.
  */
 export async function holdUntilDone<T>(
   what: string,

@@ -6,6 +6,22 @@ interface Pending<K, I, O> {
 }
 
 /**
+ * How long a batch may go unanswered before its callers are told it failed and its slot is freed.
+ * A batch's statement (a few hundred rows by primary key) takes milliseconds; one still unanswered
+ * after this long is stuck on a connection that will not answer (a server or network gone without
+ * a reset). Without a bound, two such batches would hold both slots, and every delivery of every
+ * channel would wait behind them for as long as the socket takes to give up. Shorter than the
+ * pool's query timeout (packages/db/src/pool.ts), so that a delivery's status step is retried
+ * (holdUntilDone), on another connection, well before that timeout frees the stuck one.
+ */
+export const BATCH_TIMEOUT_MS = 10_000;
+
+/** A batch that got no answer within the batcher's timeout: its calls may be made again. */
+export class BatchTimeoutError extends Error {
+  override readonly name = "BatchTimeoutError";
+}
+
+/**
  * Gathers calls into batches: one query for a hundred OTPs costs about what one query for one
  * costs, and a round trip per message would make PostgreSQL (and the system calls of talking to
  * it) the ceiling of delivery throughput.
@@ -17,19 +33,30 @@ interface Pending<K, I, O> {
  *
  * A key appears at most once per batch (a second call with the same key goes to another batch), so
  * a batch's statement never touches one row twice.
+ *
+ * A batch unanswered after `timeoutMs` fails its calls with a BatchTimeoutError and frees its slot;
+ * its statement may still complete later, unheeded, so the statements must be safe to repeat (the
+ * status store's are: docs/delivery.md, "Delivery status").
  */
 export class Batcher<K, I, O> {
   readonly #run: (items: readonly { key: K; input: I }[]) => Promise<Map<K, O>>;
   readonly #maxBatch: number;
   readonly #maxInFlight: number;
+  readonly #timeoutMs: number;
   #queue: Pending<K, I, O>[] = [];
   #scheduled = false;
   #inFlight = 0;
 
-  constructor(run: (items: readonly { key: K; input: I }[]) => Promise<Map<K, O>>, maxBatch = 500, maxInFlight = 2) {
+  constructor(
+    run: (items: readonly { key: K; input: I }[]) => Promise<Map<K, O>>,
+    maxBatch = 500,
+    maxInFlight = 2,
+    timeoutMs = BATCH_TIMEOUT_MS,
+  ) {
     this.#run = run;
     this.#maxBatch = maxBatch;
     this.#maxInFlight = maxInFlight;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** Resolves with this key's result (undefined when the batch returned none for it). */
@@ -61,21 +88,37 @@ export class Batcher<K, I, O> {
         } else rest.push(item);
       }
       this.#queue = rest;
-      this.#inFlight++;
-      // Two batches may run at once: two statements on one row are serialized by its row lock.
-      this.#run(batch.map(({ key, input }) => ({ key, input })))
-        .then(
-          (results) => {
-            for (const item of batch) item.resolve(results.get(item.key));
-          },
-          (error) => {
-            for (const item of batch) item.reject(error);
-          },
-        )
-        .finally(() => {
-          this.#inFlight--;
-          this.#schedule();
-        });
+      this.#send(batch);
     }
+  }
+
+  /** Runs one batch in a slot, freed when the batch settles or times out, whichever comes first. */
+  #send(batch: Pending<K, I, O>[]): void {
+    this.#inFlight++;
+    let open = true;
+    const close = (): boolean => {
+      if (!open) return false;
+      open = false;
+      clearTimeout(timer);
+      this.#inFlight--;
+      this.#schedule();
+      return true;
+    };
+    const timer = setTimeout(() => {
+      if (!close()) return;
+      const error = new BatchTimeoutError(`no answer within ${this.#timeoutMs} ms`);
+      for (const item of batch) item.reject(error);
+    }, this.#timeoutMs);
+    timer.unref(); // a stuck batch alone must not keep a stopping process alive
+    // Two batches may run at once (more statements, when one timed out and still runs): two
+    // statements on one row are serialized by its row lock.
+    this.#run(batch.map(({ key, input }) => ({ key, input }))).then(
+      (results) => {
+        if (close()) for (const item of batch) item.resolve(results.get(item.key));
+      },
+      (error) => {
+        if (close()) for (const item of batch) item.reject(error);
+      },
+    );
   }
 }
