@@ -59,6 +59,10 @@ export function checkAnswer({ outcome, retryAfterSeconds = 1 }: CheckResult) {
   return { status: false, status_code: "check_throttled", message };
 }
 
+/** A create's failures: bad input, the limits, and a test target whose code cannot be read (409). */
+const createErrors = (channel: Channel) =>
+  errors("validation", "bad_request", "payload_too_large", "ip_limit", CHANNEL_INFO[channel].limitCode, "conflict");
+
 /** `POST /{channel}` (create) and `GET /{channel}/check` for the four channels. */
 export function otpRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext): void {
   const { config } = ctx.deps;
@@ -96,14 +100,7 @@ function createOtpRoute(
       params: { schema, in: "body" },
       responses: {
         200: json(CreatedResponse, "Accepted; `content.id` identifies the OTP for `GET /otp/{id}`."),
-        ...errors(
-          "validation",
-          "bad_request",
-          "payload_too_large",
-          "ip_limit",
-          CHANNEL_INFO[channel].limitCode,
-          "conflict",
-        ),
+        ...createErrors(channel),
       },
     },
     async (c, input) => {

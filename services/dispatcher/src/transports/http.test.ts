@@ -11,12 +11,12 @@ const answer = (status: number, bodyStart = "", retryAfter: string | null = null
 });
 
 describe("classifying a provider's answer", () => {
-  it("2xx delivered; 408, 429, 5xx transient; other 4xx and 3xx permanent", () => {
+  it("2xx delivered; 408, 409, 425, 429, 5xx transient; other 4xx and 3xx permanent", () => {
     expect(classifyAnswer(answer(200), keep)).toEqual({ ok: true, status: 200 });
     expect(classifyAnswer(answer(204), keep).ok).toBe(true);
-    for (const s of [408, 429, 500, 502, 503, 504])
+    for (const s of [408, 409, 425, 429, 500, 502, 503, 504])
       expect(classifyAnswer(answer(s), keep)).toMatchObject({ ok: false, transient: true });
-    for (const s of [301, 400, 401, 403, 404, 409, 422])
+    for (const s of [301, 400, 401, 403, 404, 410, 422])
       expect(classifyAnswer(answer(s), keep)).toMatchObject({ ok: false, transient: false });
   });
 

@@ -140,9 +140,18 @@ function readAnswer(res: http.IncomingMessage, finish: (error: Error | undefined
   res.on("error", (error) => finish(error));
 }
 
-/** Network errors, timeouts, 408, 429 and 5xx are worth another try; other non-2xx are not. */
+/**
+ * 4xx answers that mean "not now" rather than "never": 408 Request Timeout, 429 Too Many Requests,
+ * and the two a provider that honours Idempotency-Key gives a repeat of a request it is still
+ * working on — 409 Conflict ("the original is in progress") and 425 Too Early. A repeat follows an
+ * attempt of ours that timed out or whose dispatcher died after the provider got it: taken as
+ * final, it would record `failed` a code that the original request is delivering.
+ */
+const TRANSIENT_4XX = new Set([408, 409, 425, 429]);
+
+/** Network errors, timeouts, TRANSIENT_4XX and 5xx are worth another try; other non-2xx are not. */
 export function isTransientStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
+  return status >= 500 || TRANSIENT_4XX.has(status);
 }
 
 /** Retry-After as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */

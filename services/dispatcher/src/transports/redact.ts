@@ -13,7 +13,7 @@ const MASK = "***";
  */
 const MIN_TAIL = 8;
 
-/** What a provider's error body might echo, from the sent call: the code, the texts, the target. */
+/** What a provider's error body might echo, from the sent call: the code, the texts, the target, the secrets. */
 export interface Echoable {
   readonly channel: Channel;
   readonly target: string;
@@ -29,7 +29,9 @@ export interface Echoable {
  *   and the start of one that the kept body ends with;
  * - the target in every form: a phone's national digits with or without the country code, `+`
  *   and separators (so the country code at most stays); the chat id; the email, escaped and
- *   URL-encoded too.
+ *   URL-encoded too;
+ * - the secrets the call carries (secretsOf), in the same forms and URL-encoded: a Queue service
+ *   that refuses a task may echo it, and the task's body holds them.
  * Longest first, since a text holds the code it carries. Built on demand: only failed attempts
  * need it.
  */
@@ -48,6 +50,11 @@ function compile({ channel, target, call, content }: Echoable): Redactor {
   };
   addLiteral(content.password);
   for (const value of Object.values(call.json)) if (typeof value === "string" && value.length >= 4) addLiteral(value);
+  for (const secret of secretsOf(call)) {
+    if (secret.length < MIN_SECRET) continue;
+    addLiteral(secret);
+    literals.add(encodeURIComponent(secret));
+  }
   if (channel === "email") {
     addLiteral(target);
     literals.add(encodeURIComponent(target));
@@ -62,6 +69,43 @@ function compile({ channel, target, call, content }: Echoable): Redactor {
     }
     return targetPattern ? out.replace(targetPattern, MASK) : out;
   };
+}
+
+/**
+ * A secret shorter than this is left in the text: it would mask every such run of letters (a token
+ * "t" every t), and it protects nothing anyway.
+ */
+const MIN_SECRET = 4;
+
+/**
+ * The secrets a call carries: its header values (telegram's X-Auth-Token, OTP_TELEGRAM_APP_TOKEN,
+ * which queue mode puts in the task's body and direct mode sends as a header), and the password
+ * of its URL (a provider URL with credentials: in the task's body too, or sent as a Basic
+ * authorization, so that form as well).
+ */
+function secretsOf(call: ProviderCall): string[] {
+  const secrets = Object.values(call.headers ?? {});
+  let url: URL;
+  try {
+    url = new URL(call.url);
+  } catch {
+    return secrets;
+  }
+  if (url.password) {
+    const password = decoded(url.password);
+    const basic = Buffer.from(`${decoded(url.username)}:${password}`).toString("base64");
+    secrets.push(url.password, password, basic);
+  }
+  return secrets;
+}
+
+/** A URL part decoded as http.ts sends it; as written when it is not valid percent-encoding. */
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 /** The pattern of a phone or chat id target in a text; an email is cut as a literal. */
