@@ -151,6 +151,14 @@ describe("password", () => {
     );
   });
 
+  it("rejects invisible formatting characters: a code of a zero-width space alone, a direction override", () => {
+    for (const code of ["\u200b", "12\u200b34", "\u202e4321", "12\u2066"]) {
+      expect(parse(required(password()), code, "password")).toBe(
+        'error: "password" must not contain invisible formatting characters (zero-width spaces, direction marks)',
+      );
+    }
+  });
+
   it("refuses a number it could not keep digit for digit, rather than storing another code", () => {
     // What JSON.parse makes of 12345678901234567890: a number that is no longer those digits.
     for (const value of [JSON.parse("12345678901234567890"), 1.1, 1e21, Number.NaN, Number.POSITIVE_INFINITY]) {

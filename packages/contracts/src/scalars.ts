@@ -114,9 +114,17 @@ export function password(name = "password") {
       .string({ error: errorFor(name, "must be a string") })
       .max(MAX_PASSWORD_LENGTH, { error: `"${name}" must be at most ${MAX_PASSWORD_LENGTH} characters` })
       // It replaces {password} in an email's subject too, where a line break would start a header.
-      .refine((v) => !hasControlCharacter(v), { error: `"${name}" must not contain control characters` }),
+      .refine((v) => !hasControlCharacter(v), { error: `"${name}" must not contain control characters` })
+      // Invisible: a code of a zero-width space alone, or a direction mark that makes the text the
+      // code is put in read otherwise on the user's screen.
+      .refine((v) => !FORMAT_CHARACTER.test(v), {
+        error: `"${name}" must not contain invisible formatting characters (zero-width spaces, direction marks)`,
+      }),
   );
 }
+
+/** Unicode's format characters (category Cf): zero-width spaces and joiners, bidi marks and overrides. */
+const FORMAT_CHARACTER = /\p{Cf}/u;
 
 /** Email addresses: trimmed, lower-cased, validated. */
 export function email(name = "email") {
