@@ -86,13 +86,16 @@ type QueryCallback = (error: unknown, result?: unknown) => void;
  * left alone; none is used here.
  */
 function endOnReadTimeout(client: pg.PoolClient, timeoutMs: number): void {
-  const query = client.query as unknown as AnyQuery;
+  // The class's method, looked up at each call (not captured now): what wraps it later (a test's
+  // count of round trips) still sees every query.
+  const prototype = Object.getPrototypeOf(client) as { query: AnyQuery };
   const relabel = (error: unknown): unknown => {
     if (!(error instanceof Error) || error.message !== "Query read timeout") return error;
     client.end().catch(() => {});
     return new QueryTimeoutError(`PostgreSQL did not answer within ${timeoutMs} ms`, { cause: error });
   };
   const bounded: AnyQuery = function (this: pg.ClientBase, ...args) {
+    const query = prototype.query;
     if (typeof (args[0] as { submit?: unknown } | null)?.submit === "function") return query.apply(this, args);
     const at = typeof args[1] === "function" ? 1 : typeof args[2] === "function" ? 2 : -1;
     if (at === -1) {
