@@ -11,3 +11,15 @@ export function hasControlCharacter(value: string, allowed: ReadonlySet<number> 
   }
   return false;
 }
+
+/** Unicode's format characters (category Cf): zero-width spaces and joiners, bidi marks and overrides. */
+const FORMAT_CHARACTER = /\p{Cf}/u;
+
+/**
+ * Whether `value` holds an invisible format character: what a code must not contain, since a code
+ * of a zero-width space alone shows nothing, and a direction mark or override makes the text the
+ * code is put in read otherwise on the user's screen.
+ */
+export function hasFormatCharacter(value: string): boolean {
+  return FORMAT_CHARACTER.test(value);
+}

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hasControlCharacter } from "./control-characters.js";
+import { hasControlCharacter, hasFormatCharacter } from "./control-characters.js";
 import { canonicalIp, MAX_IP_LENGTH } from "./ip.js";
 import { type PhoneRules, phoneReader } from "./phone.js";
 
@@ -115,16 +115,9 @@ export function password(name = "password") {
       .max(MAX_PASSWORD_LENGTH, { error: `"${name}" must be at most ${MAX_PASSWORD_LENGTH} characters` })
       // It replaces {password} in an email's subject too, where a line break would start a header.
       .refine((v) => !hasControlCharacter(v), { error: `"${name}" must not contain control characters` })
-      // Invisible: a code of a zero-width space alone, or a direction mark that makes the text the
-      // code is put in read otherwise on the user's screen.
-      .refine((v) => !FORMAT_CHARACTER.test(v), {
-        error: `"${name}" must not contain invisible formatting characters (zero-width spaces, direction marks)`,
-      }),
+      .refine((v) => !hasFormatCharacter(v), { error: `"${name}" must not contain invisible characters` }),
   );
 }
-
-/** Unicode's format characters (category Cf): zero-width spaces and joiners, bidi marks and overrides. */
-const FORMAT_CHARACTER = /\p{Cf}/u;
 
 /** Email addresses: trimmed, lower-cased, validated. */
 export function email(name = "email") {
