@@ -70,6 +70,17 @@ export const WebhookCreateRequest = z.object({
 });
 export type WebhookCreateRequest = z.output<typeof WebhookCreateRequest>;
 
+/**
+ * `PATCH /webhooks/{id}`: a new `url`, new `events`, or both, with the rules of a create. The id and
+ * the secret stay, so the receiver keeps verifying and the subscription's dead letters still replay.
+ */
+export const WebhookUpdateRequest = WebhookCreateRequest.pick({ url: true, events: true })
+  .partial()
+  .refine((update) => update.url !== undefined || update.events !== undefined, {
+    error: '"url" or "events" must be given (the secret cannot be changed: create a new subscription)',
+  });
+export type WebhookUpdateRequest = z.output<typeof WebhookUpdateRequest>;
+
 export const WebhookContent = z.object({
   id: z.uuid(),
   url: z.string(),
@@ -77,6 +88,13 @@ export const WebhookContent = z.object({
   /** `api` (POST /webhooks) or `env` (OTP_WEBHOOK_URL). */
   source: z.enum(["api", "env"]),
   created_at: z.iso.datetime(),
+  unreadable: z
+    .literal(true)
+    .optional()
+    .describe(
+      "In GET /webhooks: its secret was sealed under another OTP_SECRET and cannot be opened, so its webhooks are " +
+        "dead-lettered `unsealable`; create the subscription again (a new secret for the receiver) and delete this one.",
+    ),
 });
 export type WebhookContent = z.infer<typeof WebhookContent>;
 
@@ -87,4 +105,6 @@ export const WebhookCreatedResponse = contentResponse(WebhookContent.extend({ se
 export const WebhookListResponse = contentResponse(z.object({ webhooks: z.array(WebhookContent) })).meta({
   id: "WebhookListResponse",
 });
+/** The answer of `PATCH /webhooks/{id}`: the subscription as `GET /webhooks` lists it. */
+export const WebhookResponse = contentResponse(WebhookContent).meta({ id: "WebhookResponse" });
 export const WebhookIdParam = z.object({ id: z.uuid({ error: '"id" must be a UUID' }) });

@@ -1,13 +1,17 @@
 import { randomUUID } from "node:crypto";
 import {
   type Config,
+  createSigner,
+  decrypt,
   encrypt,
+  type Keyring,
   MAX_WEBHOOKS,
   newWebhookSecret,
   type WebhookContent,
   type WebhookCreateRequest,
+  type WebhookUpdateRequest,
 } from "@otp/contracts";
-import type { WebhookRow } from "@otp/db";
+import type { WebhookListRow, WebhookRow } from "@otp/db";
 import { withTransaction } from "../../db/transaction.js";
 import type { DomainDeps } from "../deps.js";
 import { webhookUrlRefusal } from "./url-check.js";
@@ -27,6 +31,13 @@ export type CreateResult =
 
 export type RemoveResult = "deleted" | "not_found" | "configured";
 
+/** The subscription changed, why the change was refused (a 400), or why there was none to change. */
+export type UpdateResult =
+  | { readonly outcome: "updated"; readonly webhook: WebhookContent }
+  | { readonly outcome: "refused"; readonly problem: string }
+  | { readonly outcome: "not_found" }
+  | { readonly outcome: "configured" };
+
 const contentOf = (row: WebhookRow): WebhookContent => ({
   id: row.id,
   url: row.url,
@@ -35,13 +46,32 @@ const contentOf = (row: WebhookRow): WebhookContent => ({
   created_at: row.created_at.toISOString(),
 });
 
+const refusalOf = async (url: string, settings: Config["webhooks"]): Promise<string | undefined> => {
+  const refusal = await webhookUrlRefusal(url, settings.allowPrivate);
+  return refusal && `"url" ${refusal} (allowed with OTP_WEBHOOK_ALLOW_PRIVATE=true)`;
+};
+
+/**
+ * Whether this process can open a subscription's secret as the dispatcher does before it signs
+ * (services/dispatcher/src/webhooks/subscriptions.ts): one sealed under another OTP_SECRET cannot,
+ * and its webhooks are dead-lettered `unsealable` (docs/lifecycle.md, "Webhook subscriptions").
+ */
+function opens(keys: Keyring, row: WebhookListRow): boolean {
+  try {
+    createSigner(decrypt(keys, row.secret_cipher, row.id));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Webhook subscriptions (docs/lifecycle.md, "Webhook subscriptions"): secrets sealed with the keyring, bound to the row's id. */
 export function createWebhookStore(deps: StoreDeps, settings: Config["webhooks"]) {
   const { webhook } = deps.sql;
   return {
     async create(request: WebhookCreateRequest): Promise<CreateResult> {
-      const refusal = await webhookUrlRefusal(request.url, settings.allowPrivate);
-      if (refusal) return { ok: false, problem: `"url" ${refusal} (allowed with OTP_WEBHOOK_ALLOW_PRIVATE=true)` };
+      const refusal = await refusalOf(request.url, settings);
+      if (refusal) return { ok: false, problem: refusal };
       const id = randomUUID();
       const secret = request.secret ?? newWebhookSecret();
       const rows = await withTransaction(deps.pool, async (client) => {
@@ -61,9 +91,25 @@ export function createWebhookStore(deps: StoreDeps, settings: Config["webhooks"]
       return { ok: true, webhook: { ...contentOf(rows[0] as WebhookRow), secret } };
     },
 
+    /** Oldest first, each whose secret this process cannot open marked `unreadable`. */
     async list(): Promise<WebhookContent[]> {
-      const { rows } = await deps.pool.query<WebhookRow>(webhook.list({}));
-      return rows.map(contentOf);
+      const { rows } = await deps.pool.query<WebhookListRow>(webhook.list({}));
+      return rows.map((row) => (opens(deps.keys, row) ? contentOf(row) : { ...contentOf(row), unreadable: true }));
+    },
+
+    /**
+     * Changes the URL or the events of a subscription made through the API, checked as a create's;
+     * its id and secret stay, so its receiver and its dead letters keep working.
+     */
+    async update(id: string, request: WebhookUpdateRequest): Promise<UpdateResult> {
+      const refusal = request.url === undefined ? undefined : await refusalOf(request.url, settings);
+      if (refusal) return { outcome: "refused", problem: refusal };
+      const changes = { id, url: request.url ?? null, events: request.events ?? null };
+      const { rows } = await deps.pool.query<WebhookRow & { updated: boolean }>(webhook.update(changes));
+      const row = rows[0];
+      if (!row) return { outcome: "not_found" };
+      if (!row.updated) return { outcome: "configured" };
+      return { outcome: "updated", webhook: contentOf(row) };
     },
 
     /** Deletes a subscription made through the API; the one of `OTP_WEBHOOK_URL` is the variable's business. */
