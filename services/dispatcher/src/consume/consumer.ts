@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ChannelReopener, type Log, type ManagedConnection } from "@otp/broker";
 import type { Channel as AmqpChannel, ChannelModel, ConsumeMessage } from "amqplib";
@@ -77,6 +78,12 @@ interface ChannelState {
  * deleted, leader moved) consumes again. A message is only acked on the channel it came from:
  * after a reconnection its delivery tag means nothing, and the broker redelivers it anyway.
  */
+/**
+ * The stop and abandon signals' listeners: one per message in flight (up to the prefetch), so
+ * Node's warning of a leak past 10 would be a false alarm that sends an operator looking for one.
+ */
+const listenersFor = (prefetch: number): number => Math.max(10, prefetch * 4);
+
 export class QueueConsumer {
   readonly #connection: ManagedConnection;
   readonly #options: QueueConsumerOptions;
@@ -94,6 +101,7 @@ export class QueueConsumer {
   constructor(connection: ManagedConnection, options: QueueConsumerOptions) {
     this.#connection = connection;
     this.#options = options;
+    setMaxListeners(listenersFor(options.prefetch), this.#force.signal);
   }
 
   /** Registers the consumer with the connection; it starts consuming on the next (or current) connection. */
@@ -112,6 +120,7 @@ export class QueueConsumer {
     const channel = await connection.createChannel();
     const closed = new AbortController();
     const abandon = AbortSignal.any([closed.signal, this.#force.signal]);
+    setMaxListeners(listenersFor(prefetch), abandon);
     const state: ChannelState = { connection, channel, closed, abandon, tag: undefined };
     channel.on("error", (error: Error) => log.warn({ err: error, queue }, "consumer channel error"));
     channel.on("close", () => this.#onClose(state));
