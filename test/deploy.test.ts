@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ENV_VARIABLES, parseConfig } from "@otp/contracts";
+import { createPool } from "@otp/db";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 
@@ -57,6 +58,45 @@ describe("docker-compose.yml", () => {
       expect(service(name).healthcheck?.test.length).toBeGreaterThan(0);
     }
     expect(service("rabbitmq").image).toMatch(/management/);
+  });
+
+  it("runs PostgreSQL with settings it accepts that find a client gone mid-transaction within minutes", async () => {
+    // `postgres -c name=value …`: a misspelt name would stop the server at start, so each one is
+    // set, as given, on the real PostgreSQL the tests use.
+    const command = service("postgres").command ?? [];
+    expect(command[0]).toBe("postgres");
+    const settings = Object.fromEntries(
+      command.flatMap((arg, i) => (command[i - 1] === "-c" ? [arg.split("=", 2) as [string, string]] : [])),
+    );
+    expect(Object.keys(settings).sort()).toEqual([
+      "idle_in_transaction_session_timeout",
+      "tcp_keepalives_count",
+      "tcp_keepalives_idle",
+      "tcp_keepalives_interval",
+    ]);
+    const parsed = parseConfig({});
+    if (!parsed.ok) throw new Error(parsed.errors.join("\n"));
+    const pool = createPool(parsed.config.pg, { applicationName: "deploy-test", onError: () => {}, max: 1 });
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      for (const [name, value] of Object.entries(settings)) {
+        await client.query("SELECT set_config($1, $2, true)", [name, value]);
+      }
+      const idle = await client.query<{ s: string }>(
+        "SELECT (current_setting('tcp_keepalives_idle')::int + current_setting('tcp_keepalives_interval')::int * current_setting('tcp_keepalives_count')::int)::text AS s",
+      );
+      // Found within two minutes; the idle-transaction backstop above a relay pass's longest wait (60 s).
+      expect(Number(idle.rows[0]?.s)).toBeLessThanOrEqual(120);
+      const timeout = await client.query<{ ms: string }>(
+        "SELECT (extract(epoch FROM current_setting('idle_in_transaction_session_timeout')::interval) * 1000)::bigint::text AS ms",
+      );
+      expect(Number(timeout.rows[0]?.ms)).toBeGreaterThan(60_000);
+    } finally {
+      await client.query("ROLLBACK").catch(() => {});
+      client.release();
+      await pool.end();
+    }
   });
 
   it("serves the API on port 80, as the original image did, once its dependencies are healthy", () => {
