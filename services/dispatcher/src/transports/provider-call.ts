@@ -32,16 +32,15 @@ export function httpTransport(options: HttpTransportOptions): Transport {
         if (error instanceof RenderError) return { ok: false, transient: false, error: error.message };
         throw error;
       }
+      const route = options.route(call);
       try {
-        const answer = await post(
-          { ...options.route(call), idempotencyKey: request.eventId, timeoutMs: options.timeoutMs },
-          signal,
-        );
+        const answer = await post({ ...route, idempotencyKey: request.eventId, timeoutMs: options.timeoutMs }, signal);
         const redact = redactorFor({
           channel: request.channel,
           target: request.target,
           call,
           content: request.content,
+          sent: route,
         });
         return options.accept?.(request, answer) ?? classifyAnswer(answer, redact);
       } catch (error) {

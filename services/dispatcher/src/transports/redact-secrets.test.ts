@@ -60,4 +60,13 @@ describe("stored errors never hold a secret the call carried", () => {
       expect(out).not.toContain(basic);
     }
   });
+
+  it("the Queue service's own URL password (OTP_QUEUE_URL), where queue mode POSTs the task", () => {
+    const content = { password: "4321", message: "Code {password}" };
+    const call = renderCall(providers, "call", "77011234567", content);
+    const sent = { url: "http://otp:Qu3ue-Pa55@queue/tasks" };
+    const redact = redactorFor({ channel: "call", target: "77011234567", content, call, sent });
+    const basic = Buffer.from("otp:Qu3ue-Pa55").toString("base64");
+    expect(redact(`401: user otp, password Qu3ue-Pa55, Basic ${basic}`)).toBe("401: user otp, password ***, Basic ***");
+  });
 });

@@ -19,6 +19,8 @@ export interface Echoable {
   readonly target: string;
   readonly call: ProviderCall;
   readonly content: DeliveryContent;
+  /** Where the call was POSTed when not straight to its provider (queue mode: OTP_QUEUE_URL), and how. */
+  readonly sent?: { readonly url: string; readonly headers?: Readonly<Record<string, string>> | undefined };
 }
 
 /**
@@ -43,14 +45,14 @@ export function redactorFor(echoable: Echoable): Redactor {
   };
 }
 
-function compile({ channel, target, call, content }: Echoable): Redactor {
+function compile({ channel, target, call, content, sent }: Echoable): Redactor {
   const literals = new Set<string>();
   const addLiteral = (value: string) => {
     for (const form of [value, jsonEscaped(value), phpJsonEscaped(value)]) if (form.length > 0) literals.add(form);
   };
   addLiteral(content.password);
   for (const value of Object.values(call.json)) if (typeof value === "string" && value.length >= 4) addLiteral(value);
-  for (const secret of secretsOf(call)) {
+  for (const secret of [...secretsOf(call), ...(sent ? secretsOf(sent) : [])]) {
     if (secret.length < MIN_SECRET) continue;
     addLiteral(secret);
     literals.add(encodeURIComponent(secret));
@@ -83,7 +85,7 @@ const MIN_SECRET = 4;
  * of its URL (a provider URL with credentials: in the task's body too, or sent as a Basic
  * authorization, so that form as well).
  */
-function secretsOf(call: ProviderCall): string[] {
+function secretsOf(call: Pick<ProviderCall, "url" | "headers">): string[] {
   const secrets = Object.values(call.headers ?? {});
   let url: URL;
   try {
