@@ -47,6 +47,16 @@ describe("a repeated parameter", () => {
   });
 });
 
+it("a form's metadata[__proto__] is kept as a label like any other key, as a JSON body's is", async () => {
+  const phone = freshPhone();
+  const form = `phone=${phone}&${createQuery("4444")}&metadata[__proto__]=p&metadata[order]=42`;
+  const created = await api.call("POST", "/sms", form, { "Content-Type": "application/x-www-form-urlencoded" });
+  expect(created.status).toBe(200);
+  const id = (created.body.content as { id: string }).id;
+  const { rows } = await api.pool.query("SELECT metadata::text AS m FROM otp WHERE id = $1", [id]);
+  expect(JSON.parse(rows[0].m)).toEqual(JSON.parse('{"__proto__": "p", "order": "42"}'));
+});
+
 describe("error messages", () => {
   it("a malformed JSON body's message quotes none of the body", async () => {
     const phone = freshPhone();

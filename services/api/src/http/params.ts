@@ -36,14 +36,16 @@ function foldMetadata(params: Record<string, unknown>): Record<string, unknown> 
     throw new ApiError("validation", '"metadata" must be given once: as an object, or as metadata[key] fields');
   }
   const folded: Record<string, unknown> = { ...params };
-  const metadata: Record<string, unknown> = {};
+  const entries: [string, unknown][] = [];
   for (const field of fields) {
     const key = METADATA_FIELD.exec(field)?.[1];
     if (key === undefined) throw new ApiError("validation", '"metadata" fields must be metadata[key]=value');
-    metadata[key] = folded[field];
+    entries.push([key, folded[field]]);
     delete folded[field];
   }
-  folded.metadata = metadata;
+  // Own properties whatever the key, as JSON.parse makes them: `metadata[key] = …` would take the
+  // key `__proto__` for the object's prototype and drop the pair without a word.
+  folded.metadata = Object.fromEntries(entries);
   return folded;
 }
 
