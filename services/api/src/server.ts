@@ -89,7 +89,7 @@ export async function startApi(config: Config, options: StartOptions): Promise<R
     brokerReady: () => broker.publisher.isReady,
   });
 
-  const server = await listen(app, config.http, options.port ?? config.port);
+  const server = await listen(app, config.http, options.port ?? config.port, logger);
   const { port } = server.address() as AddressInfo;
   logger.info({ port }, "otp-api listening");
 

@@ -135,4 +135,26 @@ describe("what Node's HTTP parser or the URL refuses", () => {
     expect(backslash.body).toMatchObject({ status: false, status_code: "bad_request" });
     expect(backslash.head).toContain("cache-control: no-store");
   });
+
+  it("closes the connection of a refused client that keeps its side open, so it holds no connection slot", async () => {
+    // HTTP_MAX_CONNECTIONS and the timeouts are there so that stalled clients cannot take every
+    // connection (docs/security.md, "The HTTP edge"); a client refused by the parser and left
+    // half-open must not get round them.
+    const small = await startTestApi({ pg: db(), broker, env: { HTTP_MAX_CONNECTIONS: "2" } });
+    const stalled = [0, 1].map(() => connect({ port: small.port, host: "127.0.0.1", allowHalfOpen: true }));
+    try {
+      for (const socket of stalled) {
+        socket.on("error", () => {});
+        socket.resume();
+        socket.write("HELLO THERE\r\n\r\n");
+        await new Promise((resolve) => socket.once("end", resolve)); // answered; it stays, silent
+      }
+      await new Promise((r) => setTimeout(r, 1_500));
+      const health = await small.raw("GET", "/livez").catch((error: Error) => error);
+      expect(health).toMatchObject({ status: 200 });
+    } finally {
+      for (const socket of stalled) socket.destroy();
+      await small.close();
+    }
+  });
 });

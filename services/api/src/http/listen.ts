@@ -1,7 +1,7 @@
 import { createServer, type Server as HttpServer, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
-import type { Config, ErrorCode } from "@otp/contracts";
+import type { Config, ErrorCode, Logger } from "@otp/contracts";
 import { SECURITY_HEADERS } from "./headers.js";
 
 type FetchCallback = Parameters<typeof getRequestListener>[0];
@@ -15,13 +15,21 @@ type FetchCallback = Parameters<typeof getRequestListener>[0];
  * A request that is not HTTP the app can read (a malformed request line, headers over Node's
  * 16 KiB, a URL no `Request` takes) is answered in the envelope too, never with an empty body.
  */
-export async function listen(app: { fetch: FetchCallback }, http: Config["http"], port: number): Promise<HttpServer> {
+export async function listen(
+  app: { fetch: FetchCallback },
+  http: Config["http"],
+  port: number,
+  logger: Pick<Logger, "error">,
+): Promise<HttpServer> {
   const listener = getRequestListener(app.fetch, {
     // Called when no Request could be made of what the client sent (or the app itself threw).
-    errorHandler: (error) =>
-      error instanceof Error && error.name === "RequestError"
-        ? envelopeResponse(400, "bad_request", "The request's URL or Host header cannot be read")
-        : envelopeResponse(500, "internal", "Internal error"),
+    errorHandler: (error) => {
+      if (error instanceof Error && error.name === "RequestError") {
+        return envelopeResponse(400, "bad_request", "The request's URL or Host header cannot be read");
+      }
+      logger.error({ err: error }, "internal error outside the app's own handler");
+      return envelopeResponse(500, "internal", "Internal error");
+    },
   });
   const server = createServer(
     {
@@ -76,7 +84,15 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\n${headers.join("")}connection: close\r\n\r\n${body}`,
   );
+  // With a clientError listener Node leaves the socket to it: `end` only half-closes, and a client
+  // that never closes its side would keep the connection (and its request) for ever — the stalled
+  // client the timeouts are there to cut. What it still sends is read and dropped meanwhile.
+  socket.resume();
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }
+
+/** How long a refused client gets to read the answer and close before its socket is destroyed. */
+const CLIENT_ERROR_LINGER_MS = 1_000;
 
 /**
  * Stops accepting connections and waits for the open ones to end: connections kept alive go as soon
