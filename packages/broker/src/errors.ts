@@ -5,5 +5,10 @@ export class BrokerUnavailableError extends Error {
 
 /** The broker did not confirm in time, nacked, or could not route the message. */
 export class PublishFailedError extends Error {
-  override readonly name = "PublishFailedError";
+  override readonly name: string = "PublishFailedError";
+}
+
+/** A publish RabbitMQ returned as unroutable: no queue is bound to where it was sent (deleted?). */
+export class UnroutableError extends PublishFailedError {
+  override readonly name = "UnroutableError";
 }

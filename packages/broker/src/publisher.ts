@@ -1,6 +1,6 @@
 import type { ChannelModel, ConfirmChannel, Options } from "amqplib";
 import type { ManagedConnection } from "./connection.js";
-import { BrokerUnavailableError, PublishFailedError } from "./errors.js";
+import { BrokerUnavailableError, PublishFailedError, UnroutableError } from "./errors.js";
 import type { Log } from "./log.js";
 import { type Outstanding, OutstandingPublishes } from "./outstanding.js";
 import { ChannelReopener } from "./reopen.js";
@@ -174,8 +174,7 @@ export class ConfirmPublisher {
       if (timedOut) return;
       clearTimeout(timer);
       if (error) done(new PublishFailedError(`RabbitMQ did not take the message: ${String(error)}`));
-      else if (returned)
-        done(new PublishFailedError(`RabbitMQ could not route the message to ${exchange || routingKey}`));
+      else if (returned) done(new UnroutableError(`RabbitMQ could not route the message to ${exchange || routingKey}`));
       else done();
     };
     try {

@@ -1,6 +1,7 @@
 import type { ConfirmPublisher, Topology } from "@otp/broker";
 import { WEBHOOK_ROUTE } from "@otp/contracts";
-import type { ChannelModel, GetMessage } from "amqplib";
+import type { Channel, ChannelModel, GetMessage } from "amqplib";
+import { settledWithin } from "../consume/hold.js";
 import { carriedHeaders } from "../message/headers.js";
 import { REPLAYED_AT_HEADER } from "../webhooks/handle-webhook.js";
 import { type DeadLetter, type DescribedLetter, describe } from "./describe.js";
@@ -50,10 +51,21 @@ export async function listDeadLetters(connection: ChannelModel, t: Topology, lim
     await giveBack(ch, t, read);
     return out;
   } finally {
-    // Anything not given back (a failure on the way) goes back to the queue as the channel closes.
-    await ch.close().catch(() => {});
+    await closeWithin(ch);
   }
 }
+
+/**
+ * Closes a channel of the dead-letter queue: what it read and did not ack (not given back, or a
+ * failure on the way) goes back to the queue. Not waited for past CLOSE_WAIT_MS: a connection
+ * RabbitMQ blocked for an alarm reads no close either; the command's connection close then ends
+ * it, which returns the letters all the same.
+ */
+async function closeWithin(ch: Channel): Promise<void> {
+  await settledWithin(ch.close(), CLOSE_WAIT_MS);
+}
+
+const CLOSE_WAIT_MS = 2_000;
 
 /** What replay needs to republish: the service's confirmed publisher (mandatory, confirm timeout). */
 export type ReplayPublisher = Pick<ConfirmPublisher, "publish">;
@@ -129,7 +141,7 @@ export async function replayDeadLetters(
     }
     return result;
   } finally {
-    await ch.close().catch(() => {});
+    await closeWithin(ch);
   }
 }
 

@@ -9,25 +9,42 @@ import type { ConfirmChannel, GetMessage, Options } from "amqplib";
  * twenty `dlq list` runs would have emptied it (docs/delivery.md, "Retries, expiry and the
  * dead-letter queue"). A copy is the letter as it was (body, id, headers and their `x-death`), queued
  * behind the letters not yet read. Should the process die between the copies' confirm and the
- * acks, a letter is there twice, never lost. Throws, acking nothing, when a copy is not confirmed
- * or cannot be routed (the queue deleted meanwhile): the channel's close then returns the letters.
+ * acks, a letter is there twice, never lost.
+ *
+ * Best effort: when the copies are not all confirmed within CONFIRM_WAIT_MS (a resource alarm
+ * blocks the connection; a quorum queue without its majority) or cannot be routed (the queue
+ * deleted meanwhile), nothing is acked and the letters go back as the channel closes, as they did
+ * before copies — one delivery counted each. The command never waits out an alarm.
  */
-export async function giveBack(ch: ConfirmChannel, t: Topology, letters: readonly GetMessage[]): Promise<void> {
-  if (letters.length === 0) return;
+export async function giveBack(ch: ConfirmChannel, t: Topology, letters: readonly GetMessage[]): Promise<boolean> {
+  if (letters.length === 0) return true;
   let returned = false;
   const onReturn = () => {
     returned = true;
   };
   ch.on("return", onReturn);
+  let timer: NodeJS.Timeout | undefined;
   try {
     for (const letter of letters) ch.publish("", t.deadQueue, letter.content, copyOptions(letter));
-    await ch.waitForConfirms();
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), CONFIRM_WAIT_MS);
+    });
+    // Settled either way, so that a wait given up on cannot reject unhandled when the channel closes.
+    const confirmed = ch.waitForConfirms().then(
+      () => "confirmed" as const,
+      () => "nacked" as const, // or the channel closed
+    );
+    if ((await Promise.race([confirmed, timedOut])) !== "confirmed" || returned) return false;
   } finally {
+    clearTimeout(timer);
     ch.off("return", onReturn);
   }
-  if (returned) throw new Error(`the dead-letter queue ${t.deadQueue} took no copy (deleted?): nothing removed`);
   for (const letter of letters) ch.ack(letter);
+  return true;
 }
+
+/** How long the copies' confirms are waited for before the letters are left to the channel's close. */
+const CONFIRM_WAIT_MS = 10_000;
 
 /** The letter's properties, but those RabbitMQ checks or sets itself (user, delivery count). */
 function copyOptions({ properties }: GetMessage): Options.Publish {

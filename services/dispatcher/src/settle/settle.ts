@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { BrokerUnavailableError, type ConfirmPublisher, type Log, type Topology } from "@otp/broker";
+import { type ConfirmPublisher, type Log, type Topology, UnroutableError } from "@otp/broker";
 import type { DeliveryStatus } from "@otp/contracts";
 import { AbandonedError, holdUntilDone } from "../consume/hold.js";
 import type { Canceled, Dead, Delivered, Duplicate, Expired, Outcome, Retry } from "../decide/outcome.js";
@@ -113,7 +113,7 @@ export async function deadLetter(s: Settling, outcome: Dead, ids?: Record<string
       await deps.publisher.publish("", deps.topology.deadQueue, message.content, { messageId, headers });
     } catch (publishError) {
       // Unroutable when someone deleted the queue: declared again for the next try.
-      if (!(publishError instanceof BrokerUnavailableError)) await deps.delayQueues.restoreDeadQueue().catch(() => {});
+      if (publishError instanceof UnroutableError) await deps.delayQueues.restoreDeadQueue().catch(() => {});
       throw publishError;
     }
   });
