@@ -97,6 +97,39 @@ it("a body that is not UTF-8 is refused, not stored with its bytes replaced", as
   expect(rows[0].n).toBe(0);
 });
 
+it("a form's percent-escaped bytes and a multipart field must be UTF-8 too; valid escapes and a bare % are read", async () => {
+  const formType = { "Content-Type": "application/x-www-form-urlencoded" };
+  // A Windows-1251 form ("Код"), as a PHP client with that charset posts it.
+  const cp1251 = await api.call(
+    "POST",
+    "/sms",
+    `phone=${freshPhone()}&${createQuery("5555")}&message=%CA%EE%E4`,
+    formType,
+  );
+  expect(cp1251.status).toBe(400);
+  expect(cp1251.body).toMatchObject({ status_code: "bad_request", message: "The request body is not valid UTF-8" });
+
+  const phone = freshPhone();
+  const fine = `phone=${phone}&password=6666&lifetime=60&message=%D0%9A%D0%BE%D0%B4+{password}+100%`;
+  expect((await api.call("POST", "/sms", fine, formType)).status).toBe(200);
+  const { rows } = await api.pool.query<{ id: string }>("SELECT id FROM otp WHERE target = $1", [phone]);
+  expect(rows).toHaveLength(1);
+
+  const multipart = Buffer.concat([
+    Buffer.from(`--b\r\nContent-Disposition: form-data; name="phone"\r\n\r\n${freshPhone()}\r\n`),
+    Buffer.from('--b\r\nContent-Disposition: form-data; name="password"\r\n\r\n77'),
+    Buffer.from([0xff]),
+    Buffer.from('\r\n--b\r\nContent-Disposition: form-data; name="lifetime"\r\n\r\n60\r\n--b--\r\n'),
+  ]);
+  const res = await api.app.request("/sms", {
+    method: "POST",
+    body: multipart,
+    headers: { "Content-Type": "multipart/form-data; boundary=b" },
+  });
+  expect(res.status).toBe(400);
+  expect(await res.json()).toMatchObject({ message: "The request body is not valid UTF-8" });
+});
+
 /** Sends bytes as they are over a socket of its own and returns the whole answer. */
 function rawExchange(request: string): Promise<string> {
   return new Promise((resolve, reject) => {

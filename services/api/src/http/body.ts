@@ -77,8 +77,38 @@ function decodeUtf8(raw: Buffer): string {
   try {
     return utf8.decode(raw);
   } catch {
-    throw new ApiError("bad_request", "The request body is not valid UTF-8");
+    throw notUtf8();
   }
+}
+
+const notUtf8 = () => new ApiError("bad_request", "The request body is not valid UTF-8");
+
+/** U+FFFD as UTF-8: a body may hold it on purpose. */
+const REPLACEMENT = Buffer.from("\uFFFD");
+
+/**
+ * A form body's fields, the last of a repeated one. Read by hand rather than by URLSearchParams,
+ * which decodes percent-escaped bytes leniently: `message=%CA%EE%E4` (a Windows-1251 form) would be
+ * stored and sent as U+FFFD. Here escaped bytes must be UTF-8 too.
+ */
+function parseForm(text: string): Record<string, string> {
+  const fields: [string, string][] = [];
+  for (const pair of text.split("&")) {
+    if (pair === "") continue;
+    const at = pair.indexOf("=");
+    fields.push(at === -1 ? [formDecode(pair), ""] : [formDecode(pair.slice(0, at)), formDecode(pair.slice(at + 1))]);
+  }
+  return Object.fromEntries(fields);
+}
+
+/** `+` as a space, `%XX` as a byte (a `%` without two hex digits as itself, as browsers read it), then UTF-8. */
+function formDecode(part: string): string {
+  if (!part.includes("%") && !part.includes("+")) return part;
+  const tokens = part.replaceAll("+", " ").split(/(%[0-9a-fA-F]{2})/);
+  const bytes = tokens.map((token) =>
+    /^%[0-9a-fA-F]{2}$/.test(token) ? Buffer.from([Number.parseInt(token.slice(1), 16)]) : Buffer.from(token),
+  );
+  return decodeUtf8(Buffer.concat(bytes));
 }
 
 const looksLikeJson = (text: string) => /^\s*[{[]/.test(text);
@@ -99,15 +129,18 @@ function parseJson(text: string): Record<string, unknown> {
 }
 
 async function parseMultipart(raw: Buffer, contentType: string): Promise<Record<string, unknown>> {
+  let form: FormData;
   try {
-    const form = await new Response(raw, { headers: { "content-type": contentType } }).formData();
-    const fields: Record<string, unknown> = {};
-    // A repeated field: the last one, as in every other kind of parameters (lastValues).
-    for (const [key, value] of form) if (typeof value === "string") fields[key] = value;
-    return fields;
+    form = await new Response(raw, { headers: { "content-type": contentType } }).formData();
   } catch {
     throw new ApiError("bad_request", "Malformed multipart body");
   }
+  const fields: Record<string, string> = {};
+  // A repeated field: the last one, as in every other kind of parameters (lastValues).
+  for (const [key, value] of form) if (typeof value === "string") fields[key] = value;
+  // The parser decodes fields leniently: a U+FFFD the body did not hold was a byte that is not UTF-8.
+  if (Object.values(fields).some((v) => v.includes("\uFFFD")) && !raw.includes(REPLACEMENT)) throw notUtf8();
+  return fields;
 }
 
 /**
@@ -140,7 +173,7 @@ export async function readBody(c: Context<AppEnv>): Promise<Record<string, unkno
       // `text/plain` or form body is sent cross-site without a preflight, so it must not become JSON.
       const jsonByShape = !fromBrowser((name) => requestHeader(c, name)) && looksLikeJson(text);
       if (isJsonMediaType(type) || jsonByShape) body = text.trim() === "" ? null : parseJson(text);
-      else body = Object.fromEntries(new URLSearchParams(text));
+      else body = parseForm(text);
     }
   }
   c.set("body", body);
