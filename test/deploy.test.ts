@@ -69,6 +69,7 @@ describe("docker-compose.yml", () => {
       command.flatMap((arg, i) => (command[i - 1] === "-c" ? [arg.split("=", 2) as [string, string]] : [])),
     );
     expect(Object.keys(settings).sort()).toEqual([
+      "client_connection_check_interval",
       "idle_in_transaction_session_timeout",
       "tcp_keepalives_count",
       "tcp_keepalives_idle",
