@@ -46,6 +46,13 @@ export class Batcher<K, I, O> {
   #queue: Pending<K, I, O>[] = [];
   #scheduled = false;
   #inFlight = 0;
+  /**
+   * Batches given up on (timed out) whose statements still run. New batches start only while these
+   * and the live ones are fewer than twice `maxInFlight`: a database slow but alive would otherwise
+   * get more statements every timeout, each queueing behind the row locks of the last, until the
+   * pool's connections all went to them.
+   */
+  #orphans = 0;
 
   constructor(
     run: (items: readonly { key: K; input: I }[]) => Promise<Map<K, O>>,
@@ -67,8 +74,12 @@ export class Batcher<K, I, O> {
     });
   }
 
+  #hasRoom(): boolean {
+    return this.#inFlight < this.#maxInFlight && this.#inFlight + this.#orphans < 2 * this.#maxInFlight;
+  }
+
   #schedule(): void {
-    if (this.#scheduled || this.#queue.length === 0 || this.#inFlight >= this.#maxInFlight) return;
+    if (this.#scheduled || this.#queue.length === 0 || !this.#hasRoom()) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
@@ -77,7 +88,7 @@ export class Batcher<K, I, O> {
   }
 
   #flush(): void {
-    while (this.#queue.length > 0 && this.#inFlight < this.#maxInFlight) {
+    while (this.#queue.length > 0 && this.#hasRoom()) {
       const batch: Pending<K, I, O>[] = [];
       const rest: Pending<K, I, O>[] = [];
       const seen = new Set<K>();
@@ -106,18 +117,25 @@ export class Batcher<K, I, O> {
     };
     const timer = setTimeout(() => {
       if (!close()) return;
+      this.#orphans++;
       const error = new BatchTimeoutError(`no answer within ${this.#timeoutMs} ms`);
       for (const item of batch) item.reject(error);
     }, this.#timeoutMs);
     timer.unref(); // a stuck batch alone must not keep a stopping process alive
+    const orphanSettled = () => {
+      this.#orphans--;
+      this.#schedule();
+    };
     // Two batches may run at once (more statements, when one timed out and still runs): two
     // statements on one row are serialized by its row lock.
     this.#run(batch.map(({ key, input }) => ({ key, input }))).then(
       (results) => {
         if (close()) for (const item of batch) item.resolve(results.get(item.key));
+        else orphanSettled();
       },
       (error) => {
         if (close()) for (const item of batch) item.reject(error);
+        else orphanSettled();
       },
     );
   }
