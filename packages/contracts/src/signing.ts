@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { Webhook } from "standardwebhooks";
+import { decrypt, type Keyring } from "./crypto.js";
 
 /**
  * Signed outgoing requests in the Standard Webhooks format (https://www.standardwebhooks.com/): the
@@ -47,4 +48,17 @@ export function createSigner(secret: string): Signer {
 /** A new random secret in the Standard Webhooks form (24 bytes), e.g. for docs and tests. */
 export function newWebhookSecret(): string {
   return `whsec_${randomBytes(24).toString("base64")}`;
+}
+
+/**
+ * The signer of a webhook subscription from its stored row: its secret is sealed with the keyring,
+ * bound to the subscription's id. Undefined when it does not open — sealed under another
+ * OTP_SECRET, or not a secret (docs/lifecycle.md, "Webhook subscriptions").
+ */
+export function openSubscriptionSigner(keys: Keyring, sealedSecret: Buffer, id: string): Signer | undefined {
+  try {
+    return createSigner(decrypt(keys, sealedSecret, id));
+  } catch {
+    return undefined;
+  }
 }

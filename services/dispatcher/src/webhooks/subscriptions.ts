@@ -1,4 +1,4 @@
-import { createSigner, decrypt, type Keyring, type Signer } from "@otp/contracts";
+import { type Keyring, openSubscriptionSigner, type Signer } from "@otp/contracts";
 import { createTables, type SubscriptionRow, webhookDeliverySql } from "@otp/db";
 import type pg from "pg";
 
@@ -63,14 +63,6 @@ export class SubscriptionCache implements SubscriptionSource {
     const { rows } = await this.#pool.query<SubscriptionRow>(this.#sql.subscriptionOf({ id }));
     const row = rows[0];
     if (!row) return undefined;
-    return { url: row.url, signer: this.#signerOf(row.secret_cipher, id) };
-  }
-
-  #signerOf(cipher: Buffer, id: string): Signer | undefined {
-    try {
-      return createSigner(decrypt(this.#keys, cipher, id));
-    } catch {
-      return undefined;
-    }
+    return { url: row.url, signer: openSubscriptionSigner(this.#keys, row.secret_cipher, id) };
   }
 }

@@ -1,12 +1,10 @@
 import { randomUUID } from "node:crypto";
 import {
   type Config,
-  createSigner,
-  decrypt,
   encrypt,
-  type Keyring,
   MAX_WEBHOOKS,
   newWebhookSecret,
+  openSubscriptionSigner,
   type WebhookContent,
   type WebhookCreateRequest,
   type WebhookUpdateRequest,
@@ -51,20 +49,6 @@ const refusalOf = async (url: string, settings: Config["webhooks"]): Promise<str
   return refusal && `"url" ${refusal} (allowed with OTP_WEBHOOK_ALLOW_PRIVATE=true)`;
 };
 
-/**
- * Whether this process can open a subscription's secret as the dispatcher does before it signs
- * (services/dispatcher/src/webhooks/subscriptions.ts): one sealed under another OTP_SECRET cannot,
- * and its webhooks are dead-lettered `unsealable` (docs/lifecycle.md, "Webhook subscriptions").
- */
-function opens(keys: Keyring, row: WebhookListRow): boolean {
-  try {
-    createSigner(decrypt(keys, row.secret_cipher, row.id));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Webhook subscriptions (docs/lifecycle.md, "Webhook subscriptions"): secrets sealed with the keyring, bound to the row's id. */
 export function createWebhookStore(deps: StoreDeps, settings: Config["webhooks"]) {
   const { webhook } = deps.sql;
@@ -94,7 +78,11 @@ export function createWebhookStore(deps: StoreDeps, settings: Config["webhooks"]
     /** Oldest first, each whose secret this process cannot open marked `unreadable`. */
     async list(): Promise<WebhookContent[]> {
       const { rows } = await deps.pool.query<WebhookListRow>(webhook.list({}));
-      return rows.map((row) => (opens(deps.keys, row) ? contentOf(row) : { ...contentOf(row), unreadable: true }));
+      return rows.map((row) =>
+        openSubscriptionSigner(deps.keys, row.secret_cipher, row.id)
+          ? contentOf(row)
+          : { ...contentOf(row), unreadable: true },
+      );
     },
 
     /**
