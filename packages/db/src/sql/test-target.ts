@@ -65,10 +65,13 @@ ON CONFLICT (channel, target) DO UPDATE SET password_digest = excluded.password_
 RETURNING t.channel, t.target, t.expires_at, t.created_at`,
     ),
 
-    /** The unexpired ones, by channel and target. Rows: {@link TestTargetRow}. */
+    /**
+     * The unexpired ones, by channel and target, with their sealed codes (to tell whether they still
+     * open; never shown). Rows: {@link TestTargetRow} and `password_cipher`.
+     */
     list: statement<{ now: Date }>(
       ["now"],
-      (p) => `SELECT channel, target, expires_at, created_at FROM ${table}
+      (p) => `SELECT channel, target, password_cipher, expires_at, created_at FROM ${table}
 WHERE expires_at > ${p.now} ORDER BY channel, target`,
     ),
 

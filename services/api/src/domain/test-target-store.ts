@@ -8,7 +8,7 @@ import {
 } from "@otp/contracts";
 import type { LiveTestTargetRow, TestTargetRow } from "@otp/db";
 import type { DomainDeps } from "./deps.js";
-import { fixedCodeOf, keyOf, testTargetContext } from "./test-targets.js";
+import { fixedCodeOf, testTargetContext } from "./test-targets.js";
 
 type StoreDeps = Pick<DomainDeps, "pool" | "sql" | "keys" | "clock">;
 
@@ -54,20 +54,14 @@ export type ListedTestTarget = TestTargetContent & { unreadable?: true };
 /**
  * `GET /test-targets`: the unexpired ones, without their codes, each one whose code this process
  * cannot decrypt (stored under another OTP_SECRET) marked `unreadable`, since a create to it is
- * refused (docs/test-targets.md, "After a change of OTP_SECRET"). The codes are a second read
- * beside the list's, so a row posted again during the GET may be marked as it was just before.
+ * refused (docs/test-targets.md, "After a change of OTP_SECRET").
  */
 export async function listTestTargets(deps: StoreDeps): Promise<ListedTestTarget[]> {
-  const now = deps.clock();
-  const [listed, live] = await Promise.all([
-    deps.pool.query<TestTargetRow>(deps.sql.testTarget.list({ now })),
-    deps.pool.query<LiveTestTargetRow>(deps.sql.testTarget.live({ now })),
-  ]);
-  const unreadable = new Set(
-    live.rows.filter((row) => fixedCodeOf(deps.keys, row) === undefined).map((row) => keyOf(row.channel, row.target)),
+  const { rows } = await deps.pool.query<TestTargetRow & Pick<LiveTestTargetRow, "password_cipher">>(
+    deps.sql.testTarget.list({ now: deps.clock() }),
   );
-  return listed.rows.map((row) =>
-    unreadable.has(keyOf(row.channel, row.target)) ? { ...contentOf(row), unreadable: true } : contentOf(row),
+  return rows.map((row) =>
+    fixedCodeOf(deps.keys, row) === undefined ? { ...contentOf(row), unreadable: true } : contentOf(row),
   );
 }
 

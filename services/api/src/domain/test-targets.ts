@@ -69,7 +69,7 @@ export interface TestTargetDeps {
 export const testTargetContext = (channel: Channel, target: string): string => `test_target:${channel}:${target}`;
 
 /** A test target's key in the per-process map. */
-export const keyOf = (channel: string, target: string): string => `${channel}\u0000${target}`;
+const keyOf = (channel: string, target: string): string => `${channel}\u0000${target}`;
 
 /**
  * The fixed code of a stored test target, or undefined when it does not decrypt: it was stored
