@@ -77,6 +77,12 @@ const ConversionGuardInput = z
   .transform((g) => ({ ...DEFAULT_CONVERSION_GUARD, ...definedOnly(g) }))
   .refine((g) => g.max_block_minutes >= g.block_minutes, {
     error: '"max_block_minutes" must not be shorter than "block_minutes"',
+  })
+  // An unverified code counts once it is `lag_seconds` old, and only inside the window: a window no
+  // longer than the lag would never count one, and the guard would never trip.
+  .refine((g) => g.lag_seconds < g.window_minutes * 60, {
+    error:
+      '"lag_seconds" must be shorter than "window_minutes" (unverified codes count once that old, within the window)',
   });
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -46,6 +46,14 @@ describe("POST /policy bodies", () => {
     expect(problem({ safelist: ["123"] })).toMatch(/"safelist" is not a valid phone number/);
     expect(problem({ prefix_limit: [] })).toMatch(/prefix_limit/);
     expect(problem({ conversion_guard: { min_conversion: 2 } })).toMatch(/"min_conversion" must be between 0 and 1/);
+    // The default lag is 180 s: a 2-minute window would never hold a code old enough to count.
+    expect(problem({ conversion_guard: { window_minutes: 2 } })).toMatch(
+      /"lag_seconds" must be shorter than "window_minutes"/,
+    );
+    expect(problem({ conversion_guard: { window_minutes: 5, lag_seconds: 300 } })).toMatch(
+      /"lag_seconds" must be shorter/,
+    );
+    expect(problem({ conversion_guard: { window_minutes: 5, lag_seconds: 299 } })).toBeUndefined();
     expect(problem({ conversion_guard: { block_minutes: 60, max_block_minutes: 30 } })).toMatch(
       /"max_block_minutes" must not be shorter/,
     );
