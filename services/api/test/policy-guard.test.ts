@@ -133,6 +133,21 @@ describe("the conversion guard", () => {
     expect((await sms(inPrefix(prefix))).headers.get("retry-after")).toBe("600");
   });
 
+  it("a lift forgives a prefix whose suspension has ended but whose streak is remembered", async () => {
+    const prefix = prefixOf(9);
+    await send(prefix, 5);
+    api.clock.advance(61_000);
+    await sms(inPrefix(prefix)); // trips: 10 minutes
+    api.clock.advance(10 * 60_000 + 1000); // ended; nothing in force, the streak remembered
+    expect((await blocks()).blocks).toEqual([]);
+    expect((await api.call("DELETE", `/policy/sms/blocks/${prefix}`)).body).toEqual({ status: true });
+    expect((await api.call("DELETE", `/policy/sms/blocks/${prefix}`)).status).toBe(404); // nothing left
+    // Forgiven: the codes before the lift no longer count, and the next trip is a first one.
+    expect(await send(prefix, 5)).toEqual(Array(5).fill(200));
+    api.clock.advance(61_000);
+    expect((await sms(inPrefix(prefix))).headers.get("retry-after")).toBe("600");
+  });
+
   it("monitor mode suspends nothing: each send to a failing prefix is recorded would_block conversion_guard", async () => {
     await api.call("POST", "/policy/sms", { mode: "monitor" });
     const prefix = prefixOf(7);

@@ -54,13 +54,16 @@ ON CONFLICT (channel, prefix) DO UPDATE SET rule = excluded.rule, sent = exclude
     ),
 
     /**
-     * Ends an active suspension now and forgives the prefix: the sends before now no longer count,
-     * and the next suspension is a first one again. Rows: `prefix`, one if there was one to lift.
+     * Ends a suspension now, if one is in force, and forgives the prefix: the sends before now no
+     * longer count, and the next suspension is a first one again — also for a prefix whose
+     * suspension has ended but whose streak is remembered (`strikes`), which an operator who finds
+     * no suspension in force would otherwise have no way to forgive. Rows: `prefix`, one if there
+     * was one to lift or forgive.
      */
     lift: statement<{ channel: Channel; prefix: string; now: Date }>(
       ["channel", "prefix", "now"],
-      (p) => `UPDATE ${block} SET until = ${p.now}, forgiven_at = ${p.now}, strikes = 0
-WHERE channel = ${p.channel} AND prefix = ${p.prefix} AND until > ${p.now} RETURNING prefix`,
+      (p) => `UPDATE ${block} SET until = least(until, ${p.now}), forgiven_at = ${p.now}, strikes = 0
+WHERE channel = ${p.channel} AND prefix = ${p.prefix} AND (until > ${p.now} OR strikes > 0) RETURNING prefix`,
     ),
   };
 }

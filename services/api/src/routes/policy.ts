@@ -74,7 +74,9 @@ function blockRoutes(app: OpenAPIHono<AppEnv>, { domain }: RouteContext, channel
       path: `/policy/${channel}/blocks/{prefix}`,
       tags: ["Policy"],
       summary: `Lift a ${channel} suspension`,
-      description: "Ends the suspension now and forgives the prefix: the sends before the lift no longer count.",
+      description:
+        "Ends the suspension now and forgives the prefix: the sends before the lift no longer count, and its next " +
+        "suspension is a first one (also for a prefix whose suspension has ended while its streak is remembered).",
       request: { params: PrefixParam },
       responses: { 200: json(OkResponse, "Lifted."), ...errors("validation", "not_found") },
     }),
@@ -82,7 +84,7 @@ function blockRoutes(app: OpenAPIHono<AppEnv>, { domain }: RouteContext, channel
       const parsed = PrefixParam.safeParse({ prefix: c.req.param("prefix") });
       if (!parsed.success) throw new ApiError("validation", '"prefix" must be 1 to 15 digits');
       if (!(await liftBlock(domain, channel, parsed.data.prefix))) {
-        throw new ApiError("not_found", `No active suspension of ${parsed.data.prefix} for ${channel}`);
+        throw new ApiError("not_found", `No suspension or streak of ${parsed.data.prefix} to lift for ${channel}`);
       }
       return ok(c);
     },

@@ -21,7 +21,8 @@ export async function activeBlocks(
 
 /**
  * `DELETE /policy/{channel}/blocks/{prefix}`: ends the prefix's suspension now, under the lock the
- * guard counts it under, and forgives it (docs/policy.md, "Reading blocks and metrics"). False when none was active.
+ * guard counts it under, and forgives it (docs/policy.md, "Reading blocks and metrics"). False when
+ * there was neither a suspension in force nor a streak to forgive.
  */
 export async function liftBlock(
   deps: Pick<DomainDeps, "pool" | "sql" | "clock">,
