@@ -1,7 +1,7 @@
 import { createServer, type Server as HttpServer, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
-import type { Config, ErrorCode, Logger } from "@otp/contracts";
+import { type Config, type ErrorCode, HTTP_STATUS_OF, type Logger } from "@otp/contracts";
 import { SECURITY_HEADERS } from "./headers.js";
 
 type FetchCallback = Parameters<typeof getRequestListener>[0];
@@ -25,10 +25,10 @@ export async function listen(
     // Called when no Request could be made of what the client sent (or the app itself threw).
     errorHandler: (error) => {
       if (error instanceof Error && error.name === "RequestError") {
-        return envelopeResponse(400, "bad_request", "The request's URL or Host header cannot be read");
+        return envelopeResponse("bad_request", "The request's URL or Host header cannot be read");
       }
       logger.error({ err: error }, "internal error outside the app's own handler");
-      return envelopeResponse(500, "internal", "Internal error");
+      return envelopeResponse("internal", "Internal error");
     },
   });
   const server = createServer(
@@ -56,9 +56,10 @@ function envelope(code: ErrorCode, message: string): string {
   return JSON.stringify({ status: false, status_code: code, message });
 }
 
-function envelopeResponse(status: number, code: ErrorCode, message: string): Response {
+/** The envelope with the HTTP status that goes with its code, as every other failure answers. */
+function envelopeResponse(code: ErrorCode, message: string): Response {
   const headers = { ...SECURITY_HEADERS, "content-type": "application/json" };
-  return new Response(envelope(code, message), { status, headers });
+  return new Response(envelope(code, message), { status: HTTP_STATUS_OF[code], headers });
 }
 
 /**
@@ -72,12 +73,13 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
     socket.destroy();
     return;
   }
-  const [status, code, message]: [number, ErrorCode, string] =
+  const [code, message]: [ErrorCode, string] =
     error.code === "HPE_HEADER_OVERFLOW"
-      ? [431, "headers_too_large", "The request line and headers are over 16 KiB: send long parameters in the body"]
+      ? ["headers_too_large", "The request line and headers are over 16 KiB: send long parameters in the body"]
       : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
-        ? [408, "request_timeout", "The request was not received in time"]
-        : [400, "bad_request", "The request is not valid HTTP/1.1"];
+        ? ["request_timeout", "The request was not received in time"]
+        : ["bad_request", "The request is not valid HTTP/1.1"];
+  const status = HTTP_STATUS_OF[code];
   const body = envelope(code, message);
   const headers = Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`);
   socket.end(
