@@ -75,7 +75,9 @@ describe("docker-compose.yml", () => {
       "tcp_keepalives_idle",
       "tcp_keepalives_interval",
     ]);
-    const parsed = parseConfig({});
+    // The server's own database: the settings are the session's, and the service's `otp` database
+    // exists only once something has started against it.
+    const parsed = parseConfig({ PG_DATABASE: "postgres" });
     if (!parsed.ok) throw new Error(parsed.errors.join("\n"));
     const pool = createPool(parsed.config.pg, { applicationName: "deploy-test", onError: () => {}, max: 1 });
     const client = await pool.connect();
