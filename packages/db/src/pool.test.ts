@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { PgConfig } from "@otp/contracts";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, QUERY_TIMEOUT_MS, QueryTimeoutError } from "./pool.js";
+import { createPool, QueryTimeoutError } from "./pool.js";
 
 /**
  * A peer that accepts a connection and then never answers again, as a server that died or a
@@ -31,7 +31,7 @@ afterAll(async () => {
   server.close();
 });
 
-function silentPool(queryTimeoutMs?: number): pg.Pool {
+function silentPool(queryTimeoutMs?: number, configured = 60_000): pg.Pool {
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("no TCP address");
   const config: PgConfig = {
@@ -43,6 +43,7 @@ function silentPool(queryTimeoutMs?: number): pg.Pool {
     user: "postgres",
     password: "",
     poolMax: 2,
+    queryTimeoutMs: configured,
   };
   return createPool(config, { applicationName: "pool-test", onError: () => {}, queryTimeoutMs });
 }
@@ -73,11 +74,13 @@ describe("a pool whose server stops answering", () => {
     await pool.end();
   });
 
-  it("by default: every query is bounded, and idle connections are probed (TCP keepalive)", async () => {
-    const pool = silentPool();
-    expect(QUERY_TIMEOUT_MS).toBeGreaterThan(0);
-    expect(pool.options).toMatchObject({ query_timeout: QUERY_TIMEOUT_MS, keepAlive: true });
+  it("by default: every query is bounded by PG_QUERY_TIMEOUT, and idle connections are probed (TCP keepalive)", async () => {
+    const pool = silentPool(undefined, 300);
+    expect(pool.options).toMatchObject({ query_timeout: 300, keepAlive: true });
     expect(pool.options.keepAliveInitialDelayMillis).toBeGreaterThan(0);
+    const started = Date.now();
+    await expect(pool.query("SELECT 1")).rejects.toMatchObject({ message: "PostgreSQL did not answer within 300 ms" });
+    expect(Date.now() - started).toBeLessThan(2_000);
     await pool.end();
   });
 });

@@ -17,21 +17,9 @@ export interface PoolOptions {
   /** Overrides the configured host; the migrator uses PG_REAL_HOST. */
   readonly host?: string;
   readonly max?: number;
-  /** A query unanswered this long fails with a QueryTimeoutError (default QUERY_TIMEOUT_MS). */
+  /** A query unanswered this long fails with a QueryTimeoutError (default: `PG_QUERY_TIMEOUT`). */
   readonly queryTimeoutMs?: number;
 }
-
-/**
- * How long a query may go unanswered. A server that died, or a network that drops packets without
- * a reset, never answers, and the socket only gives up once the kernel's retransmissions do (about
- * 15 minutes on Linux): until then an API request hangs and a dispatcher holds its messages
- * (docs/delivery.md, "The guarantee: at least once"). The bound is generous because the API shares
- * this pool: its longest statements — a retention batch (docs/performance.md, "Retention under
- * load"), a `/stats` window (docs/statistics.md, "Cost") — take tens of milliseconds on the sizes
- * measured, and a large window on a busy service may take seconds. Migrations run on a client of
- * their own (migrate.ts), without this bound: they wait for another replica's migration lock.
- */
-export const QUERY_TIMEOUT_MS = 60_000;
 
 /**
  * How long a pooled connection idles before TCP keepalive probes start: they keep it known to NATs
@@ -51,9 +39,19 @@ export class QueryTimeoutError extends Error {
   readonly code = "ETIMEDOUT";
 }
 
-/** A pool to `PG_HOST` (which may be a pooler such as PgBouncer). */
+/**
+ * A pool to `PG_HOST` (which may be a pooler such as PgBouncer). Every query is bounded
+ * (`PG_QUERY_TIMEOUT`, docs/configuration.md): a server that died, or a network that drops packets
+ * without a reset, never answers, and the socket only gives up once the kernel's retransmissions do
+ * (about 15 minutes on Linux); until then an API request hangs and a dispatcher holds its messages
+ * (docs/delivery.md, "The guarantee: at least once"). The default, 60 s, is generous because the API
+ * shares this pool: its longest statements — a retention batch (docs/performance.md, "Retention
+ * under load"), a `/stats` window (docs/statistics.md, "Cost") — take tens of milliseconds on the
+ * sizes measured, and a large window on a busy service may take seconds. Migrations run on a client
+ * of their own (migrate.ts), without this bound: they wait for another replica's migration lock.
+ */
 export function createPool(config: PgConfig, options: PoolOptions): pg.Pool {
-  const queryTimeoutMs = options.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
+  const queryTimeoutMs = options.queryTimeoutMs ?? config.queryTimeoutMs;
   const pool = new pg.Pool({
     host: options.host ?? config.host,
     port: config.port,

@@ -22,6 +22,7 @@ describe("configuration", () => {
       user: "postgres",
       password: "",
       poolMax: 10,
+      queryTimeoutMs: 60_000,
     });
     expect(c.amqp).toEqual({ urls: ["amqp://guest:guest@localhost:5672"], prefix: "otp" });
     expect(c.delivery).toMatchObject({
@@ -118,6 +119,15 @@ describe("configuration", () => {
     expect(retention("86400")).toBe(86_400);
     expect(retention(" 0 ")).toBe(0);
     expect(retention("OFF")).toBe(0);
+  });
+
+  it("PG_QUERY_TIMEOUT: seconds, fractions allowed, from 5 to an hour", () => {
+    const result = parseConfig({ PG_QUERY_TIMEOUT: "7.5" });
+    if (!result.ok) throw new Error(result.errors.join("; "));
+    expect(result.config.pg.queryTimeoutMs).toBe(7_500);
+    expect(errorsOf({ PG_QUERY_TIMEOUT: "1" })).toEqual([
+      'PG_QUERY_TIMEOUT: must be a number of seconds from 5 to 3600, got "1"',
+    ]);
   });
 
   it("guessing: compatible by default, each protection on; strict raises every default to its profile", () => {

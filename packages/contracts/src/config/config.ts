@@ -23,6 +23,8 @@ export interface PgConfig {
   readonly user: string;
   readonly password: string;
   readonly poolMax: number;
+  /** `PG_QUERY_TIMEOUT`: a query unanswered this long fails and its connection is closed (PostgreSQL gone silent). */
+  readonly queryTimeoutMs: number;
 }
 
 export interface Config {
@@ -130,6 +132,7 @@ function configOf(e: Env): Config {
       user: e.PG_USER,
       password: e.PG_PASSWORD,
       poolMax: e.PG_POOL_MAX,
+      queryTimeoutMs: e.PG_QUERY_TIMEOUT,
     },
     amqp: { urls: e.RABBITMQ_URL, prefix: e.RABBITMQ_PREFIX },
     auth:
