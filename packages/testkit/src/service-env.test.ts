@@ -11,6 +11,7 @@ const pg: PgConfig = {
   user: "tester",
   password: "p w",
   poolMax: 4,
+  queryTimeoutMs: 12_500,
 };
 
 it("gives the service exactly the test's database and broker, as its configuration parser reads them", () => {

@@ -28,6 +28,7 @@ export function serviceEnv(
     PG_USER: pg.user,
     PG_PASSWORD: pg.password,
     PG_POOL_MAX: String(pg.poolMax),
+    PG_QUERY_TIMEOUT: String(pg.queryTimeoutMs / 1000),
     RABBITMQ_URL: broker.url,
     RABBITMQ_PREFIX: broker.prefix,
     OTP_SECRET: secret,
