@@ -223,6 +223,31 @@ describe("/openapi.json and /docs", () => {
     expect(Object.keys(doc.paths["/otp/{id}"] ?? {}).sort()).toEqual(["delete", "get"]);
   });
 
+  it("declares the destination policy's refusals on the phone channels' creates only", async () => {
+    const doc = (await api.call("GET", "/openapi.json")).body as unknown as {
+      paths: Record<string, { post?: { responses: Record<string, { description: string }> } }>;
+    };
+    const declared = (path: string) =>
+      Object.values(doc.paths[path]?.post?.responses ?? {})
+        .map((r) => r.description)
+        .join(" ");
+    for (const path of ["/sms", "/call"]) {
+      for (const code of [
+        "destination_blocked",
+        "hook_denied",
+        "budget_exceeded",
+        "country_limit",
+        "prefix_limit",
+        "prefix_suspended",
+      ]) {
+        expect(declared(path)).toContain(code);
+      }
+    }
+    expect(declared("/sms")).toContain("phone_limit");
+    expect(declared("/email")).toContain("email_limit");
+    expect(declared("/email")).not.toContain("prefix_limit");
+  });
+
   it("/docs is an HTML page pointing at the document", async () => {
     const res = await api.app.request("/docs");
     expect(res.status).toBe(200);

@@ -8,12 +8,14 @@ import {
   CreatedResponse,
   createCheckRequests,
   createOtpRequests,
+  isPolicyChannel,
   type OtpRequests,
   targetOf,
 } from "@otp/contracts";
 import { ApiError } from "../api-error.js";
 import type { CheckResult } from "../domain/check.js";
 import type { IssueRequest } from "../domain/issue.js";
+import type { Refusal } from "../domain/rate-limit.js";
 import type { AppEnv } from "../http/env.js";
 import { ok } from "../http/envelope.js";
 import { defineRouteWithParams, errors, json } from "../http/route.js";
@@ -59,9 +61,27 @@ export function checkAnswer({ outcome, retryAfterSeconds = 1 }: CheckResult) {
   return { status: false, status_code: "check_throttled", message };
 }
 
-/** A create's failures: bad input, the limits, and a test target whose code cannot be read (409). */
+/** What a destination policy refuses a phone channel's create with (docs/policy.md). */
+const POLICY_REFUSALS = [
+  "destination_blocked",
+  "hook_denied",
+  "budget_exceeded",
+  "country_limit",
+  "prefix_limit",
+  "prefix_suspended",
+] as const satisfies readonly Refusal["code"][];
+
+/** A create's failures: bad input, the limits, a phone channel's policy, and a test target whose code cannot be read (409). */
 const createErrors = (channel: Channel) =>
-  errors("validation", "bad_request", "payload_too_large", "ip_limit", CHANNEL_INFO[channel].limitCode, "conflict");
+  errors(
+    "validation",
+    "bad_request",
+    "payload_too_large",
+    "ip_limit",
+    CHANNEL_INFO[channel].limitCode,
+    ...(isPolicyChannel(channel) ? POLICY_REFUSALS : []),
+    "conflict",
+  );
 
 /** `POST /{channel}` (create) and `GET /{channel}/check` for the four channels. */
 export function otpRoutes(app: OpenAPIHono<AppEnv>, ctx: RouteContext): void {
