@@ -6,7 +6,7 @@ import { startTestApi, type TestApi } from "./support/harness.js";
 
 /**
  * A client written against the original product's README sends exactly these requests; each must
- * work unchanged (SPEC: "an existing client can switch by changing only the host name").
+ * work unchanged (README.md: "a client switches by changing the host name").
  */
 const db = useTestDatabase();
 const broker = useTestBroker("api-seed");

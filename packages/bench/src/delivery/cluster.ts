@@ -20,7 +20,7 @@ export const clusterScenarioName = (nodes: number, dispatchers: number) =>
  * (scripts/rabbitmq-cluster.sh: extra `rabbitmq-server` nodes as the rabbitmq user, on ports of
  * their own from `--cluster-port`, never the machine's own node), through an API of its own whose
  * `RABBITMQ_URL` lists every node; each node's CPU is accounted to `rmq-c<i>`. `--cluster 0`, or a
- * machine that cannot run the nodes, skips it (docs/performance.md, "Delivery").
+ * machine that cannot run the nodes, skips it (docs/performance.md, "Delivery on a cluster").
  */
 export async function clusterScenarios(bench: Bench, firstIndex: number): Promise<DeliveryResult[]> {
   const nodes = bench.options.clusterNodes;

@@ -46,7 +46,7 @@ export async function reusableCode(
     return undefined;
   }
   // The texts were measured with a generated code's length: a client's own code, up to 128
-  // characters, may not fit them. A new code supersedes it then (docs/security.md, "Resends").
+  // characters, may not fit them. A new code supersedes it then (docs/security.md, "Resends and single use").
   if (sentTextProblems(request.channel, request.texts, password).length > 0) return undefined;
   return { id: row.reused_id, password, generated: row.reused_generated, expireAt: row.reused_expire_at };
 }
