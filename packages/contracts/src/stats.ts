@@ -17,6 +17,13 @@ export const STATS_MAX_SPAN_DAYS = 90;
 /** Digits of a phone target that make its prefix, when `prefix_length` is absent (as the conversion guard's). */
 export const STATS_DEFAULT_PREFIX_LENGTH = 6;
 export const STATS_MAX_PREFIX_LENGTH = 15;
+/** A prefix never holds this many last digits of a number, whatever `prefix_length` asks: a group is never one person. */
+export const STATS_HIDDEN_DIGITS = 4;
+/** At most this many groups in `groups`, and in `test`: those that sent the most (docs/statistics.md, "Fields"). */
+export const STATS_MAX_GROUPS = 1000;
+/** The earliest and the latest instant a window may touch: what a timestamp and an ISO answer both hold. */
+export const STATS_EARLIEST = Date.UTC(1970, 0, 1);
+export const STATS_LATEST = Date.UTC(9999, 0, 1);
 
 /** An instant in ISO 8601 with its offset (`Z` or `+05:00`): a time without one would depend on a zone. */
 const instant = (name: string) =>
@@ -82,6 +89,9 @@ export const StatsContent = z.object({
   group_by: z.enum(STATS_GROUPINGS),
   prefix_length: z.number().int().nullable(),
   groups: z.array(StatsGroup).meta({ description: "Real traffic: every OTP except test targets' codes." }),
+  truncated: z.boolean().meta({
+    description: `True when \`groups\` or \`test\` had more than ${STATS_MAX_GROUPS} groups: each then holds the ${STATS_MAX_GROUPS} that sent the most.`,
+  }),
   test: z.array(StatsGroup).meta({ description: "Test targets' codes (docs/test-targets.md), counted apart." }),
 });
 export type StatsContent = z.infer<typeof StatsContent>;

@@ -1,6 +1,9 @@
 import { useTestBroker } from "@otp/broker/testing";
+import { createSql, createTables } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readStats } from "../src/domain/stats.js";
+import { STATS_AT_ONCE } from "../src/routes/stats.js";
 import { startTestApi, type TestApi } from "./support/harness.js";
 
 /**
@@ -227,6 +230,81 @@ describe("GET /stats", () => {
     expect(sms.test).toEqual([expect.objectContaining({ prefix: "7701", sent: 1 })]);
   });
 
+  it("never makes a prefix of a number's last four digits: a group is never one person", async () => {
+    const content = await stats("?group_by=prefix&prefix_length=15&channel=sms");
+    expect(content.prefix_length).toBe(15);
+    const prefixes = [...content.groups, ...content.test].map((g) => (g as { prefix: string }).prefix);
+    // The scenario's numbers have 11 digits: 7 of them at most.
+    expect(prefixes).toEqual(["7701001", "7701111", "7701221", "7701441"]);
+    expect(content.groups).toContainEqual(expect.objectContaining({ prefix: "7701001", sent: 2 }));
+  });
+
+  it("keeps the groups that sent the most when there are too many, and says so", async () => {
+    const deps = { pool: api.pool, sql: createSql(createTables(api.config.pg.schema)), clock: () => api.clock.now() };
+    const input = { group_by: "prefix", prefix_length: 6 } as const;
+    const two = await readStats(deps, input, { statementTimeoutMs: 5_000, maxGroups: 2 });
+    if ("error" in two) throw new Error(two.error);
+    expect(two.truncated).toBe(true);
+    // 770100 sent 3; the others 1 each, the first by key wins the tie.
+    expect(two.groups.map((g) => [g.prefix, g.sent])).toEqual([
+      ["770100", 3],
+      ["770111", 1],
+    ]);
+    const all = await readStats(deps, input, { statementTimeoutMs: 5_000, maxGroups: 4 });
+    expect(all).toMatchObject({ truncated: false });
+    expect((await stats("?group_by=prefix")).truncated).toBe(false);
+  });
+
+  it("answers 503 when the statement takes too long, which PostgreSQL then stops", async () => {
+    const deps = { pool: api.pool, sql: createSql(createTables(api.config.pg.schema)), clock: () => api.clock.now() };
+    const locker = await api.pool.connect();
+    try {
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE otp IN ACCESS EXCLUSIVE MODE");
+      const answer = await readStats(deps, {}, { statementTimeoutMs: 300, maxGroups: 10 });
+      expect(answer).toEqual({
+        error: "The statistics took longer than 0.3 s; ask for a shorter window or one channel",
+        code: "unavailable",
+      });
+    } finally {
+      await locker.query("ROLLBACK");
+      locker.release();
+    }
+    expect(
+      (
+        await api.pool.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%percentile_cont%' AND state = 'active' AND pid <> pg_backend_pid()",
+        )
+      ).rows[0],
+    ).toEqual({ n: 0 });
+  });
+
+  it(`runs ${STATS_AT_ONCE} statements at once per process; another is refused with 503 and Retry-After`, async () => {
+    const locker = await api.pool.connect();
+    let waiting: Promise<{ status: number }>[] = [];
+    try {
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE otp IN ACCESS EXCLUSIVE MODE");
+      waiting = Array.from({ length: STATS_AT_ONCE }, () => api.call("GET", "/stats"));
+      await expect
+        .poll(async () => (await api.pool.query("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted")).rows[0].n)
+        .toBe(STATS_AT_ONCE);
+      const refused = await api.call("GET", "/stats");
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("1");
+      expect(refused.body).toEqual({
+        status: false,
+        status_code: "unavailable",
+        message: "Other statistics are being computed; try again shortly",
+      });
+    } finally {
+      await locker.query("ROLLBACK");
+      locker.release();
+    }
+    expect((await Promise.all(waiting)).map((a) => a.status)).toEqual(Array(STATS_AT_ONCE).fill(200));
+    expect((await api.call("GET", "/stats")).status).toBe(200);
+  });
+
   it("filters by channel", async () => {
     const content = await stats("?channel=call");
     expect(content.channel).toBe("call");
@@ -282,6 +360,8 @@ describe("GET /stats", () => {
     ["?group_by=city", '"group_by" must be one of channel, country, prefix'],
     ["?group_by=prefix&prefix_length=0", '"prefix_length" must be an integer from 1 to 15'],
     ["?group_by=prefix&prefix_length=x", '"prefix_length" must be an integer from 1 to 15'],
+    ["?to=1970-01-01T12:00:00Z", 'the window from "from" to "to" must lie between 1970-01-01 and 9999-01-01'],
+    ["?from=9999-12-31T12:00:00Z", 'the window from "from" to "to" must lie between 1970-01-01 and 9999-01-01'],
     [
       "?group_by=prefix&channel=email",
       '"group_by" prefix counts the phone channels only: "channel" must be sms or call',

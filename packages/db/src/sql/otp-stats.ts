@@ -11,6 +11,8 @@ export interface StatsParams {
   readonly groupBy: StatsGrouping;
   /** Under `prefix`: the digits of the target that make its key. */
   readonly prefixLength: number;
+  /** At most this many groups of each kind (real, test): those that sent the most. */
+  readonly maxGroups: number;
 }
 
 /** One group of `GET /stats`. Counts are float8 so that node-postgres reads them as numbers. */
@@ -25,6 +27,8 @@ export interface StatsRow {
   readonly verified: number;
   readonly p50: number | null;
   readonly p95: number | null;
+  /** How many groups of its kind (real or test) the window has, before `maxGroups` kept the largest. */
+  readonly group_count: number;
 }
 
 /**
@@ -41,16 +45,25 @@ const LONGEST_LIFE = "interval '31536000 seconds'";
  * the bounds on `expire_at` make usable: a row created in [from, to) expires after `from` (every
  * lifetime is at least a second) and before `to` + LONGEST_LIFE. Times to verify are
  * verified_at − created_at of the verified codes (percentile_cont skips the nulls of the others).
+ *
+ * A prefix never holds a number's last four digits, whatever `prefix_length` asks: a group must
+ * not be one person's number (docs/statistics.md, "Parameters"). Of each kind, only the `maxGroups`
+ * groups that sent the most are returned, with the count of all, so that a long window of long
+ * prefixes cannot make an answer of millions of rows.
  */
 export function otpStatsSql(tables: Tables) {
   const otp = qualifiedName(tables.otp);
   return {
     /** Rows: {@link StatsRow}, real traffic first, then by key. */
     stats: statement<StatsParams>(
-      ["from", "to", "channel", "groupBy", "prefixLength"],
-      (p) => `SELECT o.test,
+      ["from", "to", "channel", "groupBy", "prefixLength", "maxGroups"],
+      (p) => `SELECT r.test, r.key, r.sent, r.delivered, r.failed, r.verified, r.p50, r.p95, r.group_count FROM (
+SELECT g.*, row_number() OVER (PARTITION BY g.test ORDER BY g.sent DESC, g.key) AS rank,
+  count(*) OVER (PARTITION BY g.test)::float8 AS group_count
+FROM (
+SELECT o.test,
   CASE ${p.groupBy}::text WHEN 'channel' THEN o.channel WHEN 'country' THEN o.country
-    ELSE left(o.target, ${p.prefixLength}::int) END AS key,
+    ELSE left(o.target, least(${p.prefixLength}::int, greatest(length(o.target) - 4, 0))) END AS key,
   count(*)::float8 AS sent,
   count(*) FILTER (WHERE o.delivery_status = 'delivered')::float8 AS delivered,
   count(*) FILTER (WHERE o.delivery_status = 'failed')::float8 AS failed,
@@ -63,6 +76,9 @@ WHERE o.created_at >= ${p.from}::timestamptz AND o.created_at < ${p.to}::timesta
   AND (${p.channel}::text IS NULL OR o.channel = ${p.channel}::text)
   AND (${p.groupBy}::text <> 'prefix' OR o.channel IN ('sms', 'call'))
 GROUP BY 1, 2
+) g
+) r
+WHERE r.rank <= ${p.maxGroups}::int
 ORDER BY 1, 2 NULLS LAST`,
     ),
   };

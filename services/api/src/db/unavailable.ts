@@ -1,8 +1,10 @@
 /**
  * Tells "the database is not there" apart from every other failure, so that an outage answers 503
  * `unavailable` (clients retry later) rather than 500 `internal` (a bug). node-postgres reports
- * outages through socket error codes, SQLSTATE classes 08 (connection exception) and 57P
- * (operator intervention: shutdown, crash recovery), and a few plain messages.
+ * outages through socket error codes, SQLSTATE classes 08 (connection exception), 53
+ * (insufficient resources: disk full, out of memory, too many connections) and 57P (operator
+ * intervention: shutdown, crash recovery), 57014 (a statement cancelled, e.g. by a
+ * `statement_timeout` the database's operator set), and a few plain messages.
  */
 
 import { someInErrorChain } from "./error-chain.js";
@@ -19,7 +21,7 @@ const UNAVAILABLE_CODES = new Set([
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now (starting up, recovering)
-  "53300", // too_many_connections
+  "57014", // query_canceled
 ]);
 
 const UNAVAILABLE_MESSAGES =
@@ -29,7 +31,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return someInErrorChain(
     error,
     ({ code, message }) =>
-      (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08"))) ||
+      (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08") || code.startsWith("53"))) ||
       (typeof message === "string" && UNAVAILABLE_MESSAGES.test(message)),
   );
 }

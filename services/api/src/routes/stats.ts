@@ -7,8 +7,15 @@ import { ok } from "../http/envelope.js";
 import { defineRouteWithParams, errors, json } from "../http/route.js";
 import type { RouteContext } from "./context.js";
 
+/**
+ * Statistics statements one API process runs at once. Each may scan days of rows on the pool that
+ * creates and checks share: more at once would take their connections (docs/statistics.md, "Cost").
+ */
+export const STATS_AT_ONCE = 2;
+
 /** `GET /stats` (docs/statistics.md): conversion figures per channel, country or prefix. */
 export function statsRoutes(app: OpenAPIHono<AppEnv>, { domain }: RouteContext): void {
+  let running = 0;
   defineRouteWithParams(
     app,
     {
@@ -25,9 +32,20 @@ export function statsRoutes(app: OpenAPIHono<AppEnv>, { domain }: RouteContext):
       responses: { 200: json(StatsResponse, "The figures."), ...errors("validation", "bad_request") },
     },
     async (c, input) => {
-      const answer = await readStats(domain, input);
-      if ("error" in answer) throw new ApiError("validation", answer.error);
-      return ok(c, answer);
+      if (running >= STATS_AT_ONCE) {
+        throw new ApiError("unavailable", "Other statistics are being computed; try again shortly", {
+          headers: { "Retry-After": "1" },
+        });
+      }
+      running++;
+      try {
+        const answer = await readStats(domain, input);
+        if (!("error" in answer)) return ok(c, answer);
+        const headers: Record<string, string> = answer.code === "unavailable" ? { "Retry-After": "1" } : {};
+        throw new ApiError(answer.code, answer.error, { headers });
+      } finally {
+        running--;
+      }
     },
   );
 }
