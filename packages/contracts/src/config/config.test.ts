@@ -121,12 +121,12 @@ describe("configuration", () => {
     expect(retention("OFF")).toBe(0);
   });
 
-  it("PG_QUERY_TIMEOUT: seconds, fractions allowed, from 5 to an hour", () => {
-    const result = parseConfig({ PG_QUERY_TIMEOUT: "7.5" });
+  it("PG_QUERY_TIMEOUT: seconds, fractions allowed, from 10 to an hour", () => {
+    const result = parseConfig({ PG_QUERY_TIMEOUT: "12.5" });
     if (!result.ok) throw new Error(result.errors.join("; "));
-    expect(result.config.pg.queryTimeoutMs).toBe(7_500);
+    expect(result.config.pg.queryTimeoutMs).toBe(12_500);
     expect(errorsOf({ PG_QUERY_TIMEOUT: "1" })).toEqual([
-      'PG_QUERY_TIMEOUT: must be a number of seconds from 5 to 3600, got "1"',
+      'PG_QUERY_TIMEOUT: must be a number of seconds from 10 to 3600, got "1"',
     ]);
   });
 

@@ -36,7 +36,7 @@ export const EnvSchema = z.object({
   PG_USER: str("postgres"),
   PG_PASSWORD: z.string().default(""),
   PG_POOL_MAX: int(10, 1, 1000),
-  PG_QUERY_TIMEOUT: secondsAsMs(60, 5, 3600),
+  PG_QUERY_TIMEOUT: secondsAsMs(60, 10, 3600),
 
   RABBITMQ_URL: amqpUrlList("amqp://guest:guest@localhost:5672"),
   RABBITMQ_PREFIX: z
