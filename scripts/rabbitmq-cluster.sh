@@ -40,7 +40,10 @@ die() {
 say() { echo "rabbitmq-cluster: $*" >&2; }
 
 [[ "$SIZE" =~ ^[1-9]$ ]] || die "RMQ_CLUSTER_SIZE must be 1 to 9, got '$SIZE'"
-[[ "$PORT" =~ ^[0-9]+$ ]] && ((PORT > 1024 && PORT + SIZE < 45000)) || die "RMQ_CLUSTER_PORT must be a port from 1025, got '$PORT'"
+# Each node's distribution port is PORT + 20000 + i - 1, and the command-line tools take theirs 10000
+# to 10010 above it: all of them must stay ports.
+[[ "$PORT" =~ ^[0-9]+$ ]] && ((PORT > 1024 && PORT + SIZE + 30010 <= 65535)) ||
+  die "RMQ_CLUSTER_PORT must be from 1025 to $((65535 - 30010 - SIZE)), got '$PORT'"
 [ -n "$RABBIT_HOME" ] || die "no rabbitmq user: install the rabbitmq-server package"
 [ -x "$RABBIT_BIN/rabbitmq-server" ] || die "no $RABBIT_BIN/rabbitmq-server: install the rabbitmq-server package"
 
