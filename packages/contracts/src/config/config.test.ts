@@ -89,7 +89,22 @@ describe("configuration", () => {
     [{ DUMMY: "maybe" }, 'DUMMY: must be true or false, got "maybe"'],
     [{ OTP_WEBHOOK_MAX_AGE: "0" }, 'OTP_WEBHOOK_MAX_AGE: must be a number of seconds from 1 to 2592000, got "0"'],
     [{ OTP_DELIVERY_MODE: "carrier-pigeon" }, 'OTP_DELIVERY_MODE: must be "queue" or "direct"'],
-    [{ OTP_SMS_URL: "sms" }, 'OTP_SMS_URL: must be an http(s) URL, got "sms"'],
+    [
+      { OTP_SMS_URL: "sms" },
+      "OTP_SMS_URL: must be an http(s) URL, and is not a URL (the value is not shown; percent-encode a password's /, ?, # and @)",
+    ],
+    [
+      { OTP_EMAIL_URL: "smtp://mailer:Hunter2Secret@mail" },
+      'OTP_EMAIL_URL: must be an http(s) URL, got scheme "smtp:"',
+    ],
+    [
+      { OTP_QUEUE_URL: "https://queue:s3cr#t@queue.internal" },
+      "OTP_QUEUE_URL: must be an http(s) URL, and is not a URL (the value is not shown; percent-encode a password's /, ?, # and @)",
+    ],
+    [
+      { OTP_PRESEND_HOOK_URL: "https://risk:8080/Secret@risk" },
+      "OTP_PRESEND_HOOK_URL: must be an http(s) URL with nothing but its password before the host's @ (the value is not shown; percent-encode a password's /, ?, # and @)",
+    ],
     [
       { RABBITMQ_URL: "http://rabbit" },
       'RABBITMQ_URL: must be an amqp:// or amqps:// URL, or several separated by commas ("http://rabbit/" is not amqp:// or amqps://)',

@@ -112,21 +112,38 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
   });
 }
 
+/**
+ * An http(s) URL of a provider or hook. The value is never repeated in the message: it may hold a
+ * password, and a start-up error goes to the log (docs/security.md, "Logs"). An `@` after the
+ * host is refused: it is a password's raw `/`, `?` or `#` that moved the rest of the password into
+ * the path, where it would be sent and logged as one.
+ */
 export function url(fallback: string) {
   return z
     .string()
     .trim()
     .default(fallback)
     .transform((v, ctx) => {
-      try {
-        const u = new URL(v);
-        if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("scheme");
-      } catch {
-        ctx.addIssue({ code: "custom", message: `must be an http(s) URL, got "${v}"` });
-        return z.NEVER;
-      }
-      return v.replace(/\/+$/, "");
+      const problem = urlProblem(v);
+      if (problem === undefined) return v.replace(/\/+$/, "");
+      ctx.addIssue({ code: "custom", message: problem });
+      return z.NEVER;
     });
+}
+
+function urlProblem(value: string): string | undefined {
+  const encode = "percent-encode a password's /, ?, # and @";
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return `must be an http(s) URL, and is not a URL (the value is not shown; ${encode})`;
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return `must be an http(s) URL, got scheme "${u.protocol}"`;
+  if (/@/.test(u.pathname + u.search + u.hash)) {
+    return `must be an http(s) URL with nothing but its password before the host's @ (the value is not shown; ${encode})`;
+  }
+  return undefined;
 }
 
 /**
