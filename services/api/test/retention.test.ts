@@ -1,4 +1,5 @@
 import { useTestBroker } from "@otp/broker/testing";
+import { createSql, createTables, type RetentionWindowsRow } from "@otp/db";
 import { useTestDatabase } from "@otp/db/testing";
 import { metricValue } from "@otp/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,6 +55,15 @@ async function rowsOf(marker: string): Promise<{ otp: number; otpPolicy: number 
   return { otp: rows[0]?.otp ?? -1, otpPolicy: rows[0]?.otp_policy ?? -1 };
 }
 
+/** Deletes the rows `seed(marker, …)` wrote, with their policy records. */
+async function drop(marker: string): Promise<void> {
+  await api.pool.query(
+    `WITH o AS (DELETE FROM otp WHERE target LIKE $1 || '-%' RETURNING id)
+     DELETE FROM otp_policy r USING o WHERE r.otp_id = o.id`,
+    [marker],
+  );
+}
+
 async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
   return metricValue(await (await api.app.request("/metrics")).text(), name, labels);
 }
@@ -95,24 +105,49 @@ describe("retention", () => {
     expect(await metric("otp_retention_deleted_total", { table: "otp_policy" })).toBe(2_400);
   });
 
-  it("shows the age of the row it deletes next", async () => {
-    // The young rows were created 23 h 5 min before the clock, and expire first.
-    const age = await metric("otp_oldest_row_age_seconds");
-    expect(age).toBeGreaterThan(23 * 3600 + 4 * 60);
-    expect(age).toBeLessThan(23 * 3600 + 6 * 60 + 60);
+  it("shows how long ago the code it deletes next expired, whatever other codes' lifetimes", async () => {
+    // The young rows expired 23 h before the clock; and a code with a lifetime of ten days, created
+    // eleven days ago, expired 23.5 h ago: the oldest row, the earliest to expire, deleted on time.
+    const now = api.clock.now().getTime();
+    await api.pool.query(
+      `INSERT INTO otp (id, channel, target, password_digest, password_cipher, created_at, expire_at)
+       VALUES (gen_random_uuid(), 'sms', 'lifer-1', sha256('lifer'::bytea), '\\x00'::bytea, $1, $2)`,
+      [new Date(now - 11 * DAY), new Date(now - DAY + 30 * 60_000)],
+    );
+    try {
+      const expired = await metric("otp_oldest_expiry_age_seconds");
+      expect(expired).toBeGreaterThan(23 * 3600 + 29 * 60);
+      expect(expired).toBeLessThan(23 * 3600 + 31 * 60 + 60);
+      // The deprecated gauge: the creation age of that same row (the earliest to expire).
+      const created = await metric("otp_oldest_row_age_seconds");
+      expect(created).toBeGreaterThan(11 * 86_400 - 60);
+      expect(created).toBeLessThan(11 * 86_400 + 120);
+      const help = await (await api.app.request("/metrics")).text();
+      expect(help).toContain("# HELP otp_oldest_expiry_age_seconds Seconds since the earliest expire_at");
+    } finally {
+      await api.pool.query("DELETE FROM otp WHERE target = 'lifer-1'");
+    }
   });
 
   it("keeps what a limit rule longer than the retention still counts: its window stays full", async () => {
     await api.call("POST", "/limit/call", { phones: [{ minutes: 3 * 24 * 60, rate: 2 }] });
     const phone = freshPhone();
     const call = () => api.call("POST", "/call", { phone, password: "5151", lifetime: 600 });
+    // The codes are moved back in time rather than the clock forward: a pass on a clock days away
+    // from the database's deletes nothing.
+    const age = (ms: number) =>
+      api.pool.query(
+        `UPDATE otp SET created_at = created_at - $2::float8 * interval '1 millisecond',
+           expire_at = expire_at - $2::float8 * interval '1 millisecond' WHERE target = $1`,
+        [phone, ms],
+      );
     expect((await call()).body.status).toBe(true);
     expect((await call()).body.status).toBe(true);
-    api.clock.advance(2 * DAY);
+    await age(2 * DAY);
     await api.retention.pass();
     expect((await call()).body).toMatchObject({ status: false, status_code: "phone_limit" });
     // Once the rule's three days have passed, the rows go and the phone may receive codes again.
-    api.clock.advance(1.5 * DAY);
+    await age(1.5 * DAY);
     await api.retention.pass();
     const left = await api.pool.query("SELECT 1 FROM otp WHERE target = $1", [phone]);
     expect(left.rowCount).toBe(0);
@@ -147,6 +182,99 @@ describe("retention", () => {
       await api.pool.query("DELETE FROM policy_block WHERE prefix = '770299'");
       await api.pool.query("DELETE FROM policy WHERE channel = 'sms'");
     }
+  });
+
+  it("reads the guard's streaks as one start, however many prefixes were ever suspended", async () => {
+    const guard = { prefix_digits: 6, window_minutes: 60, min_sent: 20, min_conversion: 0.2, lag_seconds: 0 };
+    const set = await api.call("POST", "/policy/sms", {
+      mode: "monitor",
+      conversion_guard: { ...guard, block_minutes: 60, max_block_minutes: 60 },
+    });
+    expect(set.status).toBe(200);
+    const now = api.clock.now().getTime();
+    const lastingSince = new Date(now - 2 * DAY);
+    // 3,000 streaks long over (their suspensions ended three days ago), and one still lasting.
+    await api.pool.query(
+      `INSERT INTO policy_block (channel, prefix, rule, sent, verified, since, until, strikes)
+       SELECT 'sms', (880000 + g)::text, 'conversion_guard', 40, 0, $1::timestamptz, $2::timestamptz, 2
+       FROM generate_series(1, 3000) g
+       UNION ALL SELECT 'sms', '779999', 'conversion_guard', 40, 0, $3::timestamptz, $4::timestamptz, 3`,
+      [new Date(now - 4 * DAY), new Date(now - 3 * DAY), lastingSince, new Date(now + HOUR)],
+    );
+    try {
+      const sql = createSql(createTables(api.config.pg.schema));
+      const { rows } = await api.pool.query<RetentionWindowsRow>(sql.retention.windows({ now: api.clock.now() }));
+      expect(JSON.stringify(rows[0]).length).toBeLessThan(1_000);
+      expect(rows[0]?.streak_since).toEqual(lastingSince);
+      // The lasting streak keeps the guard's window before it began; the long-over ones keep nothing.
+      await seed("lasting-in", 10, 2 * DAY - HOUR);
+      await seed("lasting-out", 10, 2 * DAY + 2 * HOUR);
+      await api.retention.pass();
+      expect((await rowsOf("lasting-in")).otp).toBe(10);
+      expect((await rowsOf("lasting-out")).otp).toBe(0);
+    } finally {
+      await api.pool.query("DELETE FROM policy_block WHERE prefix = '779999' OR prefix LIKE '88%'");
+      await api.pool.query("DELETE FROM policy WHERE channel = 'sms'");
+      await drop("lasting-in");
+    }
+  });
+
+  it("skips a pass, counted and logged, while the process clock is more than a minute from the database's", async () => {
+    // Kept by the database's clock (inside the statistics' day); a clock two days ahead would
+    // delete them, and every replica's windows would lose them.
+    await seed("skew", 20, 23 * HOUR);
+    const logged = api.logs.length;
+    const passAt = async (offsetMs: number) => {
+      api.clock.advance(offsetMs);
+      try {
+        return await api.retention.pass();
+      } finally {
+        api.clock.advance(-offsetMs);
+      }
+    };
+    const skipped = { otp: 0, otpPolicy: 0, batches: 0, skipped: "clock_skew" };
+    expect(await passAt(2 * DAY)).toEqual(skipped);
+    expect(await passAt(-2 * 60_000)).toEqual(skipped);
+    expect((await rowsOf("skew")).otp).toBe(20);
+    expect(await metric("otp_retention_skipped_total", { reason: "clock_skew" })).toBe(2);
+    const warnings = api.logs.slice(logged).filter((line) => line.includes("retention pass skipped"));
+    expect(warnings).toHaveLength(2);
+    expect(warnings.join("\n")).not.toContain("skew-");
+    const warning = JSON.parse(warnings[0] ?? "{}");
+    expect(warning).toMatchObject({ level: 40, limitSeconds: 60 });
+    expect(Math.abs(warning.clockAheadSeconds - 2 * 86_400)).toBeLessThan(5);
+    // Within the limit the pass runs, cutting from the earlier of the two clocks and a minute further
+    // back: a code that expired a day and 30 s ago (by the database's clock) stays, one a day and
+    // three minutes ago goes.
+    await seed("edge-in", 5, DAY + 30_000);
+    await seed("edge-out", 5, DAY + 3 * 60_000);
+    expect((await passAt(50_000)).skipped).toBe(false);
+    expect((await rowsOf("skew")).otp).toBe(20);
+    expect((await rowsOf("edge-in")).otp).toBe(5);
+    expect((await rowsOf("edge-out")).otp).toBe(0);
+    await drop("skew");
+    await drop("edge-in");
+  });
+
+  it("leaves a row another transaction holds locked for a later pass, without waiting for it", async () => {
+    await seed("held", 30, 2 * DAY);
+    const holder = await api.pool.connect();
+    let pass: Promise<unknown> | undefined;
+    try {
+      await holder.query("BEGIN");
+      // As the dispatcher's status write holds it.
+      await holder.query("SELECT 1 FROM otp WHERE target = 'held-1' FOR UPDATE");
+      pass = api.retention.pass();
+      const timeout = new Promise((resolve) => setTimeout(() => resolve("still waiting"), 5_000).unref());
+      expect(await Promise.race([pass, timeout])).toMatchObject({ skipped: false });
+      expect(await rowsOf("held")).toEqual({ otp: 1, otpPolicy: 0 });
+    } finally {
+      await holder.query("ROLLBACK");
+      holder.release();
+      await pass;
+    }
+    await api.retention.pass();
+    expect((await rowsOf("held")).otp).toBe(0);
   });
 
   it("two replicas' passes at once: both finish without an error, and every row is deleted once", async () => {

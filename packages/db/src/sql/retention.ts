@@ -9,14 +9,21 @@ export interface RetentionBatchRow {
   readonly otp_policy: number;
 }
 
-/** What the windows that must keep their rows are configured to (`windows`' row). */
+/** What the windows that must keep their rows are configured to, and the database's time (`windows`' row). */
 export interface RetentionWindowsRow {
+  /** The database's `now()`, which the process clock is compared with before each batch. */
+  readonly db_now: Date;
   /** The longest limit rule of any channel, null without rules. */
   readonly limit_minutes: number | null;
   /** Every stored destination policy body, as `policy.body` holds it. */
   readonly policies: unknown[];
-  /** The conversion guard's streaks (`policy_block` rows with strikes): when each began and ends. */
-  readonly streaks: { readonly since: string; readonly until: string }[];
+  /**
+   * When the earliest still-lasting streak of the conversion guard's suspensions began: a
+   * `policy_block` row with strikes whose suspension ended at most the largest `max_block_minutes`
+   * of any stored guard before `now` (the earlier of the given time and the database's). Null when
+   * none lasts or no policy has a guard.
+   */
+  readonly streak_since: Date | null;
 }
 
 /**
@@ -28,13 +35,23 @@ export function retentionSql({ otp: otpTable, otpPolicy, limitRule, policy, poli
   const record = qualifiedName(otpPolicy);
   const lockKey = `otp:${schemaOf(otpTable)}:retention`;
   return {
-    /** The configuration every pass reads before each batch: the rows those windows count must stay. */
-    windows: statement<Record<string, never>>(
-      [],
-      () => `SELECT (SELECT max(minutes) FROM ${qualifiedName(limitRule)})::int AS limit_minutes,
+    /**
+     * The configuration every pass reads before each batch (the rows those windows count must
+     * stay), and the database's clock. Of the guard's streaks only the earliest start of those
+     * still lasting comes back: one value, however many prefixes were ever suspended (the rows are
+     * read here, not sent). A streak lasts while its suspension ended at most `max_block_minutes`
+     * ago, the largest of any stored guard, as `streakReachMinutes` takes it. Retention deletes no
+     * `policy_block` row: a policy changed later (a longer `max_block_minutes` or window) makes an
+     * old row's `strikes` and `forgiven_at` count again.
+     */
+    windows: statement<{ now: Date }>(
+      ["now"],
+      (p) => `WITH g AS (SELECT max((body->'conversion_guard'->>'max_block_minutes')::float8) AS memory_minutes
+  FROM ${qualifiedName(policy)} WHERE jsonb_typeof(body->'conversion_guard') = 'object')
+SELECT now() AS db_now, (SELECT max(minutes) FROM ${qualifiedName(limitRule)})::int AS limit_minutes,
   coalesce((SELECT json_agg(body) FROM ${qualifiedName(policy)}), '[]'::json) AS policies,
-  coalesce((SELECT json_agg(json_build_object('since', since, 'until', until))
-    FROM ${qualifiedName(policyBlock)} WHERE strikes > 0), '[]'::json) AS streaks`,
+  (SELECT min(b.since) FROM ${qualifiedName(policyBlock)} b, g WHERE b.strikes > 0
+    AND b.until >= least(now(), ${p.now}::timestamptz) - g.memory_minutes * interval '1 minute') AS streak_since`,
     ),
 
     /**
@@ -43,25 +60,32 @@ export function retentionSql({ otp: otpTable, otpPolicy, limitRule, policy, poli
      * deleting right now: the lock is tried, not awaited, and held until the statement's
      * transaction ends, so passes of two replicas never delete at the same moment; the lock is a
      * one-time filter, so a replica without it reads no row. An OTP expires
-     * after it was created, so no row younger than the cutoff goes, and no live code.
+     * after it was created, so no row younger than the cutoff goes, and no live code. The batch's
+     * rows are locked `SKIP LOCKED`: a row another transaction holds (the dispatcher's status
+     * write locks rows in id order, this would lock them in expiry order) is left for a later
+     * pass, so a batch never waits on a row lock, nor deadlocks, while it holds the retention lock.
      */
     deleteBatch: statement<{ cutoff: Date; limit: number }>(
       ["cutoff", "limit"],
       (p) => `WITH l AS (SELECT pg_try_advisory_xact_lock(hashtextextended('${lockKey}', 0)) AS got),
 v AS (SELECT o.id FROM ${otp} o WHERE (SELECT got FROM l) AND o.expire_at < ${p.cutoff}::timestamptz
-  ORDER BY o.expire_at LIMIT ${p.limit}::int),
+  ORDER BY o.expire_at LIMIT ${p.limit}::int FOR UPDATE SKIP LOCKED),
 r AS (DELETE FROM ${record} r USING v WHERE r.otp_id = v.id RETURNING 1),
 d AS (DELETE FROM ${otp} o USING v WHERE o.id = v.id RETURNING 1)
 SELECT (SELECT got FROM l) AS locked, (SELECT count(*) FROM d)::int AS otp, (SELECT count(*) FROM r)::int AS otp_policy`,
     ),
 
     /**
-     * The age in seconds of the row retention deletes next (the earliest to expire; at most a
-     * lifetime younger than the oldest row), null on an empty table: one step of `otp_expire_idx`.
+     * The row retention deletes next (the earliest to expire), no row on an empty table: one step
+     * of `otp_expire_idx`. `expired_age`: seconds since its code expired — while passes keep up, at
+     * most the cutoff's distance from now plus a pass interval. `created_age`: seconds since it was
+     * created — not the oldest row's age, which `otp_created_brin` cannot find without reading
+     * the whole index (a row with a longer lifetime may be older).
      */
     oldestAge: statement<{ now: Date }>(
       ["now"],
-      (p) => `SELECT extract(epoch FROM ${p.now}::timestamptz - created_at)::float8 AS age
+      (p) => `SELECT extract(epoch FROM ${p.now}::timestamptz - expire_at)::float8 AS expired_age,
+  extract(epoch FROM ${p.now}::timestamptz - created_at)::float8 AS created_age
 FROM ${otp} ORDER BY expire_at LIMIT 1`,
     ),
   };

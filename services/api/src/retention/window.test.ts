@@ -1,6 +1,8 @@
 import { DEFAULT_CONVERSION_GUARD, DEFAULT_POLICY, type Policy } from "@otp/contracts";
 import { describe, expect, it } from "vitest";
 import {
+  CLOCK_SKEW_LIMIT_MS,
+  excessClockSkewMs,
   longestWindowMinutes,
   policyReachMinutes,
   retentionCutoff,
@@ -35,21 +37,31 @@ describe("retention windows", () => {
     const now = new Date("2030-01-10T00:00:00Z");
     const guard = { ...DEFAULT_CONVERSION_GUARD, window_minutes: 60, max_block_minutes: 60 };
     const guarded = policy({ conversion_guard: guard });
-    const running = { since: new Date("2030-01-07T00:00:00Z"), until: new Date("2030-01-10T01:00:00Z") };
-    expect(streakReachMinutes(now, [guarded], [running])).toBe(3 * 1440 + 60);
-    // Ended 30 minutes ago: the streak still lasts (max_block_minutes 60).
-    const ended = { since: running.since, until: new Date("2030-01-09T23:30:00Z") };
-    expect(streakReachMinutes(now, [guarded], [ended])).toBe(3 * 1440 + 60);
-    // Ended two hours ago: over.
-    const over = { since: running.since, until: new Date("2030-01-09T22:00:00Z") };
-    expect(streakReachMinutes(now, [guarded], [over])).toBe(0);
-    expect(streakReachMinutes(now, [policy({})], [running])).toBe(0);
+    // The database gives the start of the earliest streak still lasting (null: none lasts).
+    const since = new Date("2030-01-07T00:00:00Z");
+    expect(streakReachMinutes(now, [guarded], since)).toBe(3 * 1440 + 60);
+    expect(streakReachMinutes(now, [guarded], null)).toBe(0);
+    expect(streakReachMinutes(now, [policy({})], since)).toBe(0);
+    // The largest window of any guard.
+    const wide = policy({ conversion_guard: { ...guard, window_minutes: 600 } });
+    expect(streakReachMinutes(now, [guarded, wide], since)).toBe(3 * 1440 + 600);
     expect(longestWindowMinutes(null, [guarded], 3 * 1440 + 60)).toBe(3 * 1440 + 60);
   });
 
-  it("cuts at now − max(retention, longest window)", () => {
+  it("cuts at now − max(retention, longest window) − the clock skew limit", () => {
     const now = new Date("2030-01-10T00:00:00Z");
-    expect(retentionCutoff(now, 7 * 86_400, 1440).toISOString()).toBe("2030-01-03T00:00:00.000Z");
-    expect(retentionCutoff(now, 60, 1440).toISOString()).toBe("2030-01-09T00:00:00.000Z");
+    expect(CLOCK_SKEW_LIMIT_MS).toBe(60_000);
+    expect(retentionCutoff(now, 7 * 86_400, 1440).toISOString()).toBe("2030-01-02T23:59:00.000Z");
+    expect(retentionCutoff(now, 60, 1440).toISOString()).toBe("2030-01-08T23:59:00.000Z");
+  });
+
+  it("lets a pass run only while the process clock is within a minute of the database's", () => {
+    const db = new Date("2030-01-10T00:00:00Z");
+    const at = (ms: number) => new Date(db.getTime() + ms);
+    expect(excessClockSkewMs(at(0), db)).toBeUndefined();
+    expect(excessClockSkewMs(at(60_000), db)).toBeUndefined();
+    expect(excessClockSkewMs(at(-60_000), db)).toBeUndefined();
+    expect(excessClockSkewMs(at(60_001), db)).toBe(60_001);
+    expect(excessClockSkewMs(at(-2 * 86_400_000), db)).toBe(-2 * 86_400_000);
   });
 });

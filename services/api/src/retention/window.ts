@@ -7,6 +7,15 @@ import { type Policy, STATS_DEFAULT_SPAN_MS } from "@otp/contracts";
 export const STATISTICS_WINDOW_MINUTES = STATS_DEFAULT_SPAN_MS / 60_000;
 
 /**
+ * How far the process clock may be from the database's for a pass to run. Each replica counts its
+ * windows back from its own clock, and deleted rows never come back: a pass on a clock further
+ * ahead would delete rows the others still count, so it is skipped. Within it, the cutoff is taken
+ * from the earlier clock and this much further back, so no replica that close to the database's
+ * time loses a row its windows count.
+ */
+export const CLOCK_SKEW_LIMIT_MS = 60_000;
+
+/**
  * How far back a destination policy counts codes (docs/policy.md): its budget, prefix and country
  * windows, and the conversion guard's window, which while a streak of suspensions lasts reaches
  * back to the start of the window that tripped the last one: that suspension began at most
@@ -19,31 +28,19 @@ export function policyReachMinutes(policy: Policy): number {
   return Math.max(0, guardReach, ...rules);
 }
 
-/** A streak of the conversion guard's suspensions of one prefix (a `policy_block` row with strikes). */
-export interface Streak {
-  readonly since: Date;
-  readonly until: Date;
-}
-
 /**
- * How far back the guard counts for the streaks that still last: while a prefix's streak lasts
- * (its last suspension ended at most `max_block_minutes` ago), the guard's window reaches back to
+ * How far back the guard counts for the streaks that still last, given when the earliest of them
+ * began (`since`; the database picks it: the streaks whose last suspension ended at most the
+ * largest `max_block_minutes` of any guard ago): the guard's window reaches back to
  * `window_minutes` before that suspension began, however long ago that was — the suspension may
  * have been set under a longer `max_block_minutes` than the policy says now, which
- * `policyReachMinutes` alone would not cover. Taken over every policy's guard (the largest window
- * and memory), so it can only keep more.
+ * `policyReachMinutes` alone would not cover. Taken with every policy's largest guard window, so
+ * it can only keep more.
  */
-export function streakReachMinutes(now: Date, policies: readonly Policy[], streaks: readonly Streak[]): number {
-  const guards = policies.flatMap((p) => (p.conversion_guard ? [p.conversion_guard] : []));
-  if (guards.length === 0) return 0;
-  const memoryMs = Math.max(...guards.map((g) => g.max_block_minutes)) * 60_000;
-  const window = Math.max(...guards.map((g) => g.window_minutes));
-  let reach = 0;
-  for (const { since, until } of streaks) {
-    if (now.getTime() - until.getTime() > memoryMs) continue;
-    reach = Math.max(reach, Math.ceil((now.getTime() - since.getTime()) / 60_000) + window);
-  }
-  return reach;
+export function streakReachMinutes(now: Date, policies: readonly Policy[], since: Date | null): number {
+  const windows = policies.flatMap((p) => (p.conversion_guard ? [p.conversion_guard.window_minutes] : []));
+  if (windows.length === 0 || since === null) return 0;
+  return Math.max(0, Math.ceil((now.getTime() - since.getTime()) / 60_000)) + Math.max(...windows);
 }
 
 /**
@@ -61,8 +58,19 @@ export function longestWindowMinutes(
 
 /**
  * Where a pass deletes up to: rows whose code expired before it go. `now − max(retention, longest
- * window)`, so that no window ever undercounts whatever OTP_RETENTION says.
+ * window) − CLOCK_SKEW_LIMIT_MS`, `now` being the earlier of the process's and the database's
+ * clocks, so that no window ever undercounts whatever OTP_RETENTION says, on any replica whose
+ * clock is within the limit.
  */
 export function retentionCutoff(now: Date, retentionSeconds: number, longestMinutes: number): Date {
-  return new Date(now.getTime() - Math.max(retentionSeconds, longestMinutes * 60) * 1000);
+  return new Date(now.getTime() - Math.max(retentionSeconds, longestMinutes * 60) * 1000 - CLOCK_SKEW_LIMIT_MS);
+}
+
+/**
+ * How far the process clock is ahead of the database's (negative: behind), or undefined when that
+ * is within {@link CLOCK_SKEW_LIMIT_MS} and a pass may run.
+ */
+export function excessClockSkewMs(clockNow: Date, databaseNow: Date): number | undefined {
+  const skew = clockNow.getTime() - databaseNow.getTime();
+  return Math.abs(skew) > CLOCK_SKEW_LIMIT_MS ? skew : undefined;
 }
