@@ -31,6 +31,19 @@ export type PhoneReading =
   | { readonly ok: false; readonly problem: string };
 
 export const MIN_PHONE_DIGITS = 3;
+
+/**
+ * A number's last digits that no prefix shown outside the service holds — a statistics group, a
+ * refusal's message — whatever prefix length was configured or asked for: a prefix of 11 digits
+ * of an 11-digit number is that person's number (docs/security.md, "Logs").
+ */
+export const HIDDEN_LAST_DIGITS = 4;
+
+/** `prefix` as shown for a number of `numberLength` digits: cut before its last HIDDEN_LAST_DIGITS, marked `…`. */
+export function shownPrefix(prefix: string, numberLength: number): string {
+  const shown = Math.max(0, numberLength - HIDDEN_LAST_DIGITS);
+  return prefix.length <= shown ? prefix : `${prefix.slice(0, shown)}…`;
+}
 export const MAX_PHONE_DIGITS = 20;
 
 /** What people write between digits: spaces (any), dots, dashes, parentheses. */

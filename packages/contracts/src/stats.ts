@@ -17,8 +17,6 @@ export const STATS_MAX_SPAN_DAYS = 90;
 /** Digits of a phone target that make its prefix, when `prefix_length` is absent (as the conversion guard's). */
 export const STATS_DEFAULT_PREFIX_LENGTH = 6;
 export const STATS_MAX_PREFIX_LENGTH = 15;
-/** A prefix never holds this many last digits of a number, whatever `prefix_length` asks: a group is never one person. */
-export const STATS_HIDDEN_DIGITS = 4;
 /** At most this many groups in `groups`, and in `test`: those that sent the most (docs/statistics.md, "Fields"). */
 export const STATS_MAX_GROUPS = 1000;
 /** The earliest and the latest instant a window may touch: what a timestamp and an ISO answer both hold. */

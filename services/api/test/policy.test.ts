@@ -157,6 +157,22 @@ describe("enforce: the lists", () => {
     expect((await statusOf(safelisted)).policy).toEqual({ decision: "allow", rule: "safelist" });
     expect((await api.call("POST", "/call", { phone: blocked, password: "1", lifetime: 60 })).status).toBe(200);
   });
+
+  it("a refusal never quotes a number's last four digits, however long the rule's prefix", async () => {
+    const whole = kz(4);
+    await policy({ mode: "enforce", prefixes: { deny: [whole] } });
+    expect((await sms(whole)).body.message).toBe(`Prefix ${whole.slice(0, 7)}… is denied for sms`);
+    await policy({ prefixes: { deny: [] }, prefix_limits: [{ digits: 15, minutes: 5, rate: 1 }] });
+    const phone = kz(5);
+    expect((await sms(phone)).status).toBe(200);
+    const refused = await sms(phone);
+    expect(refused.body).toMatchObject({
+      status_code: "prefix_limit",
+      message: `Prefix limit has been reached for ${phone.slice(0, 7)}…: 1 per 5 minutes`,
+    });
+    expect(JSON.stringify(refused.body)).not.toContain(phone);
+    await policy({ prefix_limits: [] });
+  });
 });
 
 describe("enforce: the windows", () => {

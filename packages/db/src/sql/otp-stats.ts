@@ -1,4 +1,4 @@
-import type { Channel, StatsGrouping } from "@otp/contracts";
+import { type Channel, HIDDEN_LAST_DIGITS, type StatsGrouping } from "@otp/contracts";
 import type { Tables } from "../schema.js";
 import { qualifiedName, statement } from "./statement.js";
 
@@ -63,7 +63,7 @@ SELECT g.*, row_number() OVER (PARTITION BY g.test ORDER BY g.sent DESC, g.key) 
 FROM (
 SELECT o.test,
   CASE ${p.groupBy}::text WHEN 'channel' THEN o.channel WHEN 'country' THEN o.country
-    ELSE left(o.target, least(${p.prefixLength}::int, greatest(length(o.target) - 4, 0))) END AS key,
+    ELSE left(o.target, least(${p.prefixLength}::int, greatest(length(o.target) - ${HIDDEN_LAST_DIGITS}, 0))) END AS key,
   count(*)::float8 AS sent,
   count(*) FILTER (WHERE o.delivery_status = 'delivered')::float8 AS delivered,
   count(*) FILTER (WHERE o.delivery_status = 'failed')::float8 AS failed,

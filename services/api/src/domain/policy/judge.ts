@@ -7,6 +7,7 @@ import {
   type PolicyChannel,
   type PolicyRule,
   type PrefixLimit,
+  shownPrefix,
 } from "@otp/contracts";
 import type { PolicyCountsParams, PolicyCountsRow, PolicyWindowKind } from "@otp/db";
 import type { Refusal } from "../rate-limit.js";
@@ -82,7 +83,7 @@ export function judgeLists(
   }
   const denied = policy.prefixes.deny.find((prefix) => target.startsWith(prefix));
   if (denied !== undefined) {
-    const message = `Prefix ${denied} is denied for ${channel}`;
+    const message = `Prefix ${shownPrefix(denied, target.length)} is denied for ${channel}`;
     return { rule: "prefixes", refusal: { code: "destination_blocked", message } };
   }
   return undefined;
@@ -152,11 +153,13 @@ export function judgeCounts(plan: Plan, row: PolicyCountsRow, now: Date): Object
     plan.prefix.map((p) => ({ value: p.prefix, rule: p.limit })),
   );
   if (byPrefix[0]) {
-    const message = `Prefix limit has been reached for ${byPrefix[0].value}: ${per(byPrefix[0].rule)}`;
+    const shown = shownPrefix(byPrefix[0].value, plan.params.targetPrefixes.length);
+    const message = `Prefix limit has been reached for ${shown}: ${per(byPrefix[0].rule)}`;
     return { rule: "prefix_limits", refusal: { code: "prefix_limit", message }, full: byPrefix };
   }
   if (row.suspended_prefix !== null && row.suspended_until !== null && row.suspended_until > now) {
-    const message = `Prefix ${row.suspended_prefix} is suspended for ${channel} until ${row.suspended_until.toISOString()}`;
+    const shown = shownPrefix(row.suspended_prefix, plan.params.targetPrefixes.length);
+    const message = `Prefix ${shown} is suspended for ${channel} until ${row.suspended_until.toISOString()}`;
     const retryAfterSeconds = secondsBetween(now, row.suspended_until);
     return { rule: "suspension", refusal: { code: "prefix_suspended", message, retryAfterSeconds } };
   }
@@ -177,7 +180,7 @@ function judgeGuard(plan: Plan, row: PolicyCountsRow, now: Date): Objection | un
   const minutes = Math.min(guard.block_minutes * 2 ** (strikes - 1), guard.max_block_minutes);
   const until = new Date(now.getTime() + minutes * 60_000);
   const message =
-    `Prefix ${prefix} is suspended for ${plan.params.channel} for ${minutes} minutes: ` +
+    `Prefix ${shownPrefix(prefix, plan.params.targetPrefixes.length)} is suspended for ${plan.params.channel} for ${minutes} minutes: ` +
     `${verified} of ${sent} codes verified in ${guard.window_minutes} minutes`;
   return {
     rule: "conversion_guard",
