@@ -9,6 +9,12 @@ export interface ManagedConnectionOptions {
   readonly log: Log;
   readonly minReconnectDelayMs?: number;
   readonly maxReconnectDelayMs?: number;
+  /**
+   * How long a connection must stay up before its loss starts the backoff again from
+   * minReconnectDelayMs (default 10 s). A node that accepts connections and drops them at once (a
+   * flapping node) would otherwise have every process reconnect to it every few hundred ms for ever.
+   */
+  readonly stableAfterMs?: number;
   /** Short heartbeats notice a dead broker in seconds instead of the TCP timeout's minutes. */
   readonly heartbeatSeconds?: number;
   /**

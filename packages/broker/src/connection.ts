@@ -11,9 +11,8 @@ type Events = { connected: [ChannelModel]; disconnected: [Error | undefined]; bl
 /**
  * One AMQP connection that keeps itself up: it reconnects with capped, jittered backoff, re-runs
  * the setup hooks each time, and says so with `connected` / `disconnected` (and `blocked` when
- * RabbitMQ blocks the live connection for a resource alarm). It resends nothing
- * itself: what was not confirmed before a disconnection is the outbox's (or the unacked
- * redelivery's) job.
+ * RabbitMQ blocks the live connection for a resource alarm). It resends nothing itself: what was
+ * not confirmed before a disconnection is the outbox's (or the unacked redelivery's) job.
  *
  * Given a cluster's addresses it fails over: it connects to the first that answers (and whose
  * setup hooks succeed), and when that connection is lost it moves on to the next address, wrapping
@@ -127,7 +126,7 @@ export class ManagedConnection extends EventEmitter<Events> {
   }
 
   async #run(): Promise<void> {
-    const { log, minReconnectDelayMs = 250, maxReconnectDelayMs = 5_000 } = this.#options;
+    const { log, minReconnectDelayMs = 250, maxReconnectDelayMs = 5_000, stableAfterMs = 10_000 } = this.#options;
     let delay = minReconnectDelayMs;
     while (!this.#closing) {
       const url = this.#addresses.take();
@@ -138,9 +137,11 @@ export class ManagedConnection extends EventEmitter<Events> {
         attempt.catch(() => {});
         const opened = await this.#unlessClosed(attempt);
         if (opened === undefined) break;
-        delay = minReconnectDelayMs;
+        const since = performance.now();
         this.#addresses.connected();
         const error = await this.#unlessClosed(opened.closed);
+        // Only a connection that lasted counts as recovered (a flapping node: see stableAfterMs).
+        if (performance.now() - since >= stableAfterMs) delay = minReconnectDelayMs;
         const address = this.#address;
         this.#connection = undefined;
         this.#address = undefined;

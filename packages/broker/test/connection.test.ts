@@ -113,3 +113,56 @@ describe("ManagedConnection.close() resolves promptly and stops reconnecting", (
     expect(connection.isConnected).toBe(false);
   });
 });
+
+describe("ManagedConnection backs off from a node that drops each connection soon after it is up", () => {
+  /**
+   * A connection to the broker whose every connection is closed `lifeMs(n)` ms after it is up (n
+   * counts from 0); `gaps` are the times from each loss to the next connection.
+   */
+  function flapping(options: { minReconnectDelayMs: number; maxReconnectDelayMs: number; stableAfterMs?: number }) {
+    const lives: number[] = [];
+    const gaps: number[] = [];
+    const connection = new ManagedConnection({ url: broker.url, name: "flapping", log: silentLog, ...options });
+    let lostAt: number | undefined;
+    connection.on("connected", (c) => {
+      if (lostAt !== undefined) gaps.push(performance.now() - lostAt);
+      setTimeout(() => c.close().catch(() => {}), lives.shift() ?? 20);
+    });
+    connection.on("disconnected", () => {
+      lostAt = performance.now();
+    });
+    return { connection, lives, gaps };
+  }
+
+  it("does not start the backoff again after a connection that lived only briefly", async () => {
+    // Sleeps of 50–100, 100–200, 200–400, 400–800, then 800–1,600 ms: each lost connection
+    // doubles the delay, as a failed connect does. (Restarting it from 100 ms after each
+    // connection made every gap 50–100 ms plus the connect, for ever.)
+    const { connection, gaps } = flapping({ minReconnectDelayMs: 100, maxReconnectDelayMs: 1_600 });
+    try {
+      connection.start();
+      await expect.poll(() => gaps.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(5);
+      expect(gaps[4]).toBeGreaterThanOrEqual(800);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it("starts the backoff again after a connection that stayed up for stableAfterMs", async () => {
+    const { connection, lives, gaps } = flapping({
+      minReconnectDelayMs: 100,
+      maxReconnectDelayMs: 3_200,
+      stableAfterMs: 300,
+    });
+    // Five brief connections, then one of 400 ms: past stableAfterMs.
+    lives.push(20, 20, 20, 20, 20, 400);
+    try {
+      connection.start();
+      await expect.poll(() => gaps.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(6);
+      expect(gaps[4]).toBeGreaterThanOrEqual(800); // 800–1,600 ms: the backoff had grown …
+      expect(gaps[5]).toBeLessThan(800); // … and after the stable connection, 50–100 ms again
+    } finally {
+      await connection.close();
+    }
+  });
+});

@@ -15,6 +15,9 @@ export class TcpProxy {
   #holdingReplies = false;
   /** The server-to-client half of each proxied connection, for holdReplies(). */
   readonly #replies = new Map<Socket, Socket>();
+  #holdingRequests = false;
+  /** The client-to-server half of each proxied connection, for holdRequests(). */
+  readonly #requests = new Map<Socket, Socket>();
   #accepted = 0;
 
   constructor(targetHost: string, targetPort: number) {
@@ -39,7 +42,9 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
-      client.pipe(upstream);
+      this.#requests.set(client, upstream);
+      client.on("close", () => this.#requests.delete(client));
+      if (!this.#holdingRequests) client.pipe(upstream);
       this.#replies.set(upstream, client);
       upstream.on("close", () => this.#replies.delete(upstream));
       if (!this.#holdingReplies) upstream.pipe(client);
@@ -96,6 +101,25 @@ export class TcpProxy {
     for (const [upstream, client] of this.#replies) upstream.pipe(client);
   }
 
+  /**
+   * Stops reading what the client sends (on open connections and new ones) while what the server
+   * sends still passes: a server that stops reading its socket, as RabbitMQ's flow control does,
+   * while its heartbeats keep the connection up. The client's writes back up until releaseRequests().
+   */
+  holdRequests(): void {
+    this.#holdingRequests = true;
+    for (const [client, upstream] of this.#requests) {
+      client.unpipe(upstream);
+      client.pause();
+    }
+  }
+
+  /** Passes on what holdRequests() held back, and everything after it. */
+  releaseRequests(): void {
+    this.#holdingRequests = false;
+    for (const [client, upstream] of this.#requests) client.pipe(upstream);
+  }
+
   /** Reads and drops whatever arrives, so the peer's writes neither fail nor back up. */
   #swallow(socket: Socket): void {
     this.#sockets.add(socket);
@@ -110,6 +134,7 @@ export class TcpProxy {
   async cut(): Promise<void> {
     this.#blackholed = false;
     this.#holdingReplies = false;
+    this.#holdingRequests = false;
     const server = this.#server;
     this.#server = undefined;
     for (const s of this.#sockets) s.destroy();
