@@ -16,7 +16,10 @@ export async function startHttpServer(options: {
   readonly log: Log;
 }): Promise<HttpServer> {
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://dispatcher").pathname;
+    const path = pathOf(req.url);
+    // Thrown here, a request target that is no URL (`GET http://[zz/`) would end the dispatcher.
+    if (path === undefined)
+      return json(res, 400, { status: false, status_code: "bad_request", message: "the request's URL cannot be read" });
     const route = async () => {
       if (req.method !== "GET" && req.method !== "HEAD")
         return json(res, 405, { status: false, status_code: "method_not_allowed", message: "GET only" });
@@ -52,6 +55,15 @@ export async function startHttpServer(options: {
         server.closeAllConnections();
       }),
   };
+}
+
+/** The path of a request target; undefined when it cannot be read as a URL. */
+function pathOf(target: string | undefined): string | undefined {
+  try {
+    return new URL(target ?? "/", "http://dispatcher").pathname;
+  } catch {
+    return undefined;
+  }
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

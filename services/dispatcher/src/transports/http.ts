@@ -22,7 +22,8 @@ export interface HttpAnswer {
 }
 
 const SNIPPET_CHARS = 120;
-const BODY_KEPT = 512;
+/** The bytes of an answer's body kept (for its error text); redaction masks an echo this cuts short. */
+export const BODY_KEPT = 512;
 
 // Keep-alive connections to the Queue / providers: a TCP and TLS handshake per delivery would
 // cost more than the delivery. (node:http rather than fetch: fetch's web streams cost ~3x the CPU.)

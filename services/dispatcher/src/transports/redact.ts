@@ -1,17 +1,12 @@
 import { type Channel, type DeliveryContent, nationalDigitsOf } from "@otp/contracts";
-import { phpJsonEncode } from "./php-json.js";
+import { fold, formsOf, spacedCharacters, spacedPattern, spacedTailPattern } from "./echo-forms.js";
+import { splitTail } from "./echo-tail.js";
 import type { ProviderCall } from "./render.js";
 
 /** Cuts what must not be stored or logged out of a text (a provider's error body). */
 export type Redactor = (text: string) => string;
 
 const MASK = "***";
-
-/**
- * The shortest start of a text that is cut when a body ends with it: a body is kept to its first
- * bytes only, so a text it echoes may be cut short there. Shorter starts are too common to mean it.
- */
-const MIN_TAIL = 8;
 
 /** What a provider's error body might echo, from the sent call: the code, the texts, the target, the secrets. */
 export interface Echoable {
@@ -26,51 +21,81 @@ export interface Echoable {
 /**
  * The redactor of one delivery's error bodies, for `last_error`, the dead-letter headers and the
  * logs (docs/security.md, "Logs"). It cuts out:
- * - the code and every text sent (the message, subject, text, html, as delivered with the code in
- *   them), each as it is, JSON-escaped and PHP-JSON-escaped (`\/`, `\uXXXX`), in any letter case,
- *   and the start of one that the kept body ends with;
- * - the target in every form: a phone's national digits with or without the country code, `+`
- *   and separators (so the country code at most stays); the chat id; the email, escaped and
- *   URL-encoded too;
- * - the secrets the call carries (secretsOf), in the same forms and URL-encoded: a Queue service
- *   that refuses a task may echo it, and the task's body holds them.
- * Longest first, since a text holds the code it carries. Built on demand: only failed attempts
- * need it.
+ * - the code, every text sent (the message, subject, text, html, as delivered with the code in
+ *   them), the email or chat id and the secrets the call carries (secretsOf), each in every form a
+ *   provider may write it back (echo-forms.ts: as JSON from the common encoders, URL-encoded,
+ *   escaped twice) and in any letter case; the code with separators between its characters too;
+ * - a phone's national digits with or without the country code, `+` and separators (so the
+ *   country code at most stays);
+ * - the start of any of these that the kept body ends with (echo-tail.ts).
+ * Built on demand: only failed attempts need it; and for texts as long as the longest seen, since
+ * no more of a sent text can be in one.
  */
 export function redactorFor(echoable: Echoable): Redactor {
-  let compiled: Redactor | undefined;
+  let compiled: { readonly limit: number; readonly redact: Redactor } | undefined;
   return (text) => {
-    compiled ??= compile(echoable);
-    return compiled(text);
+    if (compiled === undefined || text.length > compiled.limit) {
+      const limit = text.length;
+      compiled = { limit, redact: compile(echoable, limit) };
+    }
+    return compiled.redact(text);
   };
 }
 
-function compile({ channel, target, call, content, sent }: Echoable): Redactor {
-  const literals = new Set<string>();
-  const addLiteral = (value: string) => {
-    for (const form of [value, jsonEscaped(value), phpJsonEscaped(value)]) if (form.length > 0) literals.add(form);
-  };
-  addLiteral(content.password);
-  for (const value of Object.values(call.json)) if (typeof value === "string" && value.length >= 4) addLiteral(value);
-  for (const secret of [...secretsOf(call), ...(sent ? secretsOf(sent) : [])]) {
-    if (secret.length < MIN_SECRET) continue;
-    addLiteral(secret);
-    literals.add(encodeURIComponent(secret));
+function compile(echoable: Echoable, limit: number): Redactor {
+  const forms = new Set<string>();
+  for (const value of echoedValues(echoable)) {
+    for (const form of formsOf(value, limit)) forms.add(fold(form));
   }
-  if (channel === "email") {
-    addLiteral(target);
-    literals.add(encodeURIComponent(target));
-  }
-  const ordered = [...literals].sort((a, b) => b.length - a.length);
-  const targetPattern = targetPatternOf(channel, target);
+  const spaced = [spacedCharacters(echoable.content.password), phoneDigits(echoable)].filter((c) => c.length > 0);
+  const patterns = spaced.map(spacedPattern);
+  const tails = { forms: [...forms], patterns: spaced.map(spacedTailPattern) };
   return (text) => {
-    let out = text;
-    for (const literal of ordered) {
-      if (literal.length <= out.length) out = out.replace(new RegExp(escapeRegExp(literal), "gi"), MASK);
-      out = cutTail(out, literal);
-    }
-    return targetPattern ? out.replace(targetPattern, MASK) : out;
+    const { head, cut } = splitTail(text, tails);
+    let out = maskForms(head, tails.forms);
+    for (const pattern of patterns) out = out.replace(pattern, MASK);
+    return cut ? out + MASK : out;
   };
+}
+
+/**
+ * `text` with every place that one of `forms` (folded) covers masked, overlapping or touching ones
+ * as one: a text and the code inside it go as one mask. Plain string search, not one regular
+ * expression of them all: compiling that cost milliseconds per failed delivery.
+ */
+function maskForms(text: string, forms: readonly string[]): string {
+  const folded = fold(text);
+  const covered = new Uint8Array(text.length);
+  for (const form of forms) {
+    for (let at = folded.indexOf(form); at !== -1; at = folded.indexOf(form, at + 1)) {
+      covered.fill(1, at, at + form.length);
+    }
+  }
+  let out = "";
+  for (let i = 0; i < text.length; ) {
+    const from = i;
+    while (i < text.length && covered[i] === covered[from]) i++;
+    out += covered[from] ? MASK : text.slice(from, i);
+  }
+  return out;
+}
+
+/** The strings of a delivery that a provider may echo, as they were sent. */
+function echoedValues({ channel, target, call, content, sent }: Echoable): string[] {
+  const values = [content.password];
+  for (const value of Object.values(call.json)) if (typeof value === "string" && value.length >= 4) values.push(value);
+  if (channel === "email") values.push(target);
+  // A chat id goes as a JSON number; a provider may write a group's without its sign.
+  if (channel === "telegram") values.push(target, target.replace(/^-/, ""));
+  for (const secret of [...secretsOf(call), ...(sent ? secretsOf(sent) : [])]) {
+    if (secret.length >= MIN_SECRET) values.push(secret);
+  }
+  return values;
+}
+
+/** Every way of writing a phone contains its national digits, separators aside (even `\/`). */
+function phoneDigits({ channel, target }: Echoable): string[] {
+  return channel === "sms" || channel === "call" ? spacedCharacters(nationalDigitsOf(target)) : [];
 }
 
 /**
@@ -81,9 +106,10 @@ const MIN_SECRET = 4;
 
 /**
  * The secrets a call carries: its header values (telegram's X-Auth-Token, OTP_TELEGRAM_APP_TOKEN,
- * which queue mode puts in the task's body and direct mode sends as a header), and the password
- * of its URL (a provider URL with credentials: in the task's body too, or sent as a Basic
- * authorization, so that form as well).
+ * which queue mode puts in the task's body and direct mode sends as a header), and the credentials
+ * of its URL (a provider URL with credentials: in the task's body too, and sent as a Basic
+ * authorization, so that form as well). The username is one too: a URL may carry its token as the
+ * username alone (`https://TOKEN@sms.example`, sent as Basic `TOKEN:`, http.ts).
  */
 function secretsOf(call: Pick<ProviderCall, "url" | "headers">): string[] {
   const secrets = Object.values(call.headers ?? {});
@@ -93,10 +119,10 @@ function secretsOf(call: Pick<ProviderCall, "url" | "headers">): string[] {
   } catch {
     return secrets;
   }
-  if (url.password) {
-    const password = decoded(url.password);
-    const basic = Buffer.from(`${decoded(url.username)}:${password}`).toString("base64");
-    secrets.push(url.password, password, basic);
+  if (url.username || url.password) {
+    const [username, password] = [decoded(url.username), decoded(url.password)];
+    const basic = Buffer.from(`${username}:${password}`).toString("base64");
+    secrets.push(url.username, username, url.password, password, basic);
   }
   return secrets;
 }
@@ -109,30 +135,3 @@ function decoded(part: string): string {
     return part;
   }
 }
-
-/** The pattern of a phone or chat id target in a text; an email is cut as a literal. */
-function targetPatternOf(channel: Channel, target: string): RegExp | undefined {
-  if (channel === "email") return undefined;
-  if (channel === "telegram") return /^-?\d+$/.test(target) ? new RegExp(escapeRegExp(target), "g") : undefined;
-  // Every way of writing a phone contains its national digits, separators aside (even `\/`).
-  const digits = nationalDigitsOf(target);
-  return digits.length > 0 ? new RegExp(digits.split("").join(String.raw`[\s().\-/\\]*`), "g") : undefined;
-}
-
-/** `text` with its end cut when it is the start of `literal` (a body kept short, cut inside an echo). */
-function cutTail(text: string, literal: string): string {
-  const body = text.replace(/\uFFFD+$/, ""); // a multi-byte character cut in half by the byte limit
-  // In any letter case where lower-casing keeps the lengths (it does but for a few letters).
-  const [haystack, needle] =
-    body.toLowerCase().length === body.length && literal.toLowerCase().length === literal.length
-      ? [body.toLowerCase(), literal.toLowerCase()]
-      : [body, literal];
-  for (let k = Math.min(needle.length - 1, haystack.length); k >= MIN_TAIL; k--) {
-    if (haystack.endsWith(needle.slice(0, k))) return body.slice(0, body.length - k) + MASK;
-  }
-  return text;
-}
-
-const jsonEscaped = (value: string) => JSON.stringify(value).slice(1, -1);
-const phpJsonEscaped = (value: string) => phpJsonEncode(value).slice(1, -1);
-const escapeRegExp = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
