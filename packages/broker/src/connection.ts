@@ -10,21 +10,18 @@ type Events = { connected: [ChannelModel]; disconnected: [Error | undefined]; bl
 
 /**
  * One AMQP connection that keeps itself up: it reconnects with capped, jittered backoff, re-runs
- * the setup hooks each time, and says so with `connected` / `disconnected` (and `blocked` when
- * RabbitMQ blocks the live connection for a resource alarm). It resends nothing itself: what was
- * not confirmed before a disconnection is the outbox's (or the unacked redelivery's) job.
- *
- * Given a cluster's addresses it fails over: it connects to the first that answers (and whose
- * setup hooks succeed), and when that connection is lost it moves on to the next address, wrapping
- * round, so a node that died is tried last. It stays where it is when the first node comes back.
+ * the setup hooks each time, and says so with `connected` / `disconnected` (and `blocked` for a
+ * resource alarm). It resends nothing: what was not confirmed before a disconnection is the
+ * outbox's (or the unacked redelivery's) job. Given a cluster's addresses it fails over to the
+ * next that answers (and whose setup hooks succeed), wrapping round, so a node that died is tried
+ * last; it stays where it is when the first node comes back.
  */
 export class ManagedConnection extends EventEmitter<Events> {
   readonly #options: ManagedConnectionOptions;
   readonly #addresses: AddressRotation;
   readonly #hooks: SetupHook[] = [];
   #connection: ChannelModel | undefined;
-  /** The live connection's address, without the password. */
-  #address: string | undefined;
+  #address: string | undefined; // the live connection's, without the password
   /** The connection whose setup hooks are running: not usable yet, but close() must end it too. */
   #opening: ChannelModel | undefined;
   #closing = false;
@@ -55,12 +52,15 @@ export class ManagedConnection extends EventEmitter<Events> {
     return this.#connection !== undefined;
   }
 
+  /** `connection` is the live one or the one being set up: a channel of it may still be reopened. */
+  owns(connection: ChannelModel): boolean {
+    return connection === this.#connection || connection === this.#opening;
+  }
+
   /**
    * RabbitMQ has blocked the live connection: a memory or disk alarm (docs/operations.md,
-   * "Outages"). It reads nothing more from a connection that publishes until the alarm clears, so
-   * a publish now would wait unconfirmed (its timeout then makes its caller publish the same
-   * message again, and every copy is confirmed once the alarm clears); and the consumers' acks on
-   * the same connection would wait behind it. Publishers refuse while this is true.
+   * "Outages"). It reads nothing more from it until the alarm clears, so a publish now would wait
+   * unconfirmed and be made again, and the consumers' acks would wait behind it: publishers refuse.
    */
   get blocked(): boolean {
     return this.#connection !== undefined && this.#blockedConnection === this.#connection;

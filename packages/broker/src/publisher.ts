@@ -128,7 +128,7 @@ export class ConfirmPublisher {
       this.#reopener.schedule(
         REOPEN_FIRST_DELAY_MS,
         () => this.#open(connection),
-        () => this.#connection.connection === connection && this.#current === undefined,
+        () => this.#connection.owns(connection) && this.#current === undefined,
       );
     });
     this.#current = open;

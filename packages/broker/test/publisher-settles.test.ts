@@ -183,3 +183,35 @@ describe("ConfirmPublisher, a channel that closes with confirms pending", () => 
     expect((await ch.checkQueue(queue)).messageCount).toBe(1);
   });
 });
+
+describe("ConfirmPublisher, its channel closed while the connection's later setup hooks still run", () => {
+  it("opens a new channel once the connection is up, instead of staying without one", async () => {
+    const connection = new ManagedConnection({ url: broker.url, name: "settle", log: silentLog, heartbeatSeconds: 60 });
+    cleanups.push(() => connection.close());
+    await connection.addSetup(async (c) => {
+      const ch = await c.createChannel();
+      await assertTopology(ch, t);
+      await ch.close();
+    });
+    const publisher = await ConfirmPublisher.attach(connection, { log: silentLog, confirmTimeoutMs: 5_000 });
+    let hookRan!: () => void;
+    const hookRunning = new Promise<void>((resolve) => {
+      hookRan = resolve;
+    });
+    // A later hook that takes a while (a consume during a leader election, say).
+    await connection.addSetup(async () => {
+      hookRan();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+    });
+    connection.start();
+    await hookRunning;
+    // A channel-level error closes the publisher's channel: a publish to an exchange that is not there.
+    const error = await outcome(publisher.publish(`${broker.prefix}.no-such-exchange`, "x", Buffer.from("{}"), {}));
+    expect(error).toBeInstanceOf(Error);
+    await connection.waitForConnection(10_000);
+    await expect.poll(() => publisher.isReady, { timeout: 5_000 }).toBe(true);
+    expect(await outcome(publisher.publish(t.exchange, "sms", Buffer.from("{}"), { messageId: randomUUID() }))).toBe(
+      "confirmed",
+    );
+  });
+});

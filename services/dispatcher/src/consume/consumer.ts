@@ -170,7 +170,7 @@ export class QueueConsumer {
     this.#reopener.schedule(
       this.#options.reopenDelayMs ?? 1_000,
       () => this.#open(connection, true),
-      () => !this.#stopping && !this.#current && this.#connection.connection === connection,
+      () => !this.#stopping && !this.#current && this.#connection.owns(connection),
     );
   }
 
