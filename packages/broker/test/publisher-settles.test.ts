@@ -206,7 +206,9 @@ describe("ConfirmPublisher, its channel closed while the connection's later setu
     connection.start();
     await hookRunning;
     // A channel-level error closes the publisher's channel: a publish to an exchange that is not there.
-    const error = await outcome(publisher.publish(`${broker.prefix}.no-such-exchange`, "x", Buffer.from("{}"), {}));
+    const error = await outcome(
+      publisher.publish(`${broker.prefix}.no-such-exchange`, "x", Buffer.from("{}"), { messageId: randomUUID() }),
+    );
     expect(error).toBeInstanceOf(Error);
     await connection.waitForConnection(10_000);
     await expect.poll(() => publisher.isReady, { timeout: 5_000 }).toBe(true);
