@@ -15,6 +15,7 @@ const read = (path: string) => readFileSync(join(root, path), "utf8");
 
 interface ComposeService {
   image?: string;
+  hostname?: string;
   build?: unknown;
   command?: string[];
   environment?: Record<string, string>;
@@ -58,6 +59,17 @@ describe("docker-compose.yml", () => {
       expect(service(name).healthcheck?.test.length).toBeGreaterThan(0);
     }
     expect(service("rabbitmq").image).toMatch(/management/);
+    // RabbitMQ keeps its data under rabbit@<hostname>: a recreated container must find it again.
+    expect(service("rabbitmq").hostname).toBeTruthy();
+    // A minor version pinned: RabbitMQ skips no minor on upgrade without its feature flags enabled.
+    expect(service("rabbitmq").image).toMatch(/^rabbitmq:\d+\.\d+[-.]/);
+  });
+
+  it("publishes the management UI and the sandbox's recordings (codes) on this machine only", () => {
+    const published = Object.entries(services).flatMap(([name, s]) =>
+      (s.ports ?? []).filter((p) => !p.startsWith("127.0.0.1:")).map((p) => `${name} ${p}`),
+    );
+    expect(published).toEqual(["api ${OTP_HTTP_PORT:-80}:80"]);
   });
 
   it("runs PostgreSQL with settings it accepts that find a client gone mid-transaction within minutes", async () => {
@@ -122,6 +134,7 @@ describe("docker-compose.yml", () => {
     expect(perChannel.length).toBeGreaterThanOrEqual(2);
     const channels = perChannel.flatMap((s) => (s.environment?.DISPATCHER_CHANNELS ?? "").split(","));
     expect(channels.sort()).toEqual(["call", "email", "sms", "telegram", "webhook"]);
+    for (const s of [dispatcher, ...perChannel]) expect(s.healthcheck?.test.join(" ")).toContain(":3001/health");
   });
 
   it("gives the services a configuration that parses", () => {

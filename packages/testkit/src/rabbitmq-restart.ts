@@ -37,8 +37,18 @@ function rabbitmqctl(): Promise<string[]> {
 /** Runs `rabbitmqctl -q <args>` (the one resolved above) and returns what it printed. */
 export async function runRabbitmqctl(args: readonly string[], timeoutMs = 90_000): Promise<string> {
   const [command = "rabbitmqctl", ...prefix] = await rabbitmqctl();
-  const { stdout } = await exec(command, [...prefix, "-q", ...args], { timeout: timeoutMs });
-  return stdout;
+  try {
+    const { stdout } = await exec(command, [...prefix, "-q", ...args], { timeout: timeoutMs });
+    return stdout;
+  } catch (error) {
+    // The Debian package's rabbitmqctl refuses other users ("Only root or rabbitmq should run …").
+    const said = String((error as { stderr?: unknown }).stderr ?? "").trim() || String(error);
+    throw new Error(
+      `${[command, ...prefix, ...args].join(" ")} failed: ${said} — run the tests as root or the rabbitmq ` +
+        `user, or set TEST_RABBITMQCTL (e.g. "sudo rabbitmqctl"; docs/development.md, "Tests")`,
+      { cause: error },
+    );
+  }
 }
 
 const ctl = (args: string[], timeoutMs?: number) => runRabbitmqctl(args, timeoutMs);
