@@ -122,4 +122,17 @@ describe("GET /password", () => {
     api.clock.advance(60_000);
     expect((await api.call("GET", "/password?target=77010000010")).status).toBe(404);
   });
+
+  it("a live code that does not decrypt (another OTP_SECRET) answers not found and counts as a miss too", async () => {
+    api.clock.advance(120_000);
+    const phones = Array.from({ length: 11 }, (_, i) => `770120000${String(i).padStart(2, "0")}`);
+    for (const phone of phones) {
+      const created = await api.call("POST", "/sms", { phone, password: "1234", lifetime: 600, message: "{password}" });
+      expect(created.status).toBe(200);
+    }
+    await api.pool.query("UPDATE otp SET password_cipher = '\\x00'::bytea WHERE target = ANY($1)", [phones]);
+    const statuses: number[] = [];
+    for (const phone of phones) statuses.push((await api.call("GET", `/password?target=${phone}`)).status);
+    expect(statuses).toEqual([...Array(10).fill(404), 429]);
+  });
 });

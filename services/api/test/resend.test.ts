@@ -187,6 +187,34 @@ describe("OTP_RESEND=reuse", () => {
     expect((await check(api, phone, next as string)).body).toEqual({ status: true });
   });
 
+  it("never re-sends a test target's code (its fixed code is the reviewer's, not the number's owner's)", async () => {
+    const api = apis.reuse;
+    const phone = freshPhone();
+    await sms(api, phone, undefined, 3600);
+    const code = (await passwordOf(api, phone))?.password as string;
+    // As a test target's create leaves it; the test target since deleted or expired.
+    await api.pool.query("UPDATE otp SET test = true WHERE target = $1", [phone]);
+    expect((await sms(api, phone, undefined, 3600)).status).toBe(200);
+    const next = (await passwordOf(api, phone))?.password;
+    expect(next).toMatch(/^\d{6}$/);
+    expect(next).not.toBe(code);
+    const { rows } = await api.pool.query("SELECT test FROM otp WHERE target = $1 AND closed_at IS NULL", [phone]);
+    expect(rows).toEqual([{ test: false }]);
+  });
+
+  it("weighs the newest live code: a newest code verified gets a new code, not an older one re-sent", async () => {
+    const phone = freshPhone();
+    // Two live codes, as OTP_RESEND=new leaves them (4 digits there); the newer one verified.
+    await sms(apis.short, phone, undefined, 3600);
+    const older = (await passwordOf(apis.short, phone))?.password as string;
+    await sms(apis.short, phone, undefined, 3600);
+    const newer = (await passwordOf(apis.short, phone))?.password as string;
+    expect(newer).not.toBe(older);
+    expect((await check(apis.short, phone, newer)).body).toEqual({ status: true });
+    expect((await sms(apis.reuse, phone, undefined, 3600)).status).toBe(200);
+    expect((await passwordOf(apis.reuse, phone))?.password).toMatch(/^\d{6}$/);
+  });
+
   it("a re-send counts toward the limits like any create", async () => {
     const api = apis.reuse;
     await api.call("POST", "/limit/sms", { phones: [{ minutes: 10, rate: 2 }] });

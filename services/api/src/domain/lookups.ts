@@ -67,7 +67,9 @@ export function createLookups(deps: DomainDeps) {
           return { miss: false, value: { kind: "found", password: decrypt(deps.keys, row.password_cipher, row.id) } };
         } catch (error) {
           const reason = error instanceof Error ? error.message : String(error);
-          return { miss: false, value: { kind: "undecryptable", id: row.id, reason } };
+          // Answered as not found, so counted as a miss: uncounted, its 404 would tell a prober which
+          // targets have a live code once OTP_SECRET changed (docs/security.md, "Lookups").
+          return { miss: true, value: { kind: "undecryptable", id: row.id, reason } };
         }
       });
     },
