@@ -1,4 +1,5 @@
 import { useTestBroker } from "@otp/broker/testing";
+import { digestPassword } from "@otp/contracts";
 import { useTestDatabase } from "@otp/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPhone, startTestApi, type TestApi } from "./support/harness.js";
@@ -250,4 +251,25 @@ describe("generated codes", () => {
     );
     expect(rows[0]).toEqual({ codes: 1000, distinct_codes: 1000 });
   }, 120_000);
+
+  it("with every code of the channel taken, the last draw is issued anyway and a warning logged", async () => {
+    const api = apis.short;
+    // Every 4-digit code live on `call`, each for a target of its own.
+    const codes = Array.from({ length: 10_000 }, (_, n) => String(n).padStart(4, "0"));
+    await api.pool.query(
+      `INSERT INTO otp (id, channel, target, password_digest, password_cipher, created_at, expire_at)
+       SELECT gen_random_uuid(), 'call', '9900' || c, d, '\\x00'::bytea, now(), now() + interval '1 hour'
+       FROM unnest($1::text[], $2::bytea[]) AS u(c, d)`,
+      [codes, codes.map((c) => digestPassword(api.keys, c))],
+    );
+    const logged = api.logs.length;
+    const created = await api.call("POST", "/call", { phone: freshPhone(), lifetime: 600 });
+    expect(created.status).toBe(200);
+    expect(api.logs.slice(logged).some((l) => l.includes("every draw of a generated code was taken"))).toBe(true);
+    // A create with a code space not full is no longer crowded.
+    await api.pool.query("DELETE FROM otp WHERE channel = 'call' AND target LIKE '9900%'");
+    const logs = api.logs.length;
+    expect((await api.call("POST", "/call", { phone: freshPhone(), lifetime: 600 })).status).toBe(200);
+    expect(api.logs.slice(logs).some((l) => l.includes("every draw of a generated code was taken"))).toBe(false);
+  });
 });

@@ -187,19 +187,26 @@ function codeInserter(deps: DomainDeps) {
     options: { guarded: boolean; reused?: Reused | undefined; record?: PolicyRecord | undefined },
   ): Promise<IssueOutcome | undefined> {
     const generated = request.password === undefined && options.reused === undefined;
-    const draws = generated ? MAX_CODE_DRAWS : 1;
-    for (let draw = 1; draw <= draws; draw++) {
-      const prepared = prepare(deps, request, createdAt, options.reused);
-      const unique = generated && draw < draws;
+    const run = async (prepared: Prepared, unique: boolean) => {
       const params = { ...prepared.row, guarded: options.guarded, unique, supersede, maxFailures };
       const { rows } = await db.query<{ result: IssueResult }>(
         options.record ? otpPolicy.issueRecorded({ ...params, ...options.record }) : otp.issue(params),
       );
-      const result = rows[0]?.result;
+      return rows[0]?.result;
+    };
+    for (let draw = 1; draw <= (generated ? MAX_CODE_DRAWS : 1); draw++) {
+      const prepared = prepare(deps, request, createdAt, options.reused);
+      let result = await run(prepared, generated);
+      let crowded = false;
+      if (result === "duplicate" && draw === MAX_CODE_DRAWS) {
+        // Every draw was taken: the last one is issued anyway, without the test.
+        result = await run(prepared, false);
+        crowded = true;
+      }
       if (result === "has_rules") return undefined;
       if (result === "inserted") {
         const outcome = { accepted: true, id: prepared.pending.event.otp_id, pending: prepared.pending } as const;
-        return generated && draw === draws ? { ...outcome, crowded: true } : outcome;
+        return crowded ? { ...outcome, crowded: true } : outcome;
       }
     }
     throw new Error("unreachable: the last draw is inserted without the uniqueness test");
