@@ -9,6 +9,16 @@ import { DISPATCH_ROUTES } from "./routes.js";
  * Every `status_code` the service answers with. The original product used `ip_limit`, `phone_limit` and
  * `email_limit`; the rest are ours, in the same style.
  */
+/** What a destination policy refuses a phone channel's create with (docs/policy.md, "Refusals"). */
+export const POLICY_REFUSAL_CODES = [
+  "destination_blocked",
+  "hook_denied",
+  "budget_exceeded",
+  "country_limit",
+  "prefix_limit",
+  "prefix_suspended",
+] as const;
+
 export const ERROR_CODES = [
   "validation",
   "bad_request",
@@ -23,12 +33,7 @@ export const ERROR_CODES = [
   "phone_limit",
   "email_limit",
   "chat_id_limit",
-  "destination_blocked",
-  "hook_denied",
-  "budget_exceeded",
-  "country_limit",
-  "prefix_limit",
-  "prefix_suspended",
+  ...POLICY_REFUSAL_CODES,
   "attempts_exceeded",
   "check_throttled",
   "lookup_throttled",

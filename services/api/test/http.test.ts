@@ -1,4 +1,5 @@
 import { useTestBroker } from "@otp/broker/testing";
+import { POLICY_REFUSAL_CODES } from "@otp/contracts";
 import { useTestDatabase } from "@otp/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appWithFailingDatabase } from "./support/fake-deps.js";
@@ -232,14 +233,7 @@ describe("/openapi.json and /docs", () => {
         .map((r) => r.description)
         .join(" ");
     for (const path of ["/sms", "/call"]) {
-      for (const code of [
-        "destination_blocked",
-        "hook_denied",
-        "budget_exceeded",
-        "country_limit",
-        "prefix_limit",
-        "prefix_suspended",
-      ]) {
+      for (const code of POLICY_REFUSAL_CODES) {
         expect(declared(path)).toContain(code);
       }
     }

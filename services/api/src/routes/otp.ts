@@ -10,12 +10,12 @@ import {
   createOtpRequests,
   isPolicyChannel,
   type OtpRequests,
+  POLICY_REFUSAL_CODES,
   targetOf,
 } from "@otp/contracts";
 import { ApiError } from "../api-error.js";
 import type { CheckResult } from "../domain/check.js";
 import type { IssueRequest } from "../domain/issue.js";
-import type { Refusal } from "../domain/rate-limit.js";
 import type { AppEnv } from "../http/env.js";
 import { ok } from "../http/envelope.js";
 import { defineRouteWithParams, errors, json } from "../http/route.js";
@@ -61,16 +61,6 @@ export function checkAnswer({ outcome, retryAfterSeconds = 1 }: CheckResult) {
   return { status: false, status_code: "check_throttled", message };
 }
 
-/** What a destination policy refuses a phone channel's create with (docs/policy.md). */
-const POLICY_REFUSALS = [
-  "destination_blocked",
-  "hook_denied",
-  "budget_exceeded",
-  "country_limit",
-  "prefix_limit",
-  "prefix_suspended",
-] as const satisfies readonly Refusal["code"][];
-
 /** A create's failures: bad input, the limits, a phone channel's policy, and a test target whose code cannot be read (409). */
 const createErrors = (channel: Channel) =>
   errors(
@@ -79,7 +69,7 @@ const createErrors = (channel: Channel) =>
     "payload_too_large",
     "ip_limit",
     CHANNEL_INFO[channel].limitCode,
-    ...(isPolicyChannel(channel) ? POLICY_REFUSALS : []),
+    ...(isPolicyChannel(channel) ? POLICY_REFUSAL_CODES : []),
     "conflict",
   );
 
