@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { STATS_MAX_SPAN_DAYS, StatsRequest, StatsResponse } from "@otp/contracts";
+import { STATS_MAX_GROUPS, STATS_MAX_SPAN_DAYS, StatsRequest, StatsResponse } from "@otp/contracts";
 import { ApiError } from "../api-error.js";
-import { readStats } from "../domain/stats.js";
+import { readStats, STATS_STATEMENT_TIMEOUT_MS } from "../domain/stats.js";
 import type { AppEnv } from "../http/env.js";
 import { ok } from "../http/envelope.js";
 import { defineRouteWithParams, errors, json } from "../http/route.js";
@@ -14,8 +14,14 @@ import type { RouteContext } from "./context.js";
 export const STATS_AT_ONCE = 2;
 
 /** `GET /stats` (docs/statistics.md): conversion figures per channel, country or prefix. */
-export function statsRoutes(app: OpenAPIHono<AppEnv>, { domain }: RouteContext): void {
+export function statsRoutes(app: OpenAPIHono<AppEnv>, { domain, deps }: RouteContext): void {
   let running = 0;
+  // PostgreSQL must stop the statement before the pool gives up on it (PG_QUERY_TIMEOUT), or the
+  // statement would run on with its slot already given back.
+  const limits = {
+    statementTimeoutMs: Math.min(STATS_STATEMENT_TIMEOUT_MS, deps.config.pg.queryTimeoutMs - 1_000),
+    maxGroups: STATS_MAX_GROUPS,
+  };
   defineRouteWithParams(
     app,
     {
@@ -39,7 +45,7 @@ export function statsRoutes(app: OpenAPIHono<AppEnv>, { domain }: RouteContext):
       }
       running++;
       try {
-        const answer = await readStats(domain, input);
+        const answer = await readStats(domain, input, limits);
         if (!("error" in answer)) return ok(c, answer);
         const headers: Record<string, string> = answer.code === "unavailable" ? { "Retry-After": "1" } : {};
         throw new ApiError(answer.code, answer.error, { headers });
