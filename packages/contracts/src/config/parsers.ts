@@ -114,9 +114,9 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
 
 /**
  * An http(s) URL of a provider or hook. The value is never repeated in the message: it may hold a
- * password, and a start-up error goes to the log (docs/security.md, "Logs"). An `@` after the
- * host is refused: it is a password's raw `/`, `?` or `#` that moved the rest of the password into
- * the path, where it would be sent and logged as one.
+ * password, and a start-up error goes to the log (docs/security.md, "Logs"). (An `@` in the path
+ * or query is a valid URL — `?notify=ops@example.com` — so it cannot be told from a password's raw
+ * `/` that moved the rest of the password into the path: the docs ask for percent-encoding.)
  */
 export function url(fallback: string) {
   return z
@@ -140,9 +140,6 @@ function urlProblem(value: string): string | undefined {
     return `must be an http(s) URL, and is not a URL (the value is not shown; ${encode})`;
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") return `must be an http(s) URL, got scheme "${u.protocol}"`;
-  if (/@/.test(u.pathname + u.search + u.hash)) {
-    return `must be an http(s) URL with nothing but its password before the host's @ (the value is not shown; ${encode})`;
-  }
   return undefined;
 }
 
