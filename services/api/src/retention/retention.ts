@@ -53,7 +53,7 @@ interface OldestRow {
  * any count looks back, read again before each batch — with their `otp_policy` rows, a batch at a
  * time. A batch takes a tried advisory lock (`deleteBatch`), so replicas never delete at the same
  * moment; a pass that finds the lock taken ends, and leaves the work to the one holding it. A
- * pass whose process clock is more than a minute from the database's deletes nothing
+ * pass whose process clock is more than a minute ahead of the database's deletes nothing
  * (`CLOCK_SKEW_LIMIT_MS`).
  */
 export class Retention {
@@ -80,7 +80,7 @@ export class Retention {
       name: "otp_retention_skipped_total",
       help:
         "Retention passes ended on purpose before a batch, by reason (clock_skew: the process clock was more " +
-        `than ${CLOCK_SKEW_LIMIT_MS / 1000} s from the database's, compared before each batch).`,
+        `than ${CLOCK_SKEW_LIMIT_MS / 1000} s ahead of the database's, compared before each batch).`,
       labelNames: ["reason"] as const,
       registers: [registry],
     });
@@ -162,7 +162,7 @@ export class Retention {
       const limitSeconds = CLOCK_SKEW_LIMIT_MS / 1000;
       logger.warn(
         { clockAheadSeconds: Math.round(skewMs / 1000), limitSeconds },
-        "retention pass skipped: the process clock and the database's differ by more than the limit",
+        "retention pass skipped: the process clock is ahead of the database's by more than the limit",
       );
       return undefined;
     }

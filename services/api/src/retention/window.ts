@@ -67,10 +67,11 @@ export function retentionCutoff(now: Date, retentionSeconds: number, longestMinu
 }
 
 /**
- * How far the process clock is ahead of the database's (negative: behind), or undefined when that
- * is within {@link CLOCK_SKEW_LIMIT_MS} and a pass may run.
+ * How far the process clock is ahead of the database's, or undefined when that is within
+ * {@link CLOCK_SKEW_LIMIT_MS} and a pass may run. A clock behind only deletes less (the cutoff
+ * takes the earlier clock), so it never stops a pass.
  */
 export function excessClockSkewMs(clockNow: Date, databaseNow: Date): number | undefined {
   const skew = clockNow.getTime() - databaseNow.getTime();
-  return Math.abs(skew) > CLOCK_SKEW_LIMIT_MS ? skew : undefined;
+  return skew > CLOCK_SKEW_LIMIT_MS ? skew : undefined;
 }
