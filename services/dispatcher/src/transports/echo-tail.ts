@@ -29,7 +29,9 @@ export function splitTail(text: string, tails: Tails): { readonly head: string; 
   let start = formTailStart(fold(body), tails.forms);
   for (const pattern of tails.patterns) start = Math.min(start, pattern.exec(body)?.index ?? body.length);
   const kept = body.length - start;
-  return kept > 0 && (mayBeCut || kept >= MIN_TAIL_OF_WHOLE_BODY)
+  // Separators (a line end, a space, a dot) do not make a whole body's end look more like an echo.
+  const meaningful = body.slice(start).replace(/[\s.,;:!?()[\]{}\-/\\+]/g, "").length;
+  return kept > 0 && (mayBeCut || meaningful >= MIN_TAIL_OF_WHOLE_BODY)
     ? { head: body.slice(0, start), cut: true }
     : { head: text, cut: false };
 }

@@ -103,6 +103,9 @@ describe("an echo cut short by the kept body's byte limit", () => {
   it("a whole body (not cut) keeps its last letters though a text starts with them", () => {
     const redact = redactorOf("sms", "77019998877", { password: "987654", message: "Your code is {password}" });
     expect(redact("Bad Gateway")).toBe("Bad Gateway");
+    // Trailing separators do not count: one digit and a line end is not an echo.
+    expect(redact("Invalid sender id 17\r\n")).toBe("Invalid sender id 17\r\n");
+    expect(redact("retry in 7.\n")).toBe("retry in 7.\n");
   });
 
   it("a whole body that a provider ended inside an echo loses the echo's start from its third character", () => {

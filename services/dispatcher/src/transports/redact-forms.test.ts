@@ -87,6 +87,18 @@ describe("texts and the code as other encoders write them", () => {
   });
 });
 
+describe("a provider URL with a user name and a password", () => {
+  it("masks the password and the Basic authorization, not the user name (a name, not a secret)", () => {
+    const settings = { ...providers, sms: { url: "https://apiuser:S3cretPa55@sms.example", worker: "sms" } };
+    const content = { password: "4321", message: "Code {password}" };
+    const call = renderCall(settings, "sms", "77011234567", content);
+    const redact = redactorFor({ channel: "sms", target: "77011234567", content, call });
+    const basic = Buffer.from("apiuser:S3cretPa55").toString("base64");
+    expect(redact("401: unknown user apiuser")).toBe("401: unknown user apiuser");
+    expect(redact(`401: bad password S3cretPa55 (${basic})`)).toBe("401: bad password *** (***)");
+  });
+});
+
 describe("a provider URL whose token is its username alone", () => {
   const TOKEN = "sk_live_Zq7Kw2LpX9";
 

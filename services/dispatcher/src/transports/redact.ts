@@ -108,8 +108,9 @@ const MIN_SECRET = 4;
  * The secrets a call carries: its header values (telegram's X-Auth-Token, OTP_TELEGRAM_APP_TOKEN,
  * which queue mode puts in the task's body and direct mode sends as a header), and the credentials
  * of its URL (a provider URL with credentials: in the task's body too, and sent as a Basic
- * authorization, so that form as well). The username is one too: a URL may carry its token as the
- * username alone (`https://TOKEN@sms.example`, sent as Basic `TOKEN:`, http.ts).
+ * authorization, so that form as well). The username is one too when it comes alone: a URL may
+ * carry its token as the username (`https://TOKEN@sms.example`, sent as Basic `TOKEN:`, http.ts);
+ * beside a password it is a name (`apiuser`), which masked would garble ordinary answers.
  */
 function secretsOf(call: Pick<ProviderCall, "url" | "headers">): string[] {
   const secrets = Object.values(call.headers ?? {});
@@ -122,7 +123,8 @@ function secretsOf(call: Pick<ProviderCall, "url" | "headers">): string[] {
   if (url.username || url.password) {
     const [username, password] = [decoded(url.username), decoded(url.password)];
     const basic = Buffer.from(`${username}:${password}`).toString("base64");
-    secrets.push(url.username, username, url.password, password, basic);
+    secrets.push(url.password, password, basic);
+    if (!url.password) secrets.push(url.username, username);
   }
   return secrets;
 }
