@@ -155,15 +155,20 @@ describe("retention", () => {
     await api.call("POST", "/limit/call", { phones: [] });
   });
 
-  it("keeps the evidence of a running streak of guard suspensions, whatever max_block_minutes says now", async () => {
-    // A suspension set three days ago under a long max_block_minutes, still running; the policy now
-    // says 60 minutes, whose reach (window + 2 × max block) alone is three hours.
+  /** An SMS policy in monitor mode whose conversion guard looks back an hour and suspends for an hour at most. */
+  const monitorGuardOfAnHour = async () => {
     const guard = { prefix_digits: 6, window_minutes: 60, min_sent: 20, min_conversion: 0.2, lag_seconds: 0 };
     const set = await api.call("POST", "/policy/sms", {
       mode: "monitor",
       conversion_guard: { ...guard, block_minutes: 60, max_block_minutes: 60 },
     });
     expect(set.status).toBe(200);
+  };
+
+  it("keeps the evidence of a running streak of guard suspensions, whatever max_block_minutes says now", async () => {
+    // A suspension set three days ago under a long max_block_minutes, still running; the policy now
+    // says 60 minutes, whose reach (window + 2 × max block) alone is three hours.
+    await monitorGuardOfAnHour();
     const now = api.clock.now().getTime();
     await api.pool.query(
       `INSERT INTO policy_block (channel, prefix, rule, sent, verified, since, until, strikes)
@@ -185,12 +190,7 @@ describe("retention", () => {
   });
 
   it("reads the guard's streaks as one start, however many prefixes were ever suspended", async () => {
-    const guard = { prefix_digits: 6, window_minutes: 60, min_sent: 20, min_conversion: 0.2, lag_seconds: 0 };
-    const set = await api.call("POST", "/policy/sms", {
-      mode: "monitor",
-      conversion_guard: { ...guard, block_minutes: 60, max_block_minutes: 60 },
-    });
-    expect(set.status).toBe(200);
+    await monitorGuardOfAnHour();
     const now = api.clock.now().getTime();
     const lastingSince = new Date(now - 2 * DAY);
     // 3,000 streaks long over (their suspensions ended three days ago), and one still lasting.

@@ -89,16 +89,13 @@ export class TcpProxy {
    */
   holdReplies(): void {
     this.#holdingReplies = true;
-    for (const [upstream, client] of this.#replies) {
-      upstream.unpipe(client);
-      upstream.pause();
-    }
+    holdAll(this.#replies);
   }
 
   /** Passes on what holdReplies() held back, and everything after it. */
   releaseReplies(): void {
     this.#holdingReplies = false;
-    for (const [upstream, client] of this.#replies) upstream.pipe(client);
+    releaseAll(this.#replies);
   }
 
   /**
@@ -108,16 +105,13 @@ export class TcpProxy {
    */
   holdRequests(): void {
     this.#holdingRequests = true;
-    for (const [client, upstream] of this.#requests) {
-      client.unpipe(upstream);
-      client.pause();
-    }
+    holdAll(this.#requests);
   }
 
   /** Passes on what holdRequests() held back, and everything after it. */
   releaseRequests(): void {
     this.#holdingRequests = false;
-    for (const [client, upstream] of this.#requests) client.pipe(upstream);
+    releaseAll(this.#requests);
   }
 
   /** Reads and drops whatever arrives, so the peer's writes neither fail nor back up. */
@@ -151,4 +145,17 @@ export class TcpProxy {
   async stop(): Promise<void> {
     await this.cut();
   }
+}
+
+/** Stops each source (a key) passing on to its destination: nothing more is read from it. */
+function holdAll(pipes: ReadonlyMap<Socket, Socket>): void {
+  for (const [from, to] of pipes) {
+    from.unpipe(to);
+    from.pause();
+  }
+}
+
+/** Pipes each source to its destination again, what it held back first. */
+function releaseAll(pipes: ReadonlyMap<Socket, Socket>): void {
+  for (const [from, to] of pipes) from.pipe(to);
 }
