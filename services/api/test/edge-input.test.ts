@@ -130,6 +130,43 @@ it("a form's percent-escaped bytes and a multipart field must be UTF-8 too; vali
   expect(await res.json()).toMatchObject({ message: "The request body is not valid UTF-8" });
 });
 
+it("a query string's escaped bytes must be UTF-8 as a form's are; valid escapes, + and a bare % are read", async () => {
+  const bad = await api.call("POST", `/sms?phone=${freshPhone()}&${createQuery("5555")}&message=%CA%EE%E4`);
+  expect(bad.status).toBe(400);
+  expect(bad.body).toMatchObject({ status_code: "bad_request", message: "The query string is not valid UTF-8" });
+  // Surrogates encoded as UTF-8 bytes are not UTF-8 either.
+  const check = await api.call("GET", `/sms/check?phone=${freshPhone()}&password=12%ED%A0%80`);
+  expect(check.status).toBe(400);
+
+  const phone = freshPhone();
+  const fine = `/sms?phone=${phone}&password=6666&lifetime=60&message=%D0%9A%D0%BE%D0%B4+{password}+100%`;
+  expect((await api.call("POST", fine)).status).toBe(200);
+  const password = await api.call("GET", `/password?target=${phone}`);
+  expect(password.body).toMatchObject({ content: { password: "6666" } });
+});
+
+it("a JSON string holding a lone surrogate is refused, not stored as U+FFFD where it would match another code", async () => {
+  const phone = freshPhone();
+  const create = (password: string) =>
+    `{"phone": "${phone}", "password": "${password}", "lifetime": 60, "message": "code {password}"}`;
+  for (const body of [
+    create("12\\ud800"),
+    create("12\\uDFFF"),
+    `{"phone": "${phone}", "password": "1234", "lifetime": 60, "message": "hi \\uD83D"}`,
+    `{"phone": "${phone}", "password": "1234", "lifetime": 60, "message": "hi", "metadata": {"k\\udc00": "v"}}`,
+  ]) {
+    const res = await api.call("POST", "/sms", body, { "Content-Type": "application/json" });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ status_code: "bad_request" });
+    expect(String(res.body.message)).toContain("lone surrogate");
+  }
+  const { rows } = await api.pool.query("SELECT count(*)::int AS n FROM otp WHERE target = $1", [phone]);
+  expect(rows[0].n).toBe(0);
+  // A pair is one character, as is U+FFFD written as itself.
+  const pair = await api.call("POST", "/sms", create("12\\uD83D\\uDE00\uFFFD"), { "Content-Type": "application/json" });
+  expect(pair.status).toBe(200);
+});
+
 /** Sends bytes as they are over a socket of its own and returns the whole answer. */
 function rawExchange(request: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -4,6 +4,7 @@ import { ApiError } from "../api-error.js";
 import { fromBrowser } from "./cross-site.js";
 import type { AppEnv } from "./env.js";
 import { requestHeader } from "./headers.js";
+import { assertJsonText, decodeUtf8, notUtf8, parseForm } from "./strict-text.js";
 
 /** Bodies over 64 KiB are refused with 413 (docs/api.md). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -67,49 +68,8 @@ function readIncoming(incoming: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * The body as text, refused when it is not UTF-8: a lenient decoding would turn the bad bytes into
- * U+FFFD, and a code or a text would be stored and sent as something the client never wrote.
- */
-function decodeUtf8(raw: Buffer): string {
-  try {
-    return utf8.decode(raw);
-  } catch {
-    throw notUtf8();
-  }
-}
-
-const notUtf8 = () => new ApiError("bad_request", "The request body is not valid UTF-8");
-
 /** U+FFFD as UTF-8: a body may hold it on purpose. */
 const REPLACEMENT = Buffer.from("\uFFFD");
-
-/**
- * A form body's fields, the last of a repeated one. Read by hand rather than by URLSearchParams,
- * which decodes percent-escaped bytes leniently: `message=%CA%EE%E4` (a Windows-1251 form) would be
- * stored and sent as U+FFFD. Here escaped bytes must be UTF-8 too.
- */
-function parseForm(text: string): Record<string, string> {
-  const fields: [string, string][] = [];
-  for (const pair of text.split("&")) {
-    if (pair === "") continue;
-    const at = pair.indexOf("=");
-    fields.push(at === -1 ? [formDecode(pair), ""] : [formDecode(pair.slice(0, at)), formDecode(pair.slice(at + 1))]);
-  }
-  return Object.fromEntries(fields);
-}
-
-/** `+` as a space, `%XX` as a byte (a `%` without two hex digits as itself, as browsers read it), then UTF-8. */
-function formDecode(part: string): string {
-  if (!part.includes("%") && !part.includes("+")) return part;
-  const tokens = part.replaceAll("+", " ").split(/(%[0-9a-fA-F]{2})/);
-  const bytes = tokens.map((token) =>
-    /^%[0-9a-fA-F]{2}$/.test(token) ? Buffer.from([Number.parseInt(token.slice(1), 16)]) : Buffer.from(token),
-  );
-  return decodeUtf8(Buffer.concat(bytes));
-}
 
 const looksLikeJson = (text: string) => /^\s*[{[]/.test(text);
 
@@ -122,6 +82,7 @@ function parseJson(text: string): Record<string, unknown> {
     const at = /at position (\d+)/.exec((error as Error).message)?.[1];
     throw new ApiError("bad_request", `Malformed JSON body${at === undefined ? "" : ` at position ${at}`}`);
   }
+  assertJsonText(text, value);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ApiError("bad_request", "The JSON body must be an object");
   }
@@ -139,7 +100,8 @@ async function parseMultipart(raw: Buffer, contentType: string): Promise<Record<
   // A repeated field: the last one, as in every other kind of parameters (lastValues).
   for (const [key, value] of form) if (typeof value === "string") fields[key] = value;
   // The parser decodes fields leniently: a U+FFFD the body did not hold was a byte that is not UTF-8.
-  if (Object.values(fields).some((v) => v.includes("\uFFFD")) && !raw.includes(REPLACEMENT)) throw notUtf8();
+  if (Object.values(fields).some((v) => v.includes("\uFFFD")) && !raw.includes(REPLACEMENT))
+    throw notUtf8("request body");
   return fields;
 }
 
@@ -168,12 +130,12 @@ export async function readBody(c: Context<AppEnv>): Promise<Record<string, unkno
     // The boundary is case-sensitive: the header as sent, not lower-cased.
     if (type.startsWith("multipart/form-data")) body = await parseMultipart(raw, contentType);
     else {
-      const text = decodeUtf8(raw);
+      const text = decodeUtf8(raw, "request body");
       // JSON by its shape only for backends (`curl -d '{...}'` labels it a form): a browser's
       // `text/plain` or form body is sent cross-site without a preflight, so it must not become JSON.
       const jsonByShape = !fromBrowser((name) => requestHeader(c, name)) && looksLikeJson(text);
       if (isJsonMediaType(type) || jsonByShape) body = text.trim() === "" ? null : parseJson(text);
-      else body = parseForm(text);
+      else body = parseForm(text, "request body");
     }
   }
   c.set("body", body);

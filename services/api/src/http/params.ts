@@ -4,22 +4,24 @@ import type { z } from "zod";
 import { ApiError } from "../api-error.js";
 import { readBody } from "./body.js";
 import type { AppEnv } from "./env.js";
+import { parseForm } from "./strict-text.js";
 
 /** The query string and the body together; a parameter in both takes the body's value, as in perfumerlabs/otp. */
 export async function readParams(c: Context<AppEnv>): Promise<Record<string, unknown>> {
-  const query = lastValues(c.req.queries());
+  const query = queryOf(c.req.url);
   const body = await readBody(c);
   return foldMetadata(body ? { ...query, ...body } : query);
 }
 
 /**
- * A repeated parameter (`phone=1&phone=2`) takes its last value, as PHP reads it, and as a form or a
- * JSON body does here: one rule for every kind of parameters (docs/api.md, "Conventions").
+ * The query string's parameters, read as a form body is (docs/api.md, "Conventions"): a repeated
+ * one takes its last value, as PHP reads it, and escaped bytes must be UTF-8 (400 otherwise).
  */
-function lastValues(all: Record<string, string[]>): Record<string, string> {
-  const last: Record<string, string> = {};
-  for (const [key, values] of Object.entries(all)) last[key] = values[values.length - 1] as string;
-  return last;
+function queryOf(url: string): Record<string, string> {
+  const start = url.indexOf("?");
+  if (start === -1) return {};
+  const end = url.indexOf("#", start);
+  return parseForm(url.slice(start + 1, end === -1 ? undefined : end), "query string");
 }
 
 const METADATA_FIELD = /^metadata\[([^[\]]*)\]$/;
