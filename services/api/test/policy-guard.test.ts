@@ -170,4 +170,11 @@ describe("the conversion guard", () => {
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ status_code: "validation" });
   });
+
+  it("DELETE /policy/{channel}/blocks/{prefix} does not repeat the prefix, which may be a whole number", async () => {
+    const answer = await api.call("DELETE", "/policy/sms/blocks/77011234567");
+    expect(answer.status).toBe(404);
+    expect(answer.body).toMatchObject({ status_code: "not_found" });
+    expect(JSON.stringify(answer.body)).not.toContain("1234567");
+  });
 });

@@ -124,6 +124,21 @@ describe("the pre-send hook", () => {
     await closed.call("POST", "/policy/sms", {});
   });
 
+  it("is not asked for a create refused as bad input: no ip where the channel has ip rules is a 400 first", async () => {
+    await open.call("POST", "/limit/sms", { ips: [{ minutes: 10, rate: 5 }] });
+    try {
+      const to = phone();
+      const answer = await sms(open, to);
+      expect(answer.status).toBe(400);
+      expect(answer.body.message).toBe('"ip" parameter must be set (this channel has ip limits)');
+      expect(received).toEqual([]);
+      expect((await sms(open, to, "203.0.113.9")).status).toBe(200);
+      expect(received).toHaveLength(1);
+    } finally {
+      await open.call("POST", "/limit/sms", { ips: [] });
+    }
+  });
+
   it("monitor mode asks too, and records a deny as would_block hook", async () => {
     behaviour = "deny";
     await open.call("POST", "/policy/sms", { mode: "monitor" });

@@ -64,6 +64,25 @@ export interface LimitCheck {
   readonly refusal: Refusal | undefined;
 }
 
+const ipRequired = () => new ApiError("validation", `${mustBeSet("ip")} (this channel has ip limits)`);
+
+/**
+ * The 400 `checkLimits` gives a request without an ip on a channel with ip rules, asked before the
+ * request leaves the process (the pre-send hook hears of the number: docs/policy.md, "The order"),
+ * so that bad input is refused before anything else happens. Read without a lock: `checkLimits`
+ * still decides under its lock.
+ */
+export async function requireIpForIpRules(
+  deps: Pick<DomainDeps, "pool" | "sql">,
+  request: Pick<LimitedRequest, "channel" | "ip" | "ignoreIpRules">,
+): Promise<void> {
+  if (request.ip !== undefined || request.ignoreIpRules) return;
+  const { rows } = await deps.pool.query<{ measure: LimitMeasure }>(
+    deps.sql.limitRule.selectRules({ channel: request.channel }),
+  );
+  if (rows.some((rule) => rule.measure === "ip")) throw ipRequired();
+}
+
 /**
  * Locks the request's measure keys for the rest of `client`'s transaction, reads the channel's
  * rules and counts their windows: whether one more OTP is allowed now. A channel with ip rules
@@ -80,9 +99,7 @@ export async function checkLimits(
   const locked = await client.query(limitRule.lockAndReadRules({ channel: request.channel, ip, target: key.value }));
   const all = limitRule.rulesOf(locked.rows[0]);
   const rules = request.ignoreIpRules ? all.filter((r) => r.measure !== "ip") : all;
-  if (ip === undefined && rules.some((r) => r.measure === "ip")) {
-    throw new ApiError("validation", `${mustBeSet("ip")} (this channel has ip limits)`);
-  }
+  if (ip === undefined && rules.some((r) => r.measure === "ip")) throw ipRequired();
   const now = deps.clock();
   const refusal = rules.length > 0 ? await refusalOf(client, deps.sql, { ...request, ip }, key, rules, now) : undefined;
   return { channelHasRules: all.length > 0, now, refusal };

@@ -84,7 +84,8 @@ function blockRoutes(app: OpenAPIHono<AppEnv>, { domain }: RouteContext, channel
       const parsed = PrefixParam.safeParse({ prefix: c.req.param("prefix") });
       if (!parsed.success) throw new ApiError("validation", '"prefix" must be 1 to 15 digits');
       if (!(await liftBlock(domain, channel, parsed.data.prefix))) {
-        throw new ApiError("not_found", `No suspension or streak of ${parsed.data.prefix} to lift for ${channel}`);
+        // Not the prefix itself: up to 15 digits, it may be a whole number (docs/security.md, "Logs").
+        throw new ApiError("not_found", `No suspension or streak of that prefix to lift for ${channel}`);
       }
       return ok(c);
     },

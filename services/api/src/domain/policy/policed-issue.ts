@@ -2,6 +2,7 @@ import { countryOfPhone, type Policy, type PolicyChannel, type PolicyDecision, t
 import { withTransaction } from "../../db/transaction.js";
 import type { DomainDeps } from "../deps.js";
 import type { IssueOutcome, IssueRequest, LimitedInsert } from "../issue.js";
+import { requireIpForIpRules } from "../rate-limit.js";
 import { blockedEvent } from "./blocked-event.js";
 import { checkPolicy } from "./check-policy.js";
 import { guardPrefixOf, judgeLists, type Objection } from "./judge.js";
@@ -77,6 +78,9 @@ async function askHook(
 ): Promise<Objection | undefined> {
   const hook = deps.presendHook;
   if (!hook) return undefined;
+  // Bad input is refused before the number leaves the process (one read, only for a request
+  // without an ip: the hook's own round trip costs far more).
+  await requireIpForIpRules(deps, request);
   const { channel, target } = request;
   const result = await hook.ask({
     channel,
