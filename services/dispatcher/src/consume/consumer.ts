@@ -135,7 +135,8 @@ export class QueueConsumer {
       this.#options.queue,
       (message) => {
         if (message === null) this.#onCancelled(state);
-        else this.#track(this.#run(state, message));
+        // Not after stop() began (a reopen was on its way): unacked, such a message is handed out again.
+        else if (!this.#stopping) this.#track(this.#run(state, message));
       },
       { noAck: false },
     );
@@ -238,10 +239,8 @@ export class QueueConsumer {
     const drained = Promise.allSettled([...this.#inFlight]);
     const timedOut = await Promise.race([drained.then(() => false), sleep(drainLeft).then(() => true)]);
     if (timedOut) {
-      this.#options.log.warn(
-        { queue: this.#options.queue, inFlight: this.#inFlight.size },
-        "drain timed out; abandoning",
-      );
+      const { queue, log } = this.#options;
+      log.warn({ queue, inFlight: this.#inFlight.size }, "drain timed out; abandoning");
       this.#force.abort(new Error("shutdown"));
       await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(500)]);
     }
