@@ -11,6 +11,11 @@ import { chatId, email, mustBeSet, phone, required } from "./scalars.js";
 
 /** The furthest `expires_at` accepted, from now. */
 export const TEST_TARGET_MAX_DAYS = 90;
+/**
+ * The most unexpired test targets, all channels together: every process keeps them all in memory
+ * and re-reads them every second, so the list must stay short (docs/test-targets.md).
+ */
+export const MAX_TEST_TARGETS = 1_000;
 /** A test target's code: digits only, at least this many (a fixed code must not be trivially short). */
 export const TEST_TARGET_MIN_PASSWORD_DIGITS = 6;
 const MAX_PASSWORD_DIGITS = 12;

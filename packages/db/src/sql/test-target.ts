@@ -48,7 +48,17 @@ export type TestTargetSql = ReturnType<typeof testTargetSql>;
 /** The `test_target` table's statements. */
 function tableSql(table: string) {
   return {
-    /** Adds or replaces one. Row: {@link TestTargetRow}. */
+    /**
+     * Taken before `upsert` in one transaction, so that parallel adds cannot each see room for one
+     * more and pass the cap together. SHARE ROW EXCLUSIVE conflicts with itself and with writes,
+     * not with reads: creates keep reading the test targets meanwhile.
+     */
+    lockForInsert: statement<Record<never, never>>([], () => `LOCK TABLE ${table} IN SHARE ROW EXCLUSIVE MODE`),
+
+    /**
+     * Adds one while fewer than `max` are unexpired, or replaces the one already there. Row:
+     * {@link TestTargetRow}; none when the cap refused it.
+     */
     upsert: statement<{
       channel: Channel;
       target: string;
@@ -56,10 +66,14 @@ function tableSql(table: string) {
       passwordCipher: Buffer;
       expiresAt: Date;
       now: Date;
+      max: number;
     }>(
-      ["channel", "target", "passwordDigest", "passwordCipher", "expiresAt", "now"],
+      ["channel", "target", "passwordDigest", "passwordCipher", "expiresAt", "now", "max"],
       (p) => `INSERT INTO ${table} AS t (channel, target, password_digest, password_cipher, expires_at, created_at)
-VALUES (${p.channel}, ${p.target}, ${p.passwordDigest}, ${p.passwordCipher}, ${p.expiresAt}, ${p.now})
+SELECT ${p.channel}::text, ${p.target}::text, ${p.passwordDigest}::bytea, ${p.passwordCipher}::bytea,
+  ${p.expiresAt}::timestamptz, ${p.now}::timestamptz
+WHERE EXISTS (SELECT 1 FROM ${table} x WHERE x.channel = ${p.channel}::text AND x.target = ${p.target}::text)
+  OR (SELECT count(*) FROM ${table} x WHERE x.expires_at > ${p.now}::timestamptz) < ${p.max}::int
 ON CONFLICT (channel, target) DO UPDATE SET password_digest = excluded.password_digest,
   password_cipher = excluded.password_cipher, expires_at = excluded.expires_at, created_at = excluded.created_at
 RETURNING t.channel, t.target, t.expires_at, t.created_at`,

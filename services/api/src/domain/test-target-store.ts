@@ -2,11 +2,13 @@ import {
   type Channel,
   digestPassword,
   encrypt,
+  MAX_TEST_TARGETS,
   TEST_TARGET_MAX_DAYS,
   type TestTargetContent,
   type TestTargetRequest,
 } from "@otp/contracts";
 import type { LiveTestTargetRow, TestTargetRow } from "@otp/db";
+import { withTransaction } from "../db/transaction.js";
 import type { DomainDeps } from "./deps.js";
 import { fixedCodeOf, testTargetContext } from "./test-targets.js";
 
@@ -24,7 +26,8 @@ const contentOf = (row: TestTargetRow): TestTargetContent => ({
 /**
  * `POST /test-targets` (docs/test-targets.md): adds the test target, or replaces the code and
  * expiry of the one already there. Its code is kept as the OTPs' are, an HMAC digest and an AES-GCM
- * ciphertext, never in plaintext. An error is a value: the route answers it as a 400.
+ * ciphertext, never in plaintext. At most MAX_TEST_TARGETS are unexpired at once. An error is a
+ * value: the route answers it as a 400.
  */
 export async function putTestTarget(
   deps: StoreDeps,
@@ -35,17 +38,21 @@ export async function putTestTarget(
   if (input.expires_at.getTime() > now.getTime() + TEST_TARGET_MAX_DAYS * DAY_MS) {
     return { error: `"expires_at" must be at most ${TEST_TARGET_MAX_DAYS} days ahead` };
   }
-  const { rows } = await deps.pool.query<TestTargetRow>(
-    deps.sql.testTarget.upsert({
-      channel: input.channel,
-      target: input.target,
-      passwordDigest: digestPassword(deps.keys, input.password),
-      passwordCipher: encrypt(deps.keys, input.password, testTargetContext(input.channel, input.target)),
-      expiresAt: input.expires_at,
-      now,
-    }),
-  );
-  return contentOf(rows[0] as TestTargetRow);
+  const upsert = deps.sql.testTarget.upsert({
+    channel: input.channel,
+    target: input.target,
+    passwordDigest: digestPassword(deps.keys, input.password),
+    passwordCipher: encrypt(deps.keys, input.password, testTargetContext(input.channel, input.target)),
+    expiresAt: input.expires_at,
+    now,
+    max: MAX_TEST_TARGETS,
+  });
+  const row = await withTransaction(deps.pool, async (client) => {
+    await client.query(deps.sql.testTarget.lockForInsert({}));
+    return (await client.query<TestTargetRow>(upsert)).rows[0];
+  });
+  if (!row) return { error: `At most ${MAX_TEST_TARGETS} test targets; delete one first` };
+  return contentOf(row);
 }
 
 /** A listed test target; `unreadable` when this process cannot read its code. */
