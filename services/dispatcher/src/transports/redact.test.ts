@@ -1,5 +1,6 @@
 import type { Channel, DeliveryContent } from "@otp/contracts";
 import { describe, expect, it } from "vitest";
+import { describeStatus } from "./http.js";
 import { phpJsonEncode } from "./php-json.js";
 import { redactorFor } from "./redact.js";
 import { renderCall } from "./render.js";
@@ -81,6 +82,16 @@ describe("error bodies are cut of the target in every form and of the texts", ()
   it("the code itself, anywhere", () => {
     const redact = redactorOf("call", "77019998877", { password: "987654" });
     expect(redact("could not speak 987654 to the callee")).toBe("could not speak *** to the callee");
+  });
+
+  it("a UTF-16 body read as UTF-8 (a NUL between characters), or zero-width spaces between digits", () => {
+    const content = { password: "482916", message: "Your code is 482916" };
+    const redact = redactorOf("sms", "77019998877", content);
+    const utf16 = Buffer.from('{"error":"Your code is 482916","to":"+77019998877"}', "utf16le").toString("utf8");
+    const stored = describeStatus({ status: 400, bodyStart: utf16, retryAfter: null }, redact);
+    expectClean(stored, ["482916", "4 8 2 9 1 6", "7019998877", "7 0 1 9 9 9 8 8 7 7"]);
+    expect(stored.startsWith('HTTP 400: {"error":"***"')).toBe(true);
+    expectClean(redact("code 4\u200b8\u200b2\u200b9\u200b1\u200b6 for 7019\u200b9988\u200b77"), ["2\u200b9", "9988"]);
   });
 
   it("leaves an unrelated body alone", () => {

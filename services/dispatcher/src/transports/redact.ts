@@ -8,6 +8,14 @@ export type Redactor = (text: string) => string;
 
 const MASK = "***";
 
+/**
+ * Removed before anything is looked for: NULs (a UTF-16 body read as UTF-8 puts one between every
+ * two characters, `4\0 8\0 2\0…`, which no echo form allows) and invisible format characters (a
+ * zero-width space between digits). Left in, they hide an echo, and the control characters become
+ * spaces afterwards (describeStatus), making it readable again.
+ */
+const INVISIBLE = /[\0\p{Cf}]/gu;
+
 /** What a provider's error body might echo, from the sent call: the code, the texts, the target, the secrets. */
 export interface Echoable {
   readonly channel: Channel;
@@ -27,13 +35,14 @@ export interface Echoable {
  *   escaped twice) and in any letter case; the code with separators between its characters too;
  * - a phone's national digits with or without the country code, `+` and separators (so the
  *   country code at most stays);
- * - the start of any of these that the kept body ends with (echo-tail.ts).
- * Built on demand: only failed attempts need it; and for texts as long as the longest seen, since
- * no more of a sent text can be in one.
+ * - the start of any of these that the kept body ends with (echo-tail.ts);
+ * all after removing what does not show (INVISIBLE). Built on demand: only failed attempts need
+ * it; and for texts as long as the longest seen, since no more of a sent text can be in one.
  */
 export function redactorFor(echoable: Echoable): Redactor {
   let compiled: { readonly limit: number; readonly redact: Redactor } | undefined;
-  return (text) => {
+  return (raw) => {
+    const text = raw.replace(INVISIBLE, "");
     if (compiled === undefined || text.length > compiled.limit) {
       const limit = text.length;
       compiled = { limit, redact: compile(echoable, limit) };
