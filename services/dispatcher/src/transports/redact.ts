@@ -9,12 +9,18 @@ export type Redactor = (text: string) => string;
 const MASK = "***";
 
 /**
- * Removed before anything is looked for: NULs (a UTF-16 body read as UTF-8 puts one between every
- * two characters, `4\0 8\0 2\0…`, which no echo form allows) and invisible format characters (a
- * zero-width space between digits). Left in, they hide an echo, and the control characters become
- * spaces afterwards (describeStatus), making it readable again.
+ * What does not show, taken out before anything is looked for, since it would hide an echo: the
+ * NULs of a UTF-16 body read as UTF-8 (one after every character, `4\u00008\u00002\u0000…`, which
+ * no echo form allows; the later control-character pass, describeStatus, would make the digits
+ * readable again), and invisible format characters (a zero-width space between digits). Any other
+ * NUL, as in a binary error page, becomes a space.
  */
-const INVISIBLE = /[\0\p{Cf}]/gu;
+function visible(text: string): string {
+  const withoutFormat = text.replace(FORMAT_CHARACTERS, "");
+  return UTF16_SHAPE.test(withoutFormat) ? withoutFormat.replaceAll("\0", "") : withoutFormat.replaceAll("\0", " ");
+}
+const FORMAT_CHARACTERS = /\p{Cf}/gu;
+const UTF16_SHAPE = /(?:[^\0]\0){4}/;
 
 /** What a provider's error body might echo, from the sent call: the code, the texts, the target, the secrets. */
 export interface Echoable {
@@ -36,13 +42,13 @@ export interface Echoable {
  * - a phone's national digits with or without the country code, `+` and separators (so the
  *   country code at most stays);
  * - the start of any of these that the kept body ends with (echo-tail.ts);
- * all after removing what does not show (INVISIBLE). Built on demand: only failed attempts need
+ * all after removing what does not show (visible). Built on demand: only failed attempts need
  * it; and for texts as long as the longest seen, since no more of a sent text can be in one.
  */
 export function redactorFor(echoable: Echoable): Redactor {
   let compiled: { readonly limit: number; readonly redact: Redactor } | undefined;
   return (raw) => {
-    const text = raw.replace(INVISIBLE, "");
+    const text = visible(raw);
     if (compiled === undefined || text.length > compiled.limit) {
       const limit = text.length;
       compiled = { limit, redact: compile(echoable, limit) };
