@@ -1,5 +1,5 @@
-import { type LookupAddress, lookup } from "node:dns";
-import { isPublicAddress, literalAddress, webhookUrlProblem } from "@otp/contracts";
+import type { LookupAddress } from "node:dns";
+import { isPublicAddress, literalAddress, resolveAddresses, webhookUrlProblem } from "@otp/contracts";
 
 /** How long a subscription's host name may take to resolve before it is judged without it. */
 const RESOLVE_TIMEOUT_MS = 2_000;
@@ -21,12 +21,8 @@ export async function webhookUrlRefusal(value: string, allowPrivate: boolean): P
   return refused && `${host} resolves to an address that is not public`;
 }
 
+/** The host's addresses as DNS gives them (resolveAddresses: no thread held), none after RESOLVE_TIMEOUT_MS. */
 function resolve(host: string): Promise<LookupAddress[]> {
-  return new Promise((done) => {
-    const timer = setTimeout(() => done([]), RESOLVE_TIMEOUT_MS);
-    lookup(host, { all: true }, (error, addresses) => {
-      clearTimeout(timer);
-      done(error ? [] : addresses);
-    });
-  });
+  const late = new Promise<LookupAddress[]>((done) => setTimeout(() => done([]), RESOLVE_TIMEOUT_MS).unref());
+  return Promise.race([resolveAddresses(host).catch((): LookupAddress[] => []), late]);
 }
