@@ -52,6 +52,17 @@ it("refuses the 1,001st unexpired one, even sent in parallel to two replicas; re
   const { rows } = await api.pool.query("SELECT count(*)::int AS n FROM test_target WHERE expires_at > now()");
   expect(rows[0].n).toBe(1000);
   expect((await post(replica, "seed7@example.com")).status).toBe(200);
+  // An expired one posted again is one more, not a replacement.
+  expect(
+    (
+      await api.call("POST", "/test-targets", {
+        channel: "sms",
+        target: "77015550001",
+        password: "424242",
+        expires_at: inDays(30),
+      })
+    ).status,
+  ).toBe(400);
   expect((await api.call("DELETE", "/test-targets/email/seed8@example.com")).status).toBe(200);
   expect((await post(api, "another@example.com")).status).toBe(200);
 });

@@ -56,8 +56,8 @@ function tableSql(table: string) {
     lockForInsert: statement<Record<never, never>>([], () => `LOCK TABLE ${table} IN SHARE ROW EXCLUSIVE MODE`),
 
     /**
-     * Adds one while fewer than `max` are unexpired, or replaces the one already there. Row:
-     * {@link TestTargetRow}; none when the cap refused it.
+     * Adds one while fewer than `max` are unexpired, or replaces the unexpired one already there
+     * (an expired one counts as an addition). Row: {@link TestTargetRow}; none when the cap refused it.
      */
     upsert: statement<{
       channel: Channel;
@@ -72,7 +72,8 @@ function tableSql(table: string) {
       (p) => `INSERT INTO ${table} AS t (channel, target, password_digest, password_cipher, expires_at, created_at)
 SELECT ${p.channel}::text, ${p.target}::text, ${p.passwordDigest}::bytea, ${p.passwordCipher}::bytea,
   ${p.expiresAt}::timestamptz, ${p.now}::timestamptz
-WHERE EXISTS (SELECT 1 FROM ${table} x WHERE x.channel = ${p.channel}::text AND x.target = ${p.target}::text)
+WHERE EXISTS (SELECT 1 FROM ${table} x WHERE x.channel = ${p.channel}::text AND x.target = ${p.target}::text
+    AND x.expires_at > ${p.now}::timestamptz)
   OR (SELECT count(*) FROM ${table} x WHERE x.expires_at > ${p.now}::timestamptz) < ${p.max}::int
 ON CONFLICT (channel, target) DO UPDATE SET password_digest = excluded.password_digest,
   password_cipher = excluded.password_cipher, expires_at = excluded.expires_at, created_at = excluded.created_at
