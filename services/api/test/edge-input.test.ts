@@ -145,6 +145,17 @@ it("a query string's escaped bytes must be UTF-8 as a form's are; valid escapes,
   expect(password.body).toMatchObject({ content: { password: "6666" } });
 });
 
+it("a query string ends at #, wherever the ? is, and a parameter without a name is dropped, as PHP reads them", async () => {
+  const phone = freshPhone();
+  const sent = (target: string) => rawExchange(`${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  expect(await sent(`POST /sms?phone=${phone}&${createQuery("7777")}#&password=1`)).toMatch(/^HTTP\/1.1 200/);
+  expect((await api.call("GET", `/password?target=${phone}`)).body).toMatchObject({ content: { password: "7777" } });
+  const fragment = await sent(`GET /sms/check#?phone=${phone}&password=7777`);
+  expect(fragment).toMatch(/^HTTP\/1.1 400/);
+  expect(fragment).toContain('"phone\\" parameter must be set');
+  expect((await api.call("POST", "/policy/call?=x", {})).status).toBe(200); // its parameters are strict
+});
+
 it("a JSON string holding a lone surrogate is refused, not stored as U+FFFD where it would match another code", async () => {
   const phone = freshPhone();
   const create = (password: string) =>

@@ -97,7 +97,7 @@ async function parseMultipart(raw: Buffer, contentType: string): Promise<Record<
     throw new ApiError("bad_request", "Malformed multipart body");
   }
   const fields: Record<string, string> = {};
-  // A repeated field: the last one, as in every other kind of parameters (lastValues).
+  // A repeated field: the last one, as in every other kind of parameters (parseForm).
   for (const [key, value] of form) if (typeof value === "string") fields[key] = value;
   // The parser decodes fields leniently: a U+FFFD the body did not hold was a byte that is not UTF-8.
   if (Object.values(fields).some((v) => v.includes("\uFFFD")) && !raw.includes(REPLACEMENT))

@@ -18,10 +18,10 @@ export async function readParams(c: Context<AppEnv>): Promise<Record<string, unk
  * one takes its last value, as PHP reads it, and escaped bytes must be UTF-8 (400 otherwise).
  */
 function queryOf(url: string): Record<string, string> {
-  const start = url.indexOf("?");
-  if (start === -1) return {};
-  const end = url.indexOf("#", start);
-  return parseForm(url.slice(start + 1, end === -1 ? undefined : end), "query string");
+  const hash = url.indexOf("#");
+  const target = hash === -1 ? url : url.slice(0, hash);
+  const start = target.indexOf("?");
+  return start === -1 ? {} : parseForm(target.slice(start + 1), "query string");
 }
 
 const METADATA_FIELD = /^metadata\[([^[\]]*)\]$/;

@@ -32,8 +32,10 @@ export function parseForm(text: string, where: TextSource): Record<string, strin
   for (const pair of text.split("&")) {
     if (pair === "") continue;
     const at = pair.indexOf("=");
-    const name = at === -1 ? pair : pair.slice(0, at);
-    fields.push([formDecode(name, where), at === -1 ? "" : formDecode(pair.slice(at + 1), where)]);
+    const name = formDecode(at === -1 ? pair : pair.slice(0, at), where);
+    const value = at === -1 ? "" : formDecode(pair.slice(at + 1), where);
+    // A field without a name (`=x`) is dropped, as PHP drops it.
+    if (name !== "") fields.push([name, value]);
   }
   return Object.fromEntries(fields);
 }
