@@ -74,7 +74,8 @@ describe("the lookup of addresses someone else chose (webhooks, the pre-send hoo
     await lookup("localhost");
     expect(Date.now() - system).toBeLessThan(500);
     const failed = await Promise.all(silent);
-    expect(failed.every((r) => r.error?.code === "ETIMEOUT")).toBe(true);
+    // In getaddrinfo's terms: c-ares' own ETIMEOUT would read like the receiver timing out.
+    expect(failed.map((r) => r.error?.code)).toEqual(Array(12).fill("EAI_AGAIN"));
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 });

@@ -18,11 +18,11 @@ export const NOT_PUBLIC = "ENOTPUBLIC";
  * `getaddrinfo` on its small thread pool, at most two at a time, and cannot cancel one, so a
  * receiver's domain whose name servers never answer would hold those threads for seconds each, and
  * every other name lookup of the process — the providers', PostgreSQL's, RabbitMQ's — would wait
- * behind them. A query here gives up after about three seconds and holds no thread. It reads
- * `/etc/resolv.conf`, not `/etc/hosts`: a name only `/etc/hosts` knows does not resolve
+ * behind them. A query here gives up after two seconds per name server and holds no thread. It
+ * reads `/etc/resolv.conf`, not `/etc/hosts`: a name only `/etc/hosts` knows does not resolve
  * (docs/webhooks.md, "Private addresses").
  */
-export function publicLookups(resolver: Resolver = new Resolver({ timeout: 1_000, tries: 2 })) {
+export function publicLookups(resolver: Resolver = new Resolver({ timeout: 2_000, tries: 1 })) {
   /** Every address `hostname` resolves to, IPv4 first; rejects (with the IPv4 query's error) when none. */
   async function resolveAddresses(hostname: string): Promise<LookupAddress[]> {
     if (isLocalhost(hostname)) return [...LOOPBACK];
@@ -32,7 +32,7 @@ export function publicLookups(resolver: Resolver = new Resolver({ timeout: 1_000
       ...(v6.status === "fulfilled" ? v6.value.map((address) => ({ address, family: 6 })) : []),
     ];
     if (addresses.length > 0) return addresses;
-    throw v4.status === "rejected" ? v4.reason : notFound();
+    throw v4.status === "rejected" ? asLookupError(v4.reason) : notFound();
   }
 
   /**
@@ -61,6 +61,17 @@ export function publicLookups(resolver: Resolver = new Resolver({ timeout: 1_000
 }
 
 const notFound = () => Object.assign(new Error("no address"), { code: "ENOTFOUND" });
+
+/**
+ * A query's failure in `getaddrinfo`'s terms, as a lookup reports it: `ENOTFOUND` for a name without
+ * addresses, `EAI_AGAIN` for any other (a name server down, refusing or silent). Passed on as
+ * they are, c-ares' `ECONNREFUSED` or `ETIMEOUT` would read, in a webhook's last error, as the
+ * receiver refusing the connection or timing out.
+ */
+function asLookupError(error: NodeJS.ErrnoException): NodeJS.ErrnoException {
+  const code = error.code === "ENOTFOUND" || error.code === "ENODATA" ? "ENOTFOUND" : "EAI_AGAIN";
+  return Object.assign(new Error(`name lookup failed (${code})`), { code });
+}
 
 /** `localhost` and its subdomains are loopback without asking DNS (RFC 6761), as `getaddrinfo` has them. */
 const LOOPBACK: readonly LookupAddress[] = [
