@@ -13,6 +13,8 @@ describe("isDatabaseUnavailable", () => {
       withCode("57014", "canceling statement due to statement timeout"),
       withCode("53200", "out of memory"),
       withCode("53100", "could not extend file: No space left on device"),
+      withCode("40P01", "deadlock detected"),
+      withCode("40001", "could not serialize access due to concurrent update"),
       new Error("timeout exceeded when trying to connect"),
       new Error("Connection terminated unexpectedly"),
       Object.assign(new AggregateError([withCode("ECONNREFUSED")]), { code: undefined }),

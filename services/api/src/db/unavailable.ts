@@ -4,7 +4,9 @@
  * outages through socket error codes, SQLSTATE classes 08 (connection exception), 53
  * (insufficient resources: disk full, out of memory, too many connections) and 57P (operator
  * intervention: shutdown, crash recovery), 57014 (a statement cancelled, e.g. by a
- * `statement_timeout` the database's operator set), and a few plain messages.
+ * `statement_timeout` the database's operator set), 40001 and 40P01 (a transaction PostgreSQL
+ * rolled back to break a deadlock or a serialization conflict: nothing of it was kept, and the
+ * same request sent again succeeds), and a few plain messages.
  */
 
 import { someInErrorChain } from "./error-chain.js";
@@ -22,6 +24,8 @@ const UNAVAILABLE_CODES = new Set([
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now (starting up, recovering)
   "57014", // query_canceled
+  "40001", // serialization_failure
+  "40P01", // deadlock_detected
 ]);
 
 const UNAVAILABLE_MESSAGES =
