@@ -67,7 +67,9 @@ export async function withMissBudget<T>(
     const retryAfter = retryAfterSeconds(keys, rows, now);
     if (retryAfter !== undefined) return { throttled: true, retryAfterSeconds: retryAfter };
     const result = await lookup(client);
-    if (result.miss) await client.query(lookupMiss.record({ keys: names, at: now, since }));
+    // Stamped when recorded, not when the lock was asked for: a miss that waited behind others
+    // for the lock would otherwise leave the window early by that wait.
+    if (result.miss) await client.query(lookupMiss.record({ keys: names, at: deps.clock(), since }));
     return { throttled: false, value: result.value };
   });
 }
